@@ -1,0 +1,35 @@
+// The site's MQTT broker (aedes), on broker.listen. Local HMIs and SCADA connect here with no cloud at all.
+import { Aedes } from 'aedes';
+import { createServer, type Server } from 'node:net';
+import type { Logger } from 'pino';
+
+export interface LocalBroker {
+  url: string;
+  clients(): number;
+  close(): Promise<void>;
+}
+
+export async function startBroker(listen: { host: string; port: number }, log: Logger): Promise<LocalBroker> {
+  const aedes = await Aedes.createBroker();
+  const server: Server = createServer(aedes.handle);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : listen.port;
+  log.info({ host: listen.host, port }, 'Local MQTT broker listening.');
+  aedes.on('clientError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'MQTT client error.'));
+  const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
+  return {
+    url: `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    clients: () => aedes.connectedClients,
+    async close() {
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,124 @@
+#!/usr/bin/env node
+// edge-gateway: run | validate | once | status
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config/load.js';
+import { createLogger } from './log.js';
+
+const USAGE = `Usage:
+  edge-gateway run --config FILE        run the gateway
+  edge-gateway validate --config FILE   check a config file; exit 0 when valid, 2 otherwise
+  edge-gateway once --config FILE [--device NAME]   poll every device once and print the values
+  edge-gateway status [--url URL]       the running gateway's health`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: { config: { type: 'string', short: 'c' }, url: { type: 'string' }, device: { type: 'string' } },
+    allowPositionals: false,
+  });
+  switch (command) {
+    case 'validate':
+      return validate(requireConfig(values.config));
+    case 'run':
+      return run(requireConfig(values.config));
+    case 'once':
+      return (await import('./once.js')).once(requireConfig(values.config), values.device);
+    case 'status':
+      return status(values.url ?? 'http://127.0.0.1:8080');
+    case undefined:
+    case 'help':
+    case '--help':
+      process.stdout.write(`${USAGE}\n`);
+      return command ? 0 : 2;
+    default:
+      process.stderr.write(`unknown command "${command}"\n${USAGE}\n`);
+      return 2;
+  }
+}
+
+function requireConfig(file: string | undefined): string {
+  if (!file) throw new UsageError('--config FILE is required');
+  return file;
+}
+
+class UsageError extends Error {}
+
+function validate(file: string): number {
+  try {
+    const config = loadConfig(file);
+    const tags = config.devices.reduce((n, d) => n + d.tags.length, 0);
+    process.stdout.write(`${file}: valid (${config.devices.length} devices, ${tags} tags)\n`);
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}
+
+async function run(file: string): Promise<number> {
+  let config;
+  try {
+    config = loadConfig(file);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const log = createLogger(config.log_level);
+  const { startGateway } = await import('./gateway.js');
+  const gateway = await startGateway(config, log);
+  log.info({ config: file, site: config.site }, 'Gateway running.');
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      log.info({ signal }, 'Shutdown requested.');
+      resolve();
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  });
+  await gateway.stop();
+  return 0;
+}
+
+async function status(url: string): Promise<number> {
+  const base = url.replace(/\/$/, '');
+  let body: Record<string, any>;
+  try {
+    const res = await fetch(`${base}/api/status`, { signal: AbortSignal.timeout(3000) });
+    body = (await res.json()) as Record<string, any>;
+  } catch (err) {
+    process.stderr.write(`cannot reach the gateway at ${base}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const lines = [
+    `site        ${body.site.group}/${body.site.node}   since ${body.startedAt}`,
+    `sparkplug   ${body.sparkplug.state}  bdSeq ${body.sparkplug.bdSeq}  broker ${body.sparkplug.broker} (${body.sparkplug.brokerClients} clients)`,
+    `uplink      ${body.uplink.state}  ${body.uplink.target ?? ''}  forwarded ${body.uplink.forwarded}${body.uplink.lastError ? `  last error: ${body.uplink.lastError}` : ''}`,
+    `journal     ${body.journal.records} records, ${body.journal.bytes} bytes, oldest ${body.journal.oldestAgeMs === null ? '-' : `${Math.round(body.journal.oldestAgeMs / 1000)} s`} old`,
+    'devices',
+    ...body.devices.map((d: any) => `  ${String(d.name).padEnd(20)} ${String(d.state).padEnd(8)} polls ${d.polls}  errors ${d.errors}  last ${d.lastPollAt ?? '-'}${d.lastError ? `  ${d.lastError}` : ''}`),
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      process.stderr.write(`${(err as Error).message}\n${USAGE}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`edge-gateway: ${(err as Error).stack ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,10 @@
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** "500ms", "1s", "1.5m", "2h", "1d", or a plain number of milliseconds; undefined when not a duration. */
+export function parseDuration(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value > 0 ? value : undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$/.exec(value);
+  if (!m) return undefined;
+  const ms = Math.round(Number(m[1]) * UNITS[m[2]!]!);
+  return ms > 0 ? ms : undefined;
+}

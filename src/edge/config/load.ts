@@ -1,0 +1,126 @@
+// Reads the YAML file and turns every problem into `FILE:LINE:COL path.to.key: message`.
+import { readFileSync } from 'node:fs';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLError } from 'yaml';
+import type { z } from 'zod';
+import { configSchema, type GatewayConfig } from './schema.js';
+
+export interface ConfigProblem {
+  file: string;
+  line: number;
+  col: number;
+  path: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: ConfigProblem[]) {
+    super(problems.map(formatProblem).join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  return `${p.file}:${p.line}:${p.col} ${p.path || '(file)'}: ${p.message}`;
+}
+
+export function loadConfig(file: string): GatewayConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `cannot read the file: ${(err as Error).message}` }]);
+  }
+  return parseConfig(text, file);
+}
+
+export function parseConfig(text: string, file = '<config>'): GatewayConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number) => lineCounter.linePos(offset);
+
+  if (doc.errors.length > 0) throw new ConfigError(syntaxProblems(doc.errors, text, file, at));
+  const result = configSchema.safeParse(doc.toJS() ?? {});
+  if (result.success) return result.data;
+
+  const problems = result.error.issues.flatMap((issue) => issueToProblems(issue, doc, file, at));
+  problems.sort((a, b) => a.line - b.line || a.col - b.col);
+  throw new ConfigError(problems);
+}
+
+/**
+ * YAML's parser reports a mis-indented line at the start of the construct it broke; a technician looks for the
+ * line that is wrong. For an error spanning lines, point at the first character of its last line, and keep one
+ * error per construct.
+ */
+function syntaxProblems(
+  errors: readonly YAMLError[],
+  text: string,
+  file: string,
+  at: (offset: number) => { line: number; col: number },
+): ConfigProblem[] {
+  const widest = new Map<number, YAMLError>();
+  for (const e of errors) {
+    const prev = widest.get(e.pos[0]);
+    if (!prev || e.pos[1] > prev.pos[1]) widest.set(e.pos[0], e);
+  }
+  return [...widest.values()].map((e) => {
+    let offset = e.pos[0];
+    let message = firstLine(e.message);
+    if (at(e.pos[1]).line > at(e.pos[0]).line) {
+      const lineStart = text.lastIndexOf('\n', e.pos[1] - 1) + 1;
+      offset = lineStart + (/^[ \t]*/.exec(text.slice(lineStart))?.[0].length ?? 0);
+      if (e.code === 'MULTILINE_IMPLICIT_KEY') message = 'this line is indented differently from the lines around it';
+    }
+    const pos = at(offset);
+    return { file, line: pos.line, col: pos.col, path: '', message: `YAML syntax: ${message}` };
+  });
+}
+
+function issueToProblems(
+  issue: z.core.$ZodIssue,
+  doc: Document,
+  file: string,
+  at: (offset: number) => { line: number; col: number },
+): ConfigProblem[] {
+  const path = issue.path.map((p) => (typeof p === 'symbol' ? p.toString() : p));
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => {
+      const keyNode = findKeyNode(doc, path, key);
+      const pos = at(keyNode?.range?.[0] ?? 0);
+      return { file, line: pos.line, col: pos.col, path: dotted([...path, key]), message: `unknown key "${key}"` };
+    });
+  }
+  const { node, missing } = deepestNode(doc, path);
+  const pos = at(node?.range?.[0] ?? 0);
+  let message = issue.message;
+  if (missing && issue.code === 'invalid_type') message = `required key "${path[path.length - 1]}" is missing`;
+  return [{ file, line: pos.line, col: pos.col, path: dotted(path), message }];
+}
+
+/** The node at `path`, or the nearest ancestor that exists when part of the path is missing. */
+function deepestNode(doc: Document, path: (string | number)[]): { node: Node | undefined; missing: boolean } {
+  let node: unknown = doc.contents;
+  for (let i = 0; i < path.length; i++) {
+    const next = isMap(node) || isSeq(node) ? node.get(path[i], true) : undefined;
+    if (next === undefined || next === null) return { node: node as Node, missing: true };
+    node = next;
+  }
+  return { node: node as Node, missing: false };
+}
+
+function findKeyNode(doc: Document, path: (string | number)[], key: string): Node | undefined {
+  const { node } = deepestNode(doc, path);
+  if (!isMap(node)) return node;
+  for (const item of node.items) {
+    if (isPair(item) && isScalar(item.key) && String(item.key.value) === key) return item.key;
+  }
+  return node;
+}
+
+function dotted(path: (string | number)[]): string {
+  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0]!.trim();
+}

@@ -1,0 +1,126 @@
+// One zod schema is the config's validation, its documentation and its unknown-key rejection.
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+// Sparkplug ids end up in MQTT topics: [tck-id-topic-structure-namespace-valid-group-id]
+// [tck-id-topic-structure-namespace-valid-edge-node-id] [tck-id-topic-structure-namespace-valid-device-id]
+const sparkplugId = z
+  .string()
+  .min(1)
+  .regex(/^[^+/#]+$/, 'must not contain "+", "/" or "#" (it becomes part of an MQTT topic)');
+
+const duration = z
+  .union([z.string(), z.number().int().positive()])
+  .transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (examples: 500ms, 1s, 5m, 2h)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+
+const hostPort = (defaultHost: string) =>
+  z.string().transform((value, ctx) => {
+    const m = /^(?:\[?([^\]]*)\]?:)?(\d{1,5})$/.exec(value.trim());
+    const port = m ? Number(m[2]) : NaN;
+    if (!m || port > 65535) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not HOST:PORT (example: 127.0.0.1:1883)` });
+      return z.NEVER;
+    }
+    return { host: m[1] || defaultHost, port };
+  });
+
+export const TAG_TYPES = ['bool', 'int16', 'uint16', 'int32', 'uint32', 'float32'] as const;
+export const MODBUS_TABLES = ['coil', 'discrete', 'input', 'holding'] as const;
+
+const modbusTag = z
+  .strictObject({
+    name: z.string().min(1),
+    table: z.enum(MODBUS_TABLES),
+    address: z.number().int().min(0).max(65535),
+    type: z.enum(TAG_TYPES).default('uint16'),
+    scale: z.number().default(1),
+    offset: z.number().default(0),
+    writable: z.boolean().default(false),
+  })
+  .superRefine((tag, ctx) => {
+    const bitTable = tag.table === 'coil' || tag.table === 'discrete';
+    if (bitTable && tag.type !== 'bool') {
+      ctx.addIssue({ code: 'custom', path: ['type'], message: `table "${tag.table}" holds single bits: type must be bool` });
+    }
+    if (!bitTable && tag.type === 'bool') {
+      ctx.addIssue({ code: 'custom', path: ['type'], message: `type bool needs table coil or discrete` });
+    }
+    if (tag.writable && (tag.table === 'discrete' || tag.table === 'input')) {
+      ctx.addIssue({ code: 'custom', path: ['writable'], message: `table "${tag.table}" is read-only in Modbus` });
+    }
+  });
+
+const modbusTcpDevice = z.strictObject({
+  name: sparkplugId,
+  driver: z.literal('modbus-tcp'),
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535).default(502),
+  unit_id: z.number().int().min(0).max(255).default(1),
+  poll: duration.default(1000),
+  timeout: duration.default(2000),
+  max_gap: z.number().int().min(0).max(100).default(8),
+  tags: z.array(modbusTag).min(1),
+});
+
+export const deviceSchema = z.discriminatedUnion('driver', [modbusTcpDevice]);
+
+export const configSchema = z
+  .strictObject({
+    site: z.strictObject({ group: sparkplugId, node: sparkplugId }),
+    data_dir: z.string().min(1).default('./data'),
+    log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+    broker: z
+      .strictObject({
+        listen: hostPort('127.0.0.1').default({ host: '127.0.0.1', port: 1883 }),
+      })
+      .default({ listen: { host: '127.0.0.1', port: 1883 } }),
+    devices: z.array(deviceSchema).default([]),
+    uplink: z
+      .strictObject({
+        kafka: z
+          .strictObject({
+            brokers: z.array(z.string().min(1)).min(1),
+            topic: z.string().min(1).default('iot.telemetry.raw'),
+            client_id: z.string().min(1).optional(),
+            batch_size: z.number().int().min(1).max(100_000).default(1000),
+          })
+          .optional(),
+      })
+      .default({}),
+    http: z
+      .strictObject({
+        listen: hostPort('127.0.0.1').default({ host: '127.0.0.1', port: 8080 }),
+      })
+      .default({ listen: { host: '127.0.0.1', port: 8080 } }),
+  })
+  .superRefine((config, ctx) => {
+    const seen = new Map<string, number>();
+    config.devices.forEach((device, i) => {
+      const prev = seen.get(device.name);
+      if (prev !== undefined) {
+        // [tck-id-topic-structure-namespace-unique-device-id]
+        ctx.addIssue({ code: 'custom', path: ['devices', i, 'name'], message: `duplicate device name (also devices[${prev}])` });
+      }
+      seen.set(device.name, i);
+      const tagNames = new Set<string>();
+      device.tags.forEach((tag, j) => {
+        if (tagNames.has(tag.name)) {
+          ctx.addIssue({ code: 'custom', path: ['devices', i, 'tags', j, 'name'], message: `duplicate tag name "${tag.name}" in device "${device.name}"` });
+        }
+        tagNames.add(tag.name);
+      });
+    });
+  });
+
+export type GatewayConfig = z.output<typeof configSchema>;
+export type DeviceConfig = z.output<typeof deviceSchema>;
+export type ModbusTagConfig = z.output<typeof modbusTag>;
+export type TagType = (typeof TAG_TYPES)[number];
+export type KafkaConfig = NonNullable<GatewayConfig['uplink']['kafka']>;

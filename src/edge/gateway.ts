@@ -1,0 +1,134 @@
+// Start-up and orderly shutdown of the whole gateway: drivers → edge → journal → Kafka, plus the local broker
+// and the status API.
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { createDriver } from '../drivers/index.js';
+import type { Driver } from '../drivers/types.js';
+import { Forwarder } from '../uplink/forwarder.js';
+import { Journal } from '../uplink/journal.js';
+import { createKafkaSink } from '../uplink/kafka-sink.js';
+import { startBroker, type LocalBroker } from './broker.js';
+import type { GatewayConfig } from './config/schema.js';
+import { startHttp, type HttpServer } from './http.js';
+import { toJournalEntry } from './journal-record.js';
+import { Poller } from './poller.js';
+import { sparkplugTypeOf } from './sparkplug/datatypes.js';
+import { EdgeNode } from './sparkplug/edge-node.js';
+import { DeviceTagModel, type TagDef } from './tag-model.js';
+
+export interface Gateway {
+  status(): GatewayStatus;
+  stop(): Promise<void>;
+  readonly broker: LocalBroker;
+  readonly http: HttpServer;
+  readonly edge: EdgeNode;
+  readonly journal: Journal;
+}
+
+export interface GatewayStatus {
+  site: { group: string; node: string };
+  startedAt: string;
+  devices: Array<{ name: string; driver: string; state: string; lastPollAt: string | null; lastError: string | null; polls: number; errors: number }>;
+  journal: { records: number; bytes: number; fileBytes: number; oldestAgeMs: number | null; nextSeq: number };
+  uplink: { state: string; target: string | null; forwarded: number; lastAckAt: string | null; lastError: string | null };
+  sparkplug: ReturnType<EdgeNode['status']> & { broker: string; brokerClients: number };
+}
+
+export async function startGateway(config: GatewayConfig, log: Logger): Promise<Gateway> {
+  const startedAt = new Date();
+  const dataDir = resolve(config.data_dir);
+  const { group, node } = config.site;
+  const journal = new Journal(join(dataDir, 'journal.db'));
+  log.info({ dataDir, backlog: journal.stats().records, nextSeq: journal.stats().nextSeq }, 'Journal open.');
+
+  const broker = await startBroker(config.broker.listen, log);
+
+  const drivers = new Map<string, Driver>();
+  const models = new Map<string, DeviceTagModel>();
+  const defs = new Map<string, TagDef[]>();
+  for (const device of config.devices) {
+    const tagDefs = device.tags.map((t) => ({ name: t.name, datatype: sparkplugTypeOf(t.type, t.scale, t.offset), writable: t.writable }));
+    defs.set(device.name, tagDefs);
+    models.set(device.name, new DeviceTagModel(tagDefs));
+    drivers.set(device.name, createDriver(device, { log: log.child({ device: device.name }) }));
+  }
+
+  const edge = new EdgeNode({
+    group,
+    node,
+    brokerUrl: broker.url,
+    bdSeqFile: join(dataDir, 'bdseq'),
+    devices: defs,
+    log,
+    // A message is captured when its journal transaction commits, before it is published.
+    capture: (message) => journal.append([toJournalEntry(group, node, message)]),
+    write: async (device, tag, value) => {
+      const driver = drivers.get(device);
+      if (!driver?.write) throw new Error(`device "${device}" cannot be written to`);
+      await driver.write(tag, value);
+    },
+  });
+  edge.start();
+
+  const pollers = config.devices.map((device) => {
+    const model = models.get(device.name)!;
+    return new Poller(device.name, drivers.get(device.name)!, { periodMs: device.poll, timeoutMs: device.timeout }, {
+      samples: (samples) => {
+        if (!edge.isOnline(device.name)) edge.deviceOnline(device.name, model.birth(samples));
+        else edge.deviceData(device.name, model.changes(samples));
+      },
+      down: () => {
+        edge.deviceOffline(device.name);
+        model.reset();
+      },
+    }, log);
+  });
+  for (const p of pollers) p.start();
+
+  const kafka = config.uplink.kafka;
+  const forwarder = kafka
+    ? new Forwarder(journal, createKafkaSink(kafka, `edge-gateway-${group}-${node}`, log), { node: `${group}/${node}`, batchSize: kafka.batch_size }, log)
+    : undefined;
+  if (!forwarder) log.warn('No uplink configured: the journal keeps everything until one is.');
+  forwarder?.start();
+
+  const status = (): GatewayStatus => {
+    const j = journal.stats();
+    const f = forwarder?.getStatus();
+    return {
+      site: { group, node },
+      startedAt: startedAt.toISOString(),
+      devices: pollers.map((p, i) => {
+        const s = p.status();
+        return { name: p.device, driver: config.devices[i]!.driver, state: s.state, lastPollAt: iso(s.lastPollAt), lastError: s.lastError, polls: s.polls, errors: s.errors };
+      }),
+      journal: { records: j.records, bytes: j.bytes, fileBytes: j.fileBytes, oldestAgeMs: j.oldestCapturedAt === null ? null : Date.now() - j.oldestCapturedAt, nextSeq: j.nextSeq },
+      uplink: f
+        ? { state: f.state, target: f.target, forwarded: f.forwarded, lastAckAt: iso(f.lastAckAt), lastError: f.lastError }
+        : { state: 'disabled', target: null, forwarded: 0, lastAckAt: null, lastError: null },
+      sparkplug: { ...edge.status(), broker: broker.url, brokerClients: broker.clients() },
+    };
+  };
+
+  const http = await startHttp(config.http.listen, { '/api/status': status }, log);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      log.info('Stopping: polling first, then the uplink flush, NDEATH, and the journal.');
+      await Promise.all(pollers.map((p) => p.stop()));
+      await forwarder?.stop(5000);
+      await edge.stop();
+      await http.close();
+      await broker.close();
+      const left = journal.stats().records;
+      journal.close();
+      log.info({ backlog: left }, 'Stopped; the journal keeps what Kafka has not acknowledged.');
+    })());
+
+  return { status, stop, broker, http, edge, journal };
+}
+
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}

@@ -1,0 +1,28 @@
+// A Sparkplug message as the cloud receives it: the Kafka record contract of the README.
+import type { JournalEntry, RecordType } from '../uplink/journal.js';
+import type { EdgeMessage, MessageKind } from './sparkplug/edge-node.js';
+
+const TYPE: Record<MessageKind, RecordType> = { NBIRTH: 'birth', DBIRTH: 'birth', DDATA: 'data', NDEATH: 'death', DDEATH: 'death' };
+
+export function toJournalEntry(group: string, node: string, message: EdgeMessage): JournalEntry {
+  const type = TYPE[message.kind];
+  const device = message.device ?? null;
+  const metrics = message.payload.metrics.map((m) => ({
+    name: m.name,
+    timestamp: m.timestamp ?? message.payload.timestamp,
+    datatype: m.datatype,
+    value: m.value,
+  }));
+  // Field order matters: the forwarder rewrites the first `"historical":false` for records held back.
+  const value =
+    `{"type":${JSON.stringify(type)},"group":${JSON.stringify(group)},"node":${JSON.stringify(node)},` +
+    `"device":${JSON.stringify(device)},"timestamp":${message.payload.timestamp},"historical":false,` +
+    `"metrics":${JSON.stringify(metrics, bigintAsNumberOrString)}}`;
+  return { key: device === null ? `${group}/${node}` : `${group}/${node}/${device}`, type, value, capturedAt: Date.now() };
+}
+
+/** JSON has no 64-bit integers: a bigint that a double holds exactly stays a number, else a decimal string. */
+function bigintAsNumberOrString(_key: string, v: unknown): unknown {
+  if (typeof v !== 'bigint') return v;
+  return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+}

@@ -1,0 +1,140 @@
+// The poll loop of one device, owned by the edge: no overlapping polls, a timeout on every poll, exponential
+// backoff with jitter on errors, and no giving up. Drivers never schedule themselves.
+import type { Logger } from 'pino';
+import type { Driver, Sample } from '../drivers/types.js';
+
+export type DeviceState = 'starting' | 'up' | 'down' | 'stopped';
+
+export interface PollerStatus {
+  state: DeviceState;
+  polls: number;
+  errors: number;
+  consecutiveErrors: number;
+  lastPollAt: number | null;
+  lastDurationMs: number | null;
+  lastError: string | null;
+  overruns: number;
+}
+
+export interface PollerHandlers {
+  samples(samples: Sample[]): void;
+  /** The device stopped answering (called once per outage). */
+  down(error: Error): void;
+}
+
+export interface PollerOptions {
+  periodMs: number;
+  timeoutMs: number;
+  maxBackoffMs?: number;
+}
+
+export class Poller {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private current: Promise<void> | undefined;
+  private abort: AbortController | undefined;
+  private readonly s: PollerStatus = { state: 'stopped', polls: 0, errors: 0, consecutiveErrors: 0, lastPollAt: null, lastDurationMs: null, lastError: null, overruns: 0 };
+
+  constructor(
+    readonly device: string,
+    private readonly driver: Driver,
+    private readonly options: PollerOptions,
+    private readonly handlers: PollerHandlers,
+    private readonly log: Logger,
+  ) {}
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.s.state = 'starting';
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.timer);
+    this.abort?.abort(new Error('gateway stopping'));
+    await this.current?.catch(() => undefined);
+    await this.driver.close().catch(() => undefined);
+    this.s.state = 'stopped';
+  }
+
+  status(): PollerStatus {
+    return { ...this.s };
+  }
+
+  private schedule(delayMs: number): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.current = this.tick();
+    }, delayMs);
+  }
+
+  private async tick(): Promise<void> {
+    const started = Date.now();
+    this.abort = new AbortController();
+    const timeout = setTimeout(() => this.abort?.abort(new Error(`no answer within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+    try {
+      await this.driver.connect();
+      // The edge enforces the timeout even on a driver that ignores its signal.
+      const samples = await untilAborted(this.driver.poll(this.abort.signal), this.abort.signal);
+      if (!this.running) return;
+      this.succeeded(started);
+      this.handlers.samples(samples);
+    } catch (err) {
+      if (!this.running) return;
+      this.failed(err as Error);
+      await this.driver.close().catch(() => undefined);
+      this.schedule(this.backoff());
+      return;
+    } finally {
+      clearTimeout(timeout);
+    }
+    const duration = Date.now() - started;
+    const { periodMs } = this.options;
+    // Re-arm with period − duration; a poll longer than the period skips ticks instead of overlapping.
+    if (duration > periodMs) {
+      this.s.overruns += 1;
+      if (this.s.overruns === 1 || this.s.overruns % 100 === 0) {
+        this.log.warn({ device: this.device, durationMs: duration, periodMs, overruns: this.s.overruns }, `Device "${this.device}" cannot keep up: one poll takes longer than its interval.`);
+      }
+    }
+    this.schedule(periodMs - (duration % periodMs));
+  }
+
+  private succeeded(started: number): void {
+    const wasDown = this.s.state === 'down';
+    this.s.state = 'up';
+    this.s.polls += 1;
+    this.s.lastPollAt = Date.now();
+    this.s.lastDurationMs = this.s.lastPollAt - started;
+    if (wasDown) this.log.info({ device: this.device, afterErrors: this.s.consecutiveErrors }, `Device "${this.device}" answers again.`);
+    this.s.consecutiveErrors = 0;
+  }
+
+  private failed(err: Error): void {
+    this.s.errors += 1;
+    this.s.consecutiveErrors += 1;
+    this.s.lastError = err.message;
+    if (this.s.state !== 'down') {
+      this.s.state = 'down';
+      this.log.warn({ device: this.device, err: err.message }, `Device "${this.device}" is not answering; retrying with backoff.`);
+      this.handlers.down(err);
+    }
+  }
+
+  private backoff(): number {
+    const max = this.options.maxBackoffMs ?? Math.max(30_000, this.options.periodMs);
+    const base = Math.min(max, this.options.periodMs * 2 ** Math.min(this.s.consecutiveErrors - 1, 16));
+    return base / 2 + Math.random() * (base / 2);
+  }
+}
+
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}

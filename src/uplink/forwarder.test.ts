@@ -1,0 +1,91 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { Forwarder } from './forwarder.js';
+import { Journal } from './journal.js';
+import type { OutRecord, UplinkSink } from './sink.js';
+
+/** A sink in memory: the forwarder's logic without sockets. */
+function memorySink() {
+  const received: OutRecord[] = [];
+  const state = { down: false, sends: 0, attempts: 0 };
+  const sink: UplinkSink = {
+    target: 'memory',
+    async connect() {
+      state.attempts += 1;
+      if (state.down) throw new Error('connection refused');
+    },
+    async send(records) {
+      state.sends += 1;
+      if (state.down) throw new Error('connection refused');
+      received.push(...records);
+    },
+    async disconnect() {},
+  };
+  return { sink, received, state };
+}
+
+function logCapture() {
+  const lines: Array<{ level: number; msg: string }> = [];
+  const log = pino({ level: 'info' }, { write: (s: string) => lines.push(JSON.parse(s)) });
+  return { log, lines };
+}
+
+const until = async (check: () => boolean, ms = 5000) => {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+const value = (i: number) => `{"type":"data","device":"d","timestamp":${i},"historical":false,"metrics":[]}`;
+
+describe('forwarder', () => {
+  it('forwards in order, deletes only acknowledged records, flags held-back ones, and logs an outage once', async () => {
+    const journal = new Journal(join(mkdtempSync(join(tmpdir(), 'fwd-')), 'j.db'));
+    const { sink, received, state } = memorySink();
+    const { log, lines } = logCapture();
+    const fwd = new Forwarder(journal, sink, { node: 'g/n', batchSize: 3, minBackoffMs: 5, maxBackoffMs: 20 }, log);
+    fwd.start();
+    journal.append([1, 2].map((i) => ({ key: 'g/n/d', type: 'data' as const, value: value(i), capturedAt: i })));
+    await until(() => received.length === 2);
+
+    state.down = true;
+    journal.append([3, 4, 5, 6, 7].map((i) => ({ key: 'g/n/d', type: 'data' as const, value: value(i), capturedAt: i })));
+    await until(() => state.attempts > 8);
+    expect(journal.stats().records).toBe(5); // nothing deleted while unacknowledged
+    expect(fwd.getStatus().state).toBe('down');
+
+    state.down = false;
+    await until(() => received.length === 7);
+    await until(() => journal.stats().records === 0);
+    await fwd.stop();
+
+    expect(received.map((r) => r.headers['edge.seq'])).toEqual(['1', '2', '3', '4', '5', '6', '7']);
+    expect(received.map((r) => r.headers['edge.historical'])).toEqual(['false', 'false', 'true', 'true', 'true', 'true', 'true']);
+    expect(received[2]!.value).toContain('"historical":true');
+    expect(received[0]!.value).toContain('"historical":false');
+    expect(received.every((r) => r.headers['edge.node'] === 'g/n' && r.key === 'g/n/d')).toBe(true);
+    const outageLines = lines.filter((l) => l.msg.startsWith('Uplink unreachable'));
+    expect(outageLines).toHaveLength(1);
+    expect(lines.filter((l) => l.msg.startsWith('Uplink is back'))).toHaveLength(1);
+    journal.close();
+  });
+
+  it('treats a backlog found at start as held back', async () => {
+    const journal = new Journal(join(mkdtempSync(join(tmpdir(), 'fwd-')), 'j.db'));
+    journal.append([{ key: 'k', type: 'data', value: value(1), capturedAt: 1 }]);
+    const { sink, received } = memorySink();
+    const fwd = new Forwarder(journal, sink, { node: 'g/n', batchSize: 10 }, logCapture().log);
+    fwd.start();
+    await until(() => received.length === 1);
+    journal.append([{ key: 'k', type: 'data', value: value(2), capturedAt: 2 }]);
+    await until(() => received.length === 2);
+    await fwd.stop();
+    expect(received.map((r) => r.headers['edge.historical'])).toEqual(['true', 'false']);
+    journal.close();
+  });
+});
