@@ -23,13 +23,18 @@ export async function startBroker(listen: { host: string; port: number }, log: L
   const port = typeof address === 'object' && address ? address.port : listen.port;
   log.info({ host: listen.host, port }, 'Local MQTT broker listening.');
   aedes.on('clientError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'MQTT client error.'));
-  const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
   return {
-    url: `mqtt://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: brokerUrlOf({ host: listen.host, port }),
     clients: () => aedes.connectedClients,
     async close() {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Where a local client reaches a broker listening on `listen` (a wildcard address is reached on loopback). */
+export function brokerUrlOf(listen: { host: string; port: number }): string {
+  const host = listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
+  return `mqtt://${host.includes(':') ? `[${host}]` : host}:${listen.port}`;
 }

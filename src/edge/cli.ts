@@ -2,13 +2,16 @@
 // edge-gateway: run | validate | once | status
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from './config/load.js';
+import type { Logger } from 'pino';
+import type { GatewayConfig } from './config/schema.js';
 import { createLogger } from './log.js';
 
 const USAGE = `Usage:
   edge-gateway run --config FILE        run the gateway
   edge-gateway validate --config FILE   check a config file; exit 0 when valid, 2 otherwise
   edge-gateway once --config FILE [--device NAME]   poll every device once and print the values
-  edge-gateway status [--url URL]       the running gateway's health`;
+  edge-gateway status [--url URL]       the running gateway's health
+  edge-gateway broker --config FILE     the local MQTT broker alone, on broker.listen`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -24,6 +27,8 @@ async function main(argv: string[]): Promise<number> {
       return run(requireConfig(values.config));
     case 'once':
       return (await import('./once.js')).once(requireConfig(values.config), values.device);
+    case 'broker':
+      return brokerOnly(requireConfig(values.config));
     case 'status':
       return status(values.url ?? 'http://127.0.0.1:8080');
     case undefined:
@@ -59,22 +64,20 @@ function validate(file: string): number {
   }
 }
 
-async function run(file: string): Promise<number> {
-  let config;
+function configOrExit(file: string): GatewayConfig | undefined {
   try {
-    config = loadConfig(file);
+    return loadConfig(file);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
-      return 2;
+      return undefined;
     }
     throw err;
   }
-  const log = createLogger(config.log_level);
-  const { startGateway } = await import('./gateway.js');
-  const gateway = await startGateway(config, log);
-  log.info({ config: file, site: config.site }, 'Gateway running.');
-  await new Promise<void>((resolve) => {
+}
+
+function untilSignal(log: Logger): Promise<void> {
+  return new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
       log.info({ signal }, 'Shutdown requested.');
       resolve();
@@ -82,7 +85,28 @@ async function run(file: string): Promise<number> {
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   });
+}
+
+async function run(file: string): Promise<number> {
+  const config = configOrExit(file);
+  if (!config) return 2;
+  const log = createLogger(config.log_level);
+  const { startGateway } = await import('./gateway.js');
+  const gateway = await startGateway(config, log);
+  log.info({ config: file, site: config.site }, 'Gateway running.');
+  await untilSignal(log);
   await gateway.stop();
+  return 0;
+}
+
+async function brokerOnly(file: string): Promise<number> {
+  const config = configOrExit(file);
+  if (!config) return 2;
+  const log = createLogger(config.log_level);
+  const { startBroker } = await import('./broker.js');
+  const broker = await startBroker(config.broker.listen, log);
+  await untilSignal(log);
+  await broker.close();
   return 0;
 }
 

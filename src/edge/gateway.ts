@@ -7,7 +7,7 @@ import type { Driver } from '../drivers/types.js';
 import { Forwarder } from '../uplink/forwarder.js';
 import { Journal } from '../uplink/journal.js';
 import { createKafkaSink } from '../uplink/kafka-sink.js';
-import { startBroker, type LocalBroker } from './broker.js';
+import { brokerUrlOf, startBroker, type LocalBroker } from './broker.js';
 import type { GatewayConfig } from './config/schema.js';
 import { startHttp, type HttpServer } from './http.js';
 import { toJournalEntry } from './journal-record.js';
@@ -19,7 +19,7 @@ import { DeviceTagModel, type TagDef } from './tag-model.js';
 export interface Gateway {
   status(): GatewayStatus;
   stop(): Promise<void>;
-  readonly broker: LocalBroker;
+  readonly broker: LocalBroker | undefined;
   readonly http: HttpServer;
   readonly edge: EdgeNode;
   readonly journal: Journal;
@@ -31,7 +31,7 @@ export interface GatewayStatus {
   devices: Array<{ name: string; driver: string; state: string; lastPollAt: string | null; lastError: string | null; polls: number; errors: number }>;
   journal: { records: number; bytes: number; fileBytes: number; oldestAgeMs: number | null; nextSeq: number };
   uplink: { state: string; target: string | null; forwarded: number; lastAckAt: string | null; lastError: string | null };
-  sparkplug: ReturnType<EdgeNode['status']> & { broker: string; brokerClients: number };
+  sparkplug: ReturnType<EdgeNode['status']> & { broker: string; brokerClients: number | null };
 }
 
 export async function startGateway(config: GatewayConfig, log: Logger): Promise<Gateway> {
@@ -41,7 +41,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const journal = new Journal(join(dataDir, 'journal.db'));
   log.info({ dataDir, backlog: journal.stats().records, nextSeq: journal.stats().nextSeq }, 'Journal open.');
 
-  const broker = await startBroker(config.broker.listen, log);
+  const broker = config.broker.embedded ? await startBroker(config.broker.listen, log) : undefined;
+  const brokerUrl = broker?.url ?? brokerUrlOf(config.broker.listen);
 
   const drivers = new Map<string, Driver>();
   const models = new Map<string, DeviceTagModel>();
@@ -56,7 +57,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const edge = new EdgeNode({
     group,
     node,
-    brokerUrl: broker.url,
+    brokerUrl,
     bdSeqFile: join(dataDir, 'bdseq'),
     devices: defs,
     log,
@@ -106,7 +107,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       uplink: f
         ? { state: f.state, target: f.target, forwarded: f.forwarded, lastAckAt: iso(f.lastAckAt), lastError: f.lastError }
         : { state: 'disabled', target: null, forwarded: 0, lastAckAt: null, lastError: null },
-      sparkplug: { ...edge.status(), broker: broker.url, brokerClients: broker.clients() },
+      sparkplug: { ...edge.status(), broker: brokerUrl, brokerClients: broker?.clients() ?? null },
     };
   };
 
@@ -120,7 +121,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       await forwarder?.stop(5000);
       await edge.stop();
       await http.close();
-      await broker.close();
+      await broker?.close();
       const left = journal.stats().records;
       journal.close();
       log.info({ backlog: left }, 'Stopped; the journal keeps what Kafka has not acknowledged.');

@@ -79,8 +79,11 @@ export const configSchema = z
     broker: z
       .strictObject({
         listen: hostPort('127.0.0.1').default({ host: '127.0.0.1', port: 1883 }),
+        // false: the broker runs in its own process (`edge-gateway broker`) or is another MQTT broker at `listen`,
+        // so that HMIs keep their connections and receive the NDEATH when the gateway restarts or crashes.
+        embedded: z.boolean().default(true),
       })
-      .default({ listen: { host: '127.0.0.1', port: 1883 } }),
+      .default({ listen: { host: '127.0.0.1', port: 1883 }, embedded: true }),
     devices: z.array(deviceSchema).default([]),
     uplink: z
       .strictObject({

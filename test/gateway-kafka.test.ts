@@ -1,0 +1,203 @@
+// The whole path with real parts: a Modbus server → the gateway process → a real Kafka broker.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// @ts-expect-error plain JavaScript simulator, no types
+import { startSimulatedPlc } from '../scripts/sim-plc.mjs';
+import { GatewayProcess } from './helpers/gateway.js';
+import { consumeAll, startKafka, type ConsumedRecord, type KafkaBroker } from './helpers/kafka.js';
+import { freePort, sleep, waitFor } from './helpers/net.js';
+
+let kafka: KafkaBroker;
+const gateways: GatewayProcess[] = [];
+const plcs: Array<{ close(): Promise<void> }> = [];
+
+beforeAll(async () => {
+  kafka = await startKafka();
+});
+
+afterAll(async () => {
+  for (const g of gateways) await g.kill();
+  for (const p of plcs) await p.close();
+  await kafka?.stop();
+});
+
+async function plcWithKnownValues() {
+  const plc = await startSimulatedPlc({ port: await freePort() });
+  plcs.push(plc);
+  plc.writeFloat32(0, 21.5);
+  plc.setHolding(2, [1234]);
+  plc.setHolding(3, [0x10000 - 7]); // int16 -7
+  plc.setHolding(4, [0xb2d0, 0x5e00]); // uint32 3_000_000_000
+  plc.setCoil(0, true);
+  return plc;
+}
+
+function deviceYaml(plcPort: number, topic: string, kafkaBootstrap: string) {
+  return `devices:
+  - name: plc-1
+    driver: modbus-tcp
+    host: 127.0.0.1
+    port: ${plcPort}
+    unit_id: 1
+    poll: 200ms
+    timeout: 1s
+    tags:
+      - { name: temperature, table: holding, address: 0, type: float32 }
+      - { name: count, table: holding, address: 2, type: uint16 }
+      - { name: delta, table: holding, address: 3, type: int16 }
+      - { name: total, table: holding, address: 4, type: uint32 }
+      - { name: running, table: coil, address: 0, type: bool }
+uplink:
+  kafka: { brokers: [${kafkaBootstrap}], topic: ${topic}, batch_size: 50 }
+`;
+}
+
+async function gateway(extraYaml: string, dir?: string) {
+  const g = await GatewayProcess.create({ extraYaml, dir });
+  gateways.push(g);
+  return g;
+}
+
+const seqs = (records: ConsumedRecord[]) => records.map((r) => Number(r.headers['edge.seq'])).sort((a, b) => a - b);
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+const parsed = (r: ConsumedRecord) => JSON.parse(r.value);
+
+/** Every partition's records must carry increasing edge.seq: per-device order holds. */
+function expectOrderedPerPartition(records: ConsumedRecord[]) {
+  const byPartition = new Map<number, number[]>();
+  for (const r of records) byPartition.set(r.partition, [...(byPartition.get(r.partition) ?? []), Number(r.headers['edge.seq'])]);
+  for (const list of byPartition.values()) expect(list).toEqual([...list].sort((a, b) => a - b));
+}
+
+async function drained(g: GatewayProcess, timeoutMs = 60_000) {
+  await waitFor('the journal to drain', async () => (await g.status()).journal.records === 0, timeoutMs, 200);
+}
+
+describe('gateway → Kafka', () => {
+  it('delivers what the PLC serves: keys, headers and decoded values, edge.seq gap-free from 1', async () => {
+    const plc = await plcWithKnownValues();
+    const topic = 'e2e.values';
+    const g = await gateway(deviceYaml(plc.port, topic, kafka.bootstrap));
+    await g.start();
+    await waitFor('the first data to reach Kafka', async () => (await g.status()).uplink.forwarded >= 2, 30_000);
+    plc.writeFloat32(0, 22.25);
+    await waitFor('the change to be forwarded', async () => (await g.status()).uplink.forwarded >= 3, 30_000);
+    await drained(g);
+    const forwarded = (await g.status()).uplink.forwarded;
+    expect(await g.stop()).toBe(0);
+
+    const records = await consumeAll(kafka.bootstrap, topic, { expected: forwarded, timeoutMs: 30_000 });
+    expect(records).toHaveLength(forwarded);
+    expect(seqs(records)).toEqual(range(1, forwarded));
+    for (const r of records) {
+      expect(r.headers['edge.node']).toBe('test-plant/gw-test');
+      expect(r.headers['edge.historical']).toBe('false');
+      expect(parsed(r).historical).toBe(false);
+    }
+    const ordered = [...records].sort((a, b) => Number(a.headers['edge.seq']) - Number(b.headers['edge.seq']));
+    const nbirth = parsed(ordered[0]!);
+    expect(ordered[0]!.key).toBe('test-plant/gw-test');
+    expect(nbirth).toMatchObject({ type: 'birth', group: 'test-plant', node: 'gw-test', device: null });
+    expect(nbirth.metrics.map((m: any) => m.name)).toEqual(['bdSeq', 'Node Control/Rebirth']);
+
+    const dbirth = ordered.find((r) => r.key === 'test-plant/gw-test/plc-1' && parsed(r).type === 'birth')!;
+    const values = Object.fromEntries(parsed(dbirth).metrics.map((m: any) => [m.name, [m.value, m.datatype]]));
+    expect(values).toEqual({
+      temperature: [21.5, 'Float'],
+      count: [1234, 'UInt16'],
+      delta: [-7, 'Int16'],
+      total: [3_000_000_000, 'UInt32'],
+      running: [true, 'Boolean'],
+    });
+    const data = ordered.filter((r) => r.key === 'test-plant/gw-test/plc-1' && parsed(r).type === 'data');
+    expect(data.length).toBeGreaterThanOrEqual(1);
+    const change = parsed(data[0]!);
+    // Report by exception: only the tag that changed, with its acquisition timestamp.
+    expect(change.metrics).toHaveLength(1);
+    expect(change.metrics[0]).toMatchObject({ name: 'temperature', value: 22.25, datatype: 'Float' });
+    expect(typeof change.metrics[0].timestamp).toBe('number');
+    expectOrderedPerPartition(records);
+  });
+
+  it('survives a Kafka outage: journals, logs it once, then delivers everything in order, backlog flagged historical', async () => {
+    const plc = await plcWithKnownValues();
+    const topic = 'e2e.outage';
+    const g = await gateway(deviceYaml(plc.port, topic, kafka.bootstrap));
+    await g.start();
+    await waitFor('data to reach Kafka', async () => (await g.status()).uplink.forwarded >= 2, 30_000);
+
+    await kafka.stop();
+    const outageStart = Date.now();
+    for (let i = 0; i < 40; i++) {
+      plc.setHolding(2, [2000 + i]);
+      await sleep(250);
+    }
+    const during = await g.status();
+    expect(during.uplink.state).toBe('down');
+    expect(during.journal.records).toBeGreaterThanOrEqual(30);
+    expect(during.devices[0].state).toBe('up'); // polling went on
+    const outageEnd = Date.now();
+    await kafka.start();
+    await drained(g, 90_000);
+    for (let i = 0; i < 4; i++) {
+      plc.setHolding(2, [3000 + i]);
+      await sleep(250);
+    }
+    await drained(g);
+    const forwarded = (await g.status()).uplink.forwarded;
+    expect(await g.stop()).toBe(0);
+
+    const records = await consumeAll(kafka.bootstrap, topic, { expected: forwarded, timeoutMs: 30_000 });
+    expect(seqs(records)).toEqual(range(1, forwarded));
+    expectOrderedPerPartition(records);
+    const counts = records.filter((r) => parsed(r).type === 'data').map((r) => ({ r, m: parsed(r).metrics.find((m: any) => m.name === 'count') })).filter((x) => x.m);
+    const values = counts.map((x) => x.m.value).sort((a: number, b: number) => a - b);
+    expect(values).toEqual(expect.arrayContaining(range(2000, 2039)));
+    for (const { r, m } of counts) {
+      if (m.value >= 2000 && m.value < 2040) {
+        expect(r.headers['edge.historical']).toBe('true');
+        expect(parsed(r).historical).toBe(true);
+        expect(m.timestamp).toBeGreaterThanOrEqual(outageStart - 1000);
+        expect(m.timestamp).toBeLessThanOrEqual(outageEnd + 1000);
+      }
+      if (m.value >= 3000) expect(r.headers['edge.historical']).toBe('false');
+    }
+    const outageLogs = g.logLines().filter((l) => String(l.msg).startsWith('Uplink unreachable'));
+    expect(outageLogs).toHaveLength(1);
+  });
+
+  it('after SIGKILL with a backlog, edge.seq continues without reuse and nothing committed is lost', async () => {
+    const plc = await plcWithKnownValues();
+    const topic = 'e2e.restart';
+    const g = await gateway(deviceYaml(plc.port, topic, kafka.bootstrap));
+    await kafka.stop();
+    await g.start();
+    for (let i = 0; i < 20; i++) {
+      plc.setHolding(2, [5000 + i]);
+      await sleep(250);
+    }
+    const before = await g.status();
+    expect(before.journal.records).toBeGreaterThanOrEqual(15);
+    await g.kill();
+
+    await g.start();
+    for (let i = 0; i < 8; i++) {
+      plc.setHolding(2, [6000 + i]);
+      await sleep(250);
+    }
+    await kafka.start();
+    await drained(g, 90_000);
+    const after = await g.status();
+    expect(after.journal.nextSeq).toBeGreaterThan(before.journal.nextSeq);
+    expect(await g.stop()).toBe(0);
+
+    // Everything captured up to the drain; the orderly stop's NDEATH stays journaled for the next run.
+    const total = after.journal.nextSeq - 1;
+    const records = await consumeAll(kafka.bootstrap, topic, { expected: total, timeoutMs: 30_000 });
+    expect(seqs(records)).toEqual(range(1, total));
+    const values = records.flatMap((r) => parsed(r).metrics).filter((m: any) => m.name === 'count').map((m: any) => m.value);
+    expect(values).toEqual(expect.arrayContaining([...range(5000, 5019), ...range(6000, 6007)]));
+    // Two sessions: two NBIRTHs, the second with the next bdSeq.
+    const nbirths = records.filter((r) => r.key === 'test-plant/gw-test' && parsed(r).type === 'birth').map((r) => parsed(r).metrics[0].value);
+    expect(nbirths).toEqual([0, 1]);
+  });
+});

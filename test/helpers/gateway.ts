@@ -1,0 +1,122 @@
+// Runs the built gateway as a real process, as systemd would, so tests can SIGTERM and SIGKILL it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, ROOT } from './cli.js';
+import { freePort, waitFor } from './net.js';
+
+export interface GatewayPorts {
+  mqtt: number;
+  http: number;
+}
+
+export interface GatewayProcessOptions {
+  dir?: string;
+  ports?: GatewayPorts;
+  /** YAML for `devices:` and anything else, appended to the generated site/data_dir/broker/http keys. */
+  extraYaml: string;
+  embeddedBroker?: boolean;
+  command?: 'run' | 'broker';
+}
+
+export class GatewayProcess {
+  child: ChildProcess | undefined;
+  readonly logFile: string;
+  readonly configFile: string;
+
+  private constructor(readonly dir: string, readonly ports: GatewayPorts, private readonly command: string) {
+    this.logFile = join(dir, `${command}.log`);
+    this.configFile = join(dir, 'gateway.yaml');
+  }
+
+  static async create(o: GatewayProcessOptions): Promise<GatewayProcess> {
+    const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'edge-gw-'));
+    const ports = o.ports ?? { mqtt: await freePort(), http: await freePort() };
+    const g = new GatewayProcess(dir, ports, o.command ?? 'run');
+    writeFileSync(
+      g.configFile,
+      [
+        'site: { group: test-plant, node: gw-test }',
+        `data_dir: ${join(dir, 'data')}`,
+        `broker: { listen: 127.0.0.1:${ports.mqtt}, embedded: ${o.embeddedBroker ?? true} }`,
+        `http: { listen: 127.0.0.1:${ports.http} }`,
+        o.extraYaml,
+      ].join('\n'),
+    );
+    return g;
+  }
+
+  get statusUrl(): string {
+    return `http://127.0.0.1:${this.ports.http}/api/status`;
+  }
+
+  async start(): Promise<void> {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm test does it)`);
+    const log = createWriteStream(this.logFile, { flags: 'a' });
+    const child = spawn(process.execPath, [CLI, this.command, '--config', this.configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout!.pipe(log);
+    child.stderr!.pipe(log);
+    this.child = child;
+    track(child);
+    if (this.command === 'broker') {
+      await waitFor('the broker to listen', () => this.logs().includes('Local MQTT broker listening'), 20_000);
+      return;
+    }
+    await waitFor(`the gateway status API (log: ${this.logFile})`, async () => {
+      if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}: ${this.logs().slice(-2000)}`);
+      const res = await fetch(this.statusUrl);
+      return res.ok;
+    }, 30_000);
+  }
+
+  async status(): Promise<any> {
+    const res = await fetch(this.statusUrl);
+    return res.json();
+  }
+
+  /** SIGTERM and wait for the orderly shutdown. */
+  async stop(): Promise<number | null> {
+    return this.signal('SIGTERM', 20_000);
+  }
+
+  /** SIGKILL: a crash, no clean-up of any kind. */
+  async kill(): Promise<void> {
+    await this.signal('SIGKILL', 5_000);
+  }
+
+  logs(): string {
+    try {
+      return readFileSync(this.logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  logLines(): Array<Record<string, any>> {
+    return this.logs()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l));
+  }
+
+  private async signal(signal: NodeJS.Signals, timeoutMs: number): Promise<number | null> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill(signal);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  }
+}
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of live) c.kill('SIGKILL');
+});
+export function track(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+}

@@ -1,0 +1,67 @@
+// Debian's mosquitto_sub as an independent MQTT peer: what any HMI on the site network would see.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { decodePayload, type Payload } from '../../src/edge/sparkplug/codec.js';
+import { waitFor } from './net.js';
+
+export interface SeenMessage {
+  topic: string;
+  payload: Payload;
+  at: number;
+}
+
+export function requireMosquittoClients(): void {
+  const r = spawnSync('mosquitto_sub', ['--help']);
+  if (r.error) throw new Error('mosquitto_sub is missing: install Debian\'s mosquitto clients (apt-get install -y mosquitto-clients)');
+}
+
+export class MosquittoSub {
+  readonly messages: SeenMessage[] = [];
+  private child: ChildProcess | undefined;
+  private buffer = '';
+  private subscribed = false;
+  stderr = '';
+
+  constructor(private readonly port: number, private readonly topic = 'spBv1.0/#') {}
+
+  /** Subscribes and resolves once the subscription is in place (mosquitto_sub -d prints SUBACK). */
+  async start(): Promise<void> {
+    requireMosquittoClients();
+    // %t topic, %x payload as hex: binary protobuf survives the pipe.
+    // stdbuf: line-buffered stdout, so the SUBACK and each message reach us as they happen.
+    const child = spawn('stdbuf', ['-oL', 'mosquitto_sub','-h', '127.0.0.1', '-p', String(this.port), '-q', '1', '-t', this.topic, '-F', '%t %x', '-d', '-i', `test-sub-${process.pid}-${Date.now()}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.onData(chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
+    await waitFor('mosquitto_sub to subscribe', () => this.subscribed || this.stderr.includes('SUBACK'), 10_000, 20);
+  }
+
+  private onData(chunk: string): void {
+    this.buffer += chunk;
+    let nl: number;
+    while ((nl = this.buffer.indexOf('\n')) >= 0) {
+      const line = this.buffer.slice(0, nl).trim();
+      this.buffer = this.buffer.slice(nl + 1);
+      const m = /^(spBv1\.0\/\S+) ([0-9a-f]*)$/.exec(line);
+      if (!m) {
+        if (line.includes('received SUBACK')) this.subscribed = true; // -d debug lines
+        continue;
+      }
+      this.messages.push({ topic: m[1]!, payload: decodePayload(Buffer.from(m[2]!, 'hex')), at: Date.now() });
+    }
+  }
+
+  verbs(): string[] {
+    return this.messages.map((m) => m.topic.split('/')[2]!);
+  }
+
+  async waitForCount(pred: (m: SeenMessage) => boolean, n: number, timeoutMs = 20_000): Promise<SeenMessage[]> {
+    return waitFor(`${n} matching MQTT messages (seen: ${this.messages.map((m) => m.topic).join(', ')})`, () => {
+      const seen = this.messages.filter(pred);
+      return seen.length >= n ? seen : undefined;
+    }, timeoutMs, 20);
+  }
+
+  stop(): void {
+    this.child?.kill('SIGTERM');
+  }
+}
