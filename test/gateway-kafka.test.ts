@@ -94,8 +94,8 @@ describe('gateway → Kafka', () => {
       expect(parsed(r).historical).toBe(false);
     }
     const ordered = [...records].sort((a, b) => Number(a.headers['edge.seq']) - Number(b.headers['edge.seq']));
-    const nbirth = parsed(ordered[0]!);
     expect(ordered[0]!.key).toBe('test-plant/gw-test');
+    const nbirth = parsed(ordered[0]!);
     expect(nbirth).toMatchObject({ type: 'birth', group: 'test-plant', node: 'gw-test', device: null });
     expect(nbirth.metrics.map((m: any) => m.name)).toEqual(['bdSeq', 'Node Control/Rebirth']);
 

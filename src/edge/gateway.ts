@@ -70,6 +70,9 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     },
   });
   edge.start();
+  // Give the session a moment, so that a normal start reads NBIRTH, DBIRTH, DDATA in MQTT and in Kafka alike;
+  // a broker that is not there does not hold up polling and journaling.
+  if (!(await edge.waitOnline(3000))) log.warn({ broker: brokerUrl }, 'The MQTT broker is not reachable yet; polling and journaling start anyway.');
 
   const pollers = config.devices.map((device) => {
     const model = models.get(device.name)!;

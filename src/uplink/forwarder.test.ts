@@ -48,7 +48,7 @@ describe('forwarder', () => {
     const journal = new Journal(join(mkdtempSync(join(tmpdir(), 'fwd-')), 'j.db'));
     const { sink, received, state } = memorySink();
     const { log, lines } = logCapture();
-    const fwd = new Forwarder(journal, sink, { node: 'g/n', batchSize: 3, minBackoffMs: 5, maxBackoffMs: 20 }, log);
+    const fwd = new Forwarder(journal, sink, { node: 'g/n', batchSize: 3, minBackoffMs: 5, maxBackoffMs: 20, downAfterMs: 0 }, log);
     fwd.start();
     journal.append([1, 2].map((i) => ({ key: 'g/n/d', type: 'data' as const, value: value(i), capturedAt: i })));
     await until(() => received.length === 2);
@@ -75,9 +75,29 @@ describe('forwarder', () => {
     journal.close();
   });
 
-  it('treats a backlog found at start as held back', async () => {
+  it('retries a brief failure without calling it an outage or flagging records historical', async () => {
     const journal = new Journal(join(mkdtempSync(join(tmpdir(), 'fwd-')), 'j.db'));
+    const { sink, received, state } = memorySink();
+    const { log, lines } = logCapture();
+    const fwd = new Forwarder(journal, sink, { node: 'g/n', batchSize: 10, minBackoffMs: 5, maxBackoffMs: 10, downAfterMs: 60_000 }, log);
+    state.down = true;
+    fwd.start();
     journal.append([{ key: 'k', type: 'data', value: value(1), capturedAt: 1 }]);
+    await until(() => state.attempts >= 3);
+    state.down = false;
+    await until(() => received.length === 1);
+    await fwd.stop();
+    expect(received[0]!.headers['edge.historical']).toBe('false');
+    expect(lines.filter((l) => l.msg.startsWith('Uplink unreachable'))).toHaveLength(0);
+    journal.close();
+  });
+
+  it('treats a backlog left by the previous run as held back, and this run\'s records as live', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'fwd-')), 'j.db');
+    const previous = new Journal(file);
+    previous.append([{ key: 'k', type: 'data', value: value(1), capturedAt: 1 }]);
+    previous.close();
+    const journal = new Journal(file);
     const { sink, received } = memorySink();
     const fwd = new Forwarder(journal, sink, { node: 'g/n', batchSize: 10 }, logCapture().log);
     fwd.start();

@@ -23,6 +23,11 @@ export interface ForwarderOptions {
   /** Backoff after a failed send: starts here, doubles, capped at maxBackoffMs, with jitter. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
+  /**
+   * How long sends must keep failing before the uplink counts as down: a leader election or a topic being
+   * created is a retry, not an outage, and does not flag records as historical.
+   */
+  downAfterMs?: number;
 }
 
 export function toOutRecord(node: string, r: JournalRecord): OutRecord {
@@ -42,6 +47,7 @@ export class Forwarder {
   private wakeOnAppend: (() => void) | undefined;
   private unsubscribe: (() => void) | undefined;
   private backoffMs: number;
+  private failingSince: number | undefined;
   private readonly minBackoffMs: number;
   private readonly maxBackoffMs: number;
 
@@ -60,8 +66,6 @@ export class Forwarder {
   start(): void {
     if (this.running) return;
     this.running = true;
-    // Whatever the journal holds at start was held back while the gateway was not running.
-    if (this.journal.stats().records > 0) this.journal.setHeldBack(true);
     this.setState('connecting');
     this.unsubscribe = this.journal.onAppend(() => this.wakeOnAppend?.());
     this.loop = this.run();
@@ -102,6 +106,7 @@ export class Forwarder {
         this.status.batches += 1;
         this.status.lastAckAt = Date.now();
         this.backoffMs = this.minBackoffMs;
+        this.failingSince = undefined;
         if (this.status.state !== 'up') this.recovered();
       } catch (err) {
         this.failed(err as Error);
@@ -123,6 +128,8 @@ export class Forwarder {
     this.status.failures += 1;
     this.status.lastError = err.message;
     if (this.status.state === 'down') return; // one line per outage, not one per retry
+    this.failingSince ??= Date.now();
+    if (Date.now() - this.failingSince < (this.options.downAfterMs ?? 5000)) return;
     this.setState('down');
     this.journal.setHeldBack(true);
     this.log.warn({ uplink: this.sink.target, err: err.message }, 'Uplink unreachable; the journal keeps every record until it returns.');

@@ -85,6 +85,8 @@ export class Journal {
     const totals = this.db.prepare('SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records').get() as { n: number; b: number };
     this.records = totals.n;
     this.bytes = totals.b;
+    // What a previous run left behind was held back while the gateway was not running.
+    if (this.records > 0) this.stmt.markHeld.run();
   }
 
   /** Commits the entries in one transaction; they are captured when this returns. */

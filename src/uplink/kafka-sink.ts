@@ -32,7 +32,7 @@ export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logg
           createPartitioner: Partitioners.DefaultPartitioner,
           allowAutoTopicCreation: true,
           // No delivery timeout discards data here: a failed send is retried by the forwarder, forever.
-          retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 2000 },
+          retry: { retries: 4, initialRetryTime: 200, maxRetryTime: 2000 },
         });
         producer.on(producer.events.DISCONNECT, () => {
           connected = false;

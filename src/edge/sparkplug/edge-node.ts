@@ -69,6 +69,13 @@ export class EdgeNode {
     this.loop = this.sessionLoop();
   }
 
+  /** Resolves true once the session has been born, false after `timeoutMs`. */
+  async waitOnline(timeoutMs: number): Promise<boolean> {
+    const end = Date.now() + timeoutMs;
+    while (this.state !== 'online' && this.running && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    return this.state === 'online';
+  }
+
   status(): EdgeNodeStatus {
     return { state: this.state, bdSeq: this.bdSeq, ...this.counters };
   }
