@@ -4,7 +4,6 @@
 #
 #   scripts/kafka.sh fetch                         resolve broker jars into the cache, print libs dir
 #   scripts/kafka.sh start [--port 9092] [--dir D] format (if needed) and run a broker in the foreground
-#   scripts/kafka.sh latest                        print the newest complete 4.x release on Maven Central
 #
 # Environment:
 #   KAFKA_VERSION     Kafka release to use (default below)
@@ -13,7 +12,7 @@
 #   MVN               maven executable (default: mvn)
 set -euo pipefail
 
-# Newest 4.x release that is *completely* resolvable from Maven Central (checked with `kafka.sh latest`).
+# Newest 4.x release that is *completely* resolvable from Maven Central (checked 2026-11).
 # 4.4.0 is listed in kafka_2.13's maven-metadata.xml, but its dependency org.apache.kafka:kafka-tools-api:4.4.0
 # is missing from Central (HTTP 404), so it cannot be resolved.
 KAFKA_VERSION="${KAFKA_VERSION:-4.3.1}"
@@ -21,7 +20,6 @@ SCALA_BINARY="2.13"
 # log4j2 version used by kafka-server ${KAFKA_VERSION}; we add the slf4j 1.x binding of the same version.
 LOG4J_VERSION="${LOG4J_VERSION:-2.25.4}"
 DEPENDENCY_PLUGIN="org.apache.maven.plugins:maven-dependency-plugin:3.8.1"
-MAVEN_CENTRAL="https://repo1.maven.org/maven2"
 
 KAFKA_HOME_CACHE="${KAFKA_HOME_CACHE:-$PWD/.cache/kafka-$KAFKA_VERSION}"
 LIBS_DIR="$KAFKA_HOME_CACHE/libs"
@@ -143,26 +141,6 @@ EOF
   printf '%s\n' "$LIBS_DIR"
 }
 
-cmd_latest() {
-  # Newest 4.x version whose kafka_2.13 jar and all org.apache.kafka dependencies exist on Central.
-  local base="$MAVEN_CENTRAL/org/apache/kafka" v a av ok
-  for v in $(curl -fsSL "$base/kafka_${SCALA_BINARY}/maven-metadata.xml" \
-      | sed -n 's:.*<version>\(4\.[0-9]*\.[0-9]*\)</version>.*:\1:p' \
-      | sort -t. -k1,1nr -k2,2nr -k3,3nr); do
-    ok=1
-    while read -r a av; do
-      if ! curl -fsI -o /dev/null "$base/$a/$av/$a-$av.jar"; then
-        log "$v: $a-$av.jar missing on Maven Central, skipping"; ok=0; break
-      fi
-    done < <(printf 'kafka_%s %s\n' "$SCALA_BINARY" "$v"
-             curl -fsSL "$base/kafka_${SCALA_BINARY}/$v/kafka_${SCALA_BINARY}-$v.pom" | tr -d ' \n\r\t' \
-               | grep -oE '<groupId>org\.apache\.kafka</groupId><artifactId>[^<]+</artifactId><version>[^<]+' \
-               | sed -E 's:.*<artifactId>([^<]+)</artifactId><version>(.*):\1 \2:')
-    if [[ $ok == 1 ]]; then printf '%s\n' "$v"; return 0; fi
-  done
-  die "no complete Kafka 4.x release found on Maven Central"
-}
-
 random_cluster_id() {
   # Same format as `kafka-storage random-uuid`: 16 random bytes, base64url without padding, not starting with '-'.
   local id
@@ -254,6 +232,5 @@ EOF
 case "${1:-}" in
   fetch) shift; cmd_fetch "$@" ;;
   start) shift; cmd_start "$@" ;;
-  latest) shift; cmd_latest "$@" ;;
-  *) printf 'usage: %s fetch | start [--port 9092] [--dir DIR] | latest\n' "$0" >&2; exit 2 ;;
+  *) printf 'usage: %s fetch | start [--port 9092] [--dir DIR]\n' "$0" >&2; exit 2 ;;
 esac

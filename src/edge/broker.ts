@@ -2,6 +2,7 @@
 import { Aedes } from 'aedes';
 import { createServer, type Server } from 'node:net';
 import type { Logger } from 'pino';
+import { listenOn } from './listen.js';
 
 export interface LocalBroker {
   url: string;
@@ -12,15 +13,10 @@ export interface LocalBroker {
 export async function startBroker(listen: { host: string; port: number }, log: Logger): Promise<LocalBroker> {
   const aedes = await Aedes.createBroker();
   const server: Server = createServer(aedes.handle);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  const port = await listenOn(server, listen, 'broker.listen').catch(async (err: Error) => {
+    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    throw err;
   });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : listen.port;
   log.info({ host: listen.host, port }, 'Local MQTT broker listening.');
   aedes.on('clientError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'MQTT client error.'));
   return {

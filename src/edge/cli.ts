@@ -92,7 +92,13 @@ async function run(file: string): Promise<number> {
   if (!config) return 2;
   const log = createLogger(config.log_level);
   const { startGateway } = await import('./gateway.js');
-  const gateway = await startGateway(config, log);
+  let gateway;
+  try {
+    gateway = await startGateway(config, log);
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, `The gateway cannot start: ${(err as Error).message}`);
+    process.exit(1); // whatever started before the failure must not keep a half gateway running
+  }
   log.info({ config: file, site: config.site }, 'Gateway running.');
   await untilSignal(log);
   await gateway.stop();
@@ -104,7 +110,13 @@ async function brokerOnly(file: string): Promise<number> {
   if (!config) return 2;
   const log = createLogger(config.log_level);
   const { startBroker } = await import('./broker.js');
-  const broker = await startBroker(config.broker.listen, log);
+  let broker;
+  try {
+    broker = await startBroker(config.broker.listen, log);
+  } catch (err) {
+    log.fatal({ err: (err as Error).message }, `The broker cannot start: ${(err as Error).message}`);
+    return 1;
+  }
   await untilSignal(log);
   await broker.close();
   return 0;

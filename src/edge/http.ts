@@ -1,6 +1,7 @@
 // The local status API on http.listen.
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
+import { listenOn } from './listen.js';
 
 export interface HttpServer {
   port: number;
@@ -27,12 +28,7 @@ export async function startHttp(
       res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal"}');
     }
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : listen.port;
+  const port = await listenOn(server, listen, 'http.listen');
   log.info({ host: listen.host, port }, 'Status API listening.');
   return {
     port,

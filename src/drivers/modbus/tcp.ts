@@ -130,7 +130,7 @@ export function createModbusTcpDriver(device: ModbusTcpDevice, ctx: DriverContex
   } catch (err) {
     throw new Error(`configuration invalid for device "${device.name}": ${(err as Error).message}`, { cause: err });
   }
-  ctx.log.info({ device: device.name, requests: plan.length }, describePlan(device, plan));
+  ctx.log.info({ requests: plan.length }, describePlan(device, plan));
   const tags = new Map(device.tags.map((tag) => [tag.name, tag]));
   const configOrder = new Map(device.tags.map((tag, i) => [tag.name, i]));
 
@@ -177,7 +177,7 @@ export function createModbusTcpDriver(device: ModbusTcpDevice, ctx: DriverContex
       throw new Error(`${where}: cannot connect: ${explain(err, device)}`, { cause: err });
     }
     if (link !== next) throw new Error(`${where}: cannot connect: the driver was closed while connecting`);
-    ctx.log.debug({ device: device.name }, `connected to ${where}`);
+    ctx.log.debug(`connected to ${where}`);
   }
 
   async function pollOnce(signal: AbortSignal): Promise<Sample[]> {
