@@ -10,7 +10,7 @@ import { createKafkaSink } from '../uplink/kafka-sink.js';
 import { brokerUrlOf, startBroker, type LocalBroker } from './broker.js';
 import type { GatewayConfig } from './config/schema.js';
 import { startHttp, type HttpServer } from './http.js';
-import { toJournalEntry } from './journal-record.js';
+import { gapJournalEntry, toJournalEntry } from './journal-record.js';
 import { Poller } from './poller.js';
 import { sparkplugTypeOf } from './sparkplug/datatypes.js';
 import { EdgeNode } from './sparkplug/edge-node.js';
@@ -29,7 +29,7 @@ export interface GatewayStatus {
   site: { group: string; node: string };
   startedAt: string;
   devices: Array<{ name: string; driver: string; state: string; lastPollAt: string | null; lastError: string | null; polls: number; errors: number }>;
-  journal: { records: number; bytes: number; fileBytes: number; oldestAgeMs: number | null; nextSeq: number };
+  journal: { records: number; bytes: number; fileBytes: number; oldestAgeMs: number | null; nextSeq: number; dropped: Record<string, number> };
   uplink: { state: string; target: string | null; forwarded: number; lastAckAt: string | null; lastError: string | null };
   sparkplug: ReturnType<EdgeNode['status']> & { broker: string; brokerClients: number | null };
 }
@@ -38,7 +38,15 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const startedAt = new Date();
   const dataDir = resolve(config.data_dir);
   const { group, node } = config.site;
-  const journal = new Journal(join(dataDir, 'journal.db'));
+  const journal = new Journal(join(dataDir, 'journal.db'), {
+    sync: config.buffer.sync,
+    maxBytes: config.buffer.max_bytes,
+    whenFull: config.buffer.when_full,
+    gapEntry: (gap) => {
+      log.error({ ...gap }, `Journal dropped ${gap.count} records (edge.seq ${gap.from}..${gap.to}, ${gap.reason}); a gap record tells the cloud.`);
+      return gapJournalEntry(group, node, gap);
+    },
+  });
   log.info({ dataDir, backlog: journal.stats().records, nextSeq: journal.stats().nextSeq }, 'Journal open.');
 
   const broker = config.broker.embedded ? await startBroker(config.broker.listen, log) : undefined;
@@ -106,7 +114,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         const s = p.status();
         return { name: p.device, driver: config.devices[i]!.driver, state: s.state, lastPollAt: iso(s.lastPollAt), lastError: s.lastError, polls: s.polls, errors: s.errors };
       }),
-      journal: { records: j.records, bytes: j.bytes, fileBytes: j.fileBytes, oldestAgeMs: j.oldestCapturedAt === null ? null : Date.now() - j.oldestCapturedAt, nextSeq: j.nextSeq },
+      journal: { records: j.records, bytes: j.bytes, fileBytes: j.fileBytes, oldestAgeMs: j.oldestCapturedAt === null ? null : Date.now() - j.oldestCapturedAt, nextSeq: j.nextSeq, dropped: j.dropped },
       uplink: f
         ? { state: f.state, target: f.target, forwarded: f.forwarded, lastAckAt: iso(f.lastAckAt), lastError: f.lastError }
         : { state: 'disabled', target: null, forwarded: 0, lastAckAt: null, lastError: null },
@@ -114,12 +122,18 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     };
   };
 
+  // Age bound: checked at start and every minute, so that nothing older than buffer.max_age waits for an uplink.
+  journal.pruneOlderThan(Date.now() - config.buffer.max_age);
+  const pruneTimer = setInterval(() => journal.pruneOlderThan(Date.now() - config.buffer.max_age), 60_000);
+  pruneTimer.unref();
+
   const http = await startHttp(config.http.listen, { '/api/status': status }, log);
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       log.info('Stopping: polling first, then the uplink flush, NDEATH, and the journal.');
+      clearInterval(pruneTimer);
       await Promise.all(pollers.map((p) => p.stop()));
       await forwarder?.stop(5000);
       await edge.stop();

@@ -26,3 +26,12 @@ function bigintAsNumberOrString(_key: string, v: unknown): unknown {
   if (typeof v !== 'bigint') return v;
   return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
 }
+
+/** The announcement that edge.seq from..to were dropped and will never arrive. */
+export function gapJournalEntry(group: string, node: string, gap: { from: number; to: number; count: number; reason: string }): JournalEntry {
+  const now = Date.now();
+  const value =
+    `{"type":"gap","group":${JSON.stringify(group)},"node":${JSON.stringify(node)},"device":null,"timestamp":${now},` +
+    `"historical":false,"from":${gap.from},"to":${gap.to},"count":${gap.count},"reason":${JSON.stringify(gap.reason)}}`;
+  return { key: `${group}/${node}`, type: 'gap', value, capturedAt: now };
+}

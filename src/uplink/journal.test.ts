@@ -12,15 +12,15 @@ describe('journal', () => {
   it('hands out edge.seq 1, 2, 3 … and never reuses one after draining empty or reopening', () => {
     const file = tmpFile();
     const j = new Journal(file);
-    expect(j.append([entry(1), entry(2), entry(3)])).toEqual({ first: 1, last: 3 });
+    expect(j.append([entry(1), entry(2), entry(3)])).toMatchObject({ first: 1, last: 3 });
     j.ack(1, 3);
     expect(j.stats().records).toBe(0);
     // A drained INTEGER PRIMARY KEY table would hand out rowid 1 again; the journal must not.
-    expect(j.append([entry(4)])).toEqual({ first: 4, last: 4 });
+    expect(j.append([entry(4)])).toMatchObject({ first: 4, last: 4 });
     j.ack(4, 4);
     j.close();
     const again = new Journal(file);
-    expect(again.append([entry(5)])).toEqual({ first: 5, last: 5 });
+    expect(again.append([entry(5)])).toMatchObject({ first: 5, last: 5 });
     expect(again.peek(0, 10).map((r) => r.seq)).toEqual([5]);
     again.close();
   });
@@ -61,6 +61,55 @@ describe('journal', () => {
     j.setHeldBack(false);
     j.append([entry(3)]);
     expect(j.peek(0, 10).map((r) => r.held)).toEqual([true, true, false]);
+    j.close();
+  });
+});
+
+describe('journal bounds', () => {
+  const gapEntry = (g: { from: number; to: number; count: number; reason: string }): JournalEntry => ({
+    key: 'g/n', type: 'gap', value: JSON.stringify({ type: 'gap', ...g }), capturedAt: 1_000_000,
+  });
+  const sized = (i: number): JournalEntry => ({ key: 'k', type: 'data', value: 'x'.repeat(99), capturedAt: i }); // 100 bytes
+
+  it('drop_oldest keeps the newest data and announces exactly the dropped range', () => {
+    const j = new Journal(tmpFile(), { maxBytes: 1000, whenFull: 'drop_oldest', gapEntry });
+    for (let i = 1; i <= 10; i++) j.append([sized(i)]); // exactly 1000 bytes: not over
+    expect(j.stats().records).toBe(10);
+    j.append([sized(11)]); // 1100 > 1000: drop down to 900
+    const rows = j.peek(0, 100);
+    const gap = rows.find((r) => r.type === 'gap')!;
+    expect(JSON.parse(gap.value)).toEqual({ type: 'gap', from: 1, to: 2, count: 2, reason: 'max_bytes' });
+    expect(rows.filter((r) => r.type === 'data').map((r) => r.seq)).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(gap.seq).toBe(12);
+    expect(j.stats().dropped.max_bytes).toBe(2);
+    j.close();
+  });
+
+  it('drop_newest keeps the oldest data, gives the refused records seqs, and announces them once there is room', () => {
+    const file = tmpFile();
+    const j = new Journal(file, { maxBytes: 500, whenFull: 'drop_newest', gapEntry });
+    for (let i = 1; i <= 5; i++) expect(j.append([sized(i)]).dropped).toBe(false);
+    expect(j.append([sized(6)]).dropped).toBe(true);
+    expect(j.append([sized(7), sized(8)])).toEqual({ first: 7, last: 8, dropped: true });
+    j.close();
+    // The pending announcement survives a restart.
+    const again = new Journal(file, { maxBytes: 500, whenFull: 'drop_newest', gapEntry });
+    again.ack(1, 2);
+    const rows = again.peek(0, 100);
+    expect(rows.map((r) => r.seq)).toEqual([3, 4, 5, 9]);
+    expect(JSON.parse(rows[3]!.value)).toEqual({ type: 'gap', from: 6, to: 8, count: 3, reason: 'max_bytes' });
+    expect(again.append([sized(10)]).first).toBe(10);
+    again.close();
+  });
+
+  it('prunes records older than a cutoff and announces them', () => {
+    const j = new Journal(tmpFile(), { gapEntry });
+    j.append([1, 2, 3, 50, 60].map((t) => ({ ...sized(t), capturedAt: t })));
+    expect(j.pruneOlderThan(10)).toBe(3);
+    const rows = j.peek(0, 100);
+    expect(rows.map((r) => r.seq)).toEqual([4, 5, 6]);
+    expect(JSON.parse(rows[2]!.value)).toMatchObject({ from: 1, to: 3, count: 3, reason: 'max_age' });
+    expect(j.pruneOlderThan(10)).toBe(0);
     j.close();
   });
 });

@@ -5,7 +5,9 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-export type RecordType = 'data' | 'birth' | 'death';
+export type RecordType = 'data' | 'birth' | 'death' | 'gap';
+
+export type DropReason = 'max_bytes' | 'max_age';
 
 export interface JournalEntry {
   /** Kafka key: `<group>/<node>/<device>`, or `<group>/<node>` for node-level messages. */
@@ -28,11 +30,18 @@ export interface JournalStats {
   oldestCapturedAt: number | null;
   nextSeq: number;
   fileBytes: number;
+  dropped: Record<DropReason, number>;
 }
 
 export interface JournalOptions {
   /** `full` fsyncs every commit; `normal` (WAL default) may lose the last commits on power loss, never corrupts. */
   sync?: 'full' | 'normal';
+  /** Bound on the records' bytes (key + value); unbounded when absent. */
+  maxBytes?: number;
+  /** When full: drop the oldest records to make room (keeps the newest data), or drop what arrives. */
+  whenFull?: 'drop_oldest' | 'drop_newest';
+  /** The record announcing that edge.seq from..to will never arrive; required with maxBytes or pruning. */
+  gapEntry?(gap: { from: number; to: number; count: number; reason: DropReason }): JournalEntry;
 }
 
 export class Journal {
@@ -41,6 +50,9 @@ export class Journal {
   private records: number;
   private bytes: number;
   private heldBack = false;
+  private readonly dropped: Record<DropReason, number> = { max_bytes: 0, max_age: 0 };
+  /** drop_newest: the seqs refused since the journal was last below its bound, announced once there is room. */
+  private pendingGap: { from: number; to: number; count: number } | undefined;
   private readonly appendListeners = new Set<() => void>();
   private readonly stmt: {
     insert: Database.Statement;
@@ -50,9 +62,11 @@ export class Journal {
     delBytes: Database.Statement;
     markHeld: Database.Statement;
     oldest: Database.Statement;
+    head: Database.Statement;
+    setMeta: Database.Statement;
   };
 
-  constructor(readonly file: string, options: JournalOptions = {}) {
+  constructor(readonly file: string, private readonly options: JournalOptions = {}) {
     mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
@@ -77,6 +91,8 @@ export class Journal {
       delBytes: this.db.prepare('SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records WHERE seq BETWEEN ? AND ?'),
       markHeld: this.db.prepare('UPDATE records SET held = 1 WHERE held = 0'),
       oldest: this.db.prepare('SELECT captured_at FROM records ORDER BY seq LIMIT 1'),
+      head: this.db.prepare('SELECT seq, captured_at, length(key) + length(value) AS b FROM records WHERE seq > ? ORDER BY seq LIMIT 500'),
+      setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
     };
     const meta = this.db.prepare("SELECT value FROM meta WHERE key = 'next_seq'").get() as { value: number };
     const max = this.db.prepare('SELECT max(seq) AS m FROM records').get() as { m: number | null };
@@ -87,14 +103,23 @@ export class Journal {
     this.bytes = totals.b;
     // What a previous run left behind was held back while the gateway was not running.
     if (this.records > 0) this.stmt.markHeld.run();
+    const gap = Object.fromEntries(
+      (this.db.prepare("SELECT key, value FROM meta WHERE key LIKE 'gap_%'").all() as Array<{ key: string; value: number }>).map((r) => [r.key, r.value]),
+    );
+    if (gap.gap_count) this.pendingGap = { from: gap.gap_from!, to: gap.gap_to!, count: gap.gap_count };
   }
 
   /** Commits the entries in one transaction; they are captured when this returns. */
-  append(entries: readonly JournalEntry[]): { first: number; last: number } {
-    if (entries.length === 0) return { first: this.nextSeq, last: this.nextSeq - 1 };
+  append(entries: readonly JournalEntry[]): { first: number; last: number; dropped: boolean } {
+    if (entries.length === 0) return { first: this.nextSeq, last: this.nextSeq - 1, dropped: false };
     const first = this.nextSeq;
     const held = this.heldBack ? 1 : 0;
     let bytes = 0;
+    const { maxBytes, whenFull } = this.options;
+    if (maxBytes !== undefined && whenFull === 'drop_newest') {
+      const incoming = entries.reduce((n, e) => n + e.key.length + e.value.length, 0);
+      if (this.bytes + incoming > maxBytes) return this.refuse(entries.length);
+    }
     this.db.transaction(() => {
       let seq = first;
       for (const e of entries) {
@@ -106,8 +131,97 @@ export class Journal {
     this.nextSeq = first + entries.length;
     this.records += entries.length;
     this.bytes += bytes;
+    if (maxBytes !== undefined && this.bytes > maxBytes && whenFull !== 'drop_newest') this.dropOldest(maxBytes);
     for (const listener of this.appendListeners) listener();
-    return { first, last: this.nextSeq - 1 };
+    return { first, last: first + entries.length - 1, dropped: false };
+  }
+
+  /** drop_newest: the entries get their seqs, so that the loss can be announced exactly, but are not kept. */
+  private refuse(count: number): { first: number; last: number; dropped: boolean } {
+    const first = this.nextSeq;
+    const last = first + count - 1;
+    const gap = this.pendingGap ? { ...this.pendingGap, to: last, count: this.pendingGap.count + count } : { from: first, to: last, count };
+    this.db.transaction(() => {
+      this.stmt.setNextSeq.run(last + 1);
+      this.stmt.setMeta.run('gap_from', gap.from);
+      this.stmt.setMeta.run('gap_to', gap.to);
+      this.stmt.setMeta.run('gap_count', gap.count);
+    })();
+    this.nextSeq = last + 1;
+    this.pendingGap = gap;
+    this.dropped.max_bytes += count;
+    return { first, last, dropped: true };
+  }
+
+  /** drop_oldest: deletes from the head down to 90% of the bound, and announces the range. */
+  private dropOldest(maxBytes: number): void {
+    const target = maxBytes * 0.9;
+    let freed = 0;
+    let count = 0;
+    let from: number | undefined;
+    let to = 0;
+    while (this.bytes - freed > target) {
+      const rows = this.stmt.head.all(to) as Array<{ seq: number; b: number }>;
+      if (rows.length === 0) break;
+      for (const r of rows) {
+        if (this.bytes - freed <= target) break;
+        from ??= r.seq;
+        to = r.seq;
+        freed += r.b;
+        count += 1;
+      }
+    }
+    if (from === undefined) return;
+    this.deleteRange(from, to);
+    this.dropped.max_bytes += count;
+    this.announce({ from, to, count, reason: 'max_bytes' });
+  }
+
+  /** Deletes the records captured before `cutoff` (ms) and announces them; returns how many. */
+  pruneOlderThan(cutoff: number): number {
+    let count = 0;
+    let from: number | undefined;
+    let to = 0;
+    for (;;) {
+      const rows = this.stmt.head.all(to) as Array<{ seq: number; captured_at: number }>;
+      const old = rows.filter((r) => r.captured_at < cutoff);
+      for (const r of old) {
+        from ??= r.seq;
+        to = r.seq;
+        count += 1;
+      }
+      if (old.length < rows.length || rows.length === 0) break;
+    }
+    if (from === undefined) return 0;
+    this.deleteRange(from, to);
+    this.dropped.max_age += count;
+    this.announce({ from, to, count, reason: 'max_age' });
+    return count;
+  }
+
+  private deleteRange(from: number, to: number): void {
+    this.db.transaction(() => {
+      const gone = this.stmt.delBytes.get(from, to) as { n: number; b: number };
+      this.stmt.del.run(from, to);
+      this.records -= gone.n;
+      this.bytes -= gone.b;
+    })();
+  }
+
+  private announce(gap: { from: number; to: number; count: number; reason: DropReason }): void {
+    if (!this.options.gapEntry) throw new Error('journal: dropping records needs a gapEntry factory');
+    // Loss is never silent: the gap is a record of its own, forwarded like any other.
+    this.append([this.options.gapEntry(gap)]);
+  }
+
+  /** drop_newest: once the journal is below its bound again, the refused range is announced. */
+  private flushPendingGap(): void {
+    const gap = this.pendingGap;
+    const { maxBytes } = this.options;
+    if (!gap || maxBytes === undefined || this.bytes > maxBytes * 0.9) return;
+    this.pendingGap = undefined;
+    this.db.prepare("DELETE FROM meta WHERE key LIKE 'gap_%'").run();
+    this.announce({ ...gap, reason: 'max_bytes' });
   }
 
   /** Up to `limit` records with seq above `afterSeq`, oldest first. */
@@ -120,12 +234,8 @@ export class Journal {
 
   /** Deletes records first..last: call only once Kafka acknowledged all of them. */
   ack(first: number, last: number): void {
-    this.db.transaction(() => {
-      const gone = this.stmt.delBytes.get(first, last) as { n: number; b: number };
-      this.stmt.del.run(first, last);
-      this.records -= gone.n;
-      this.bytes -= gone.b;
-    })();
+    this.deleteRange(first, last);
+    this.flushPendingGap();
   }
 
   /**
@@ -146,7 +256,7 @@ export class Journal {
     const oldest = this.records > 0 ? (this.stmt.oldest.get() as { captured_at: number } | undefined) : undefined;
     const page = this.db.pragma('page_count', { simple: true }) as number;
     const size = this.db.pragma('page_size', { simple: true }) as number;
-    return { records: this.records, bytes: this.bytes, oldestCapturedAt: oldest?.captured_at ?? null, nextSeq: this.nextSeq, fileBytes: page * size };
+    return { records: this.records, bytes: this.bytes, oldestCapturedAt: oldest?.captured_at ?? null, nextSeq: this.nextSeq, fileBytes: page * size, dropped: { ...this.dropped } };
   }
 
   close(): void {

@@ -1,6 +1,7 @@
 // One zod schema is the config's validation, its documentation and its unknown-key rejection.
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { parseSize } from './size.js';
 
 // Sparkplug ids end up in MQTT topics: [tck-id-topic-structure-namespace-valid-group-id]
 // [tck-id-topic-structure-namespace-valid-edge-node-id] [tck-id-topic-structure-namespace-valid-device-id]
@@ -18,6 +19,17 @@ const duration = z
       return z.NEVER;
     }
     return ms;
+  });
+
+const size = z
+  .union([z.string(), z.number().int().positive()])
+  .transform((value, ctx) => {
+    const bytes = parseSize(value);
+    if (bytes === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not a size (examples: 64MiB, 500MB, 2GiB)` });
+      return z.NEVER;
+    }
+    return bytes;
   });
 
 const hostPort = (defaultHost: string) =>
@@ -85,6 +97,15 @@ export const configSchema = z
       })
       .default({ listen: { host: '127.0.0.1', port: 1883 }, embedded: true }),
     devices: z.array(deviceSchema).default([]),
+    // The journal: how durable, how large, and what gives when it is full.
+    buffer: z
+      .strictObject({
+        sync: z.enum(['normal', 'full']).default('normal'),
+        max_bytes: size.default(1024 ** 3),
+        max_age: duration.default(7 * 86_400_000),
+        when_full: z.enum(['drop_oldest', 'drop_newest']).default('drop_oldest'),
+      })
+      .default({ sync: 'normal', max_bytes: 1024 ** 3, max_age: 7 * 86_400_000, when_full: 'drop_oldest' }),
     uplink: z
       .strictObject({
         kafka: z

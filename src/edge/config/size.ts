@@ -1,0 +1,12 @@
+const UNITS: Record<string, number> = {
+  b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3,
+};
+
+/** "500MB", "2GiB", "64KiB", or a plain number of bytes; undefined when not a size. */
+export function parseSize(value: string | number): number | undefined {
+  if (typeof value === 'number') return Number.isInteger(value) && value > 0 ? value : undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmg]i?b|b)\s*$/i.exec(value);
+  if (!m) return undefined;
+  const bytes = Math.round(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
+  return bytes > 0 ? bytes : undefined;
+}
