@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { createDriver } from '../drivers/index.js';
 import type { Driver } from '../drivers/types.js';
 import { Forwarder } from '../uplink/forwarder.js';
-import { Journal } from '../uplink/journal.js';
+import { openJournal, type Journal } from '../uplink/journal.js';
 import { createKafkaSink } from '../uplink/kafka-sink.js';
 import { brokerUrlOf, startBroker, type LocalBroker } from './broker.js';
 import type { GatewayConfig } from './config/schema.js';
@@ -29,7 +29,7 @@ export interface GatewayStatus {
   site: { group: string; node: string };
   startedAt: string;
   devices: Array<{ name: string; driver: string; state: string; lastPollAt: string | null; lastError: string | null; polls: number; errors: number }>;
-  journal: { records: number; bytes: number; fileBytes: number; oldestAgeMs: number | null; nextSeq: number; dropped: Record<string, number> };
+  journal: { records: number; bytes: number; fileBytes: number; oldestAgeMs: number | null; nextSeq: number; dropped: Record<string, number>; quarantined: string | null };
   uplink: { state: string; target: string | null; forwarded: number; lastAckAt: string | null; lastError: string | null };
   sparkplug: ReturnType<EdgeNode['status']> & { broker: string; brokerClients: number | null };
 }
@@ -38,7 +38,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const startedAt = new Date();
   const dataDir = resolve(config.data_dir);
   const { group, node } = config.site;
-  const journal = new Journal(join(dataDir, 'journal.db'), {
+  const { journal, quarantined } = openJournal(join(dataDir, 'journal.db'), {
     sync: config.buffer.sync,
     maxBytes: config.buffer.max_bytes,
     whenFull: config.buffer.when_full,
@@ -47,6 +47,9 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       return gapJournalEntry(group, node, gap);
     },
   });
+  if (quarantined) {
+    log.error({ ...quarantined }, `The journal file was corrupt: moved to ${quarantined.movedTo}; a fresh journal continues above edge.seq ${quarantined.to}.`);
+  }
   log.info({ dataDir, backlog: journal.stats().records, nextSeq: journal.stats().nextSeq }, 'Journal open.');
 
   const broker = config.broker.embedded ? await startBroker(config.broker.listen, log) : undefined;
@@ -114,7 +117,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         const s = p.status();
         return { name: p.device, driver: config.devices[i]!.driver, state: s.state, lastPollAt: iso(s.lastPollAt), lastError: s.lastError, polls: s.polls, errors: s.errors };
       }),
-      journal: { records: j.records, bytes: j.bytes, fileBytes: j.fileBytes, oldestAgeMs: j.oldestCapturedAt === null ? null : Date.now() - j.oldestCapturedAt, nextSeq: j.nextSeq, dropped: j.dropped },
+      journal: { records: j.records, bytes: j.bytes, fileBytes: j.fileBytes, oldestAgeMs: j.oldestCapturedAt === null ? null : Date.now() - j.oldestCapturedAt, nextSeq: j.nextSeq, dropped: j.dropped, quarantined: quarantined?.movedTo ?? null },
       uplink: f
         ? { state: f.state, target: f.target, forwarded: f.forwarded, lastAckAt: iso(f.lastAckAt), lastError: f.lastError }
         : { state: 'disabled', target: null, forwarded: 0, lastAckAt: null, lastError: null },

@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3';
-import { mkdtempSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdtempSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Journal, type JournalEntry } from './journal.js';
+import { Journal, openJournal, type JournalEntry } from './journal.js';
 
 const entry = (i: number): JournalEntry => ({ key: 'g/n/d', type: 'data', value: `{"i":${i},"historical":false}`, capturedAt: 1000 + i });
 const tmpFile = () => join(mkdtempSync(join(tmpdir(), 'journal-')), 'journal.db');
@@ -112,4 +113,45 @@ describe('journal bounds', () => {
     expect(j.pruneOlderThan(10)).toBe(0);
     j.close();
   });
+});
+
+describe('corrupt journal', () => {
+  const gapEntry = (g: { from: number; to: number; count: number; reason: string }): JournalEntry => ({
+    key: 'g/n', type: 'gap', value: JSON.stringify({ type: 'gap', ...g }), capturedAt: Date.now(),
+  });
+  const big = (i: number): JournalEntry => ({ key: 'g/n/d', type: 'data', value: `{"i":${i},"pad":"${'p'.repeat(400)}"}`, capturedAt: i });
+
+  for (const [name, damage] of [
+    ['garbage over the middle of the file', (file: string) => {
+      const fd = openSync(file, 'r+');
+      const size = statSync(file).size;
+      writeSync(fd, randomBytes(16384), 0, 16384, Math.floor(size / 2));
+      closeSync(fd);
+    }],
+    ['a file that is not a database at all', (file: string) => writeFileSync(file, randomBytes(65536))],
+  ] as const) {
+    it(`moves ${name} aside, starts fresh above every used seq, and announces the loss`, () => {
+      const file = tmpFile();
+      const j = new Journal(file);
+      j.append(Array.from({ length: 500 }, (_, i) => big(i)));
+      j.close();
+      damage(file);
+
+      const { journal, quarantined } = openJournal(file, { gapEntry });
+      expect(quarantined).toBeDefined();
+      expect(existsSync(quarantined!.movedTo)).toBe(true); // kept for forensics, never deleted
+      const rows = journal.peek(0, 10);
+      expect(rows).toHaveLength(1);
+      const gap = JSON.parse(rows[0]!.value);
+      expect(gap.reason).toBe('corrupt_journal');
+      expect(gap.to).toBeGreaterThanOrEqual(500);
+      expect(rows[0]!.seq).toBe(gap.to + 1);
+      expect(journal.append([big(1)]).first).toBe(gap.to + 2);
+      journal.close();
+      // The fresh file is healthy: it opens without quarantine.
+      const again = openJournal(file, { gapEntry });
+      expect(again.quarantined).toBeUndefined();
+      again.journal.close();
+    });
+  }
 });

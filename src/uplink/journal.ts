@@ -2,12 +2,12 @@
 // acknowledged it. `edge.seq` comes from a counter kept in the same transaction as the rows, never from
 // SQLite's rowid: a drained `INTEGER PRIMARY KEY` table hands out rowid 1 again.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type RecordType = 'data' | 'birth' | 'death' | 'gap';
 
-export type DropReason = 'max_bytes' | 'max_age';
+export type DropReason = 'max_bytes' | 'max_age' | 'corrupt_journal';
 
 export interface JournalEntry {
   /** Kafka key: `<group>/<node>/<device>`, or `<group>/<node>` for node-level messages. */
@@ -36,6 +36,8 @@ export interface JournalStats {
 export interface JournalOptions {
   /** `full` fsyncs every commit; `normal` (WAL default) may lose the last commits on power loss, never corrupts. */
   sync?: 'full' | 'normal';
+  /** The first edge.seq of a new file (a journal started after quarantining a corrupt one). */
+  startSeq?: number;
   /** Bound on the records' bytes (key + value); unbounded when absent. */
   maxBytes?: number;
   /** When full: drop the oldest records to make room (keeps the newest data), or drop what arrives. */
@@ -44,13 +46,85 @@ export interface JournalOptions {
   gapEntry?(gap: { from: number; to: number; count: number; reason: DropReason }): JournalEntry;
 }
 
+const SEQ_BLOCK = 100_000;
+const ceilingFile = (journal: string) => `${journal}.seq`;
+
+function readCeiling(journal: string): number {
+  try {
+    const n = Number.parseInt(readFileSync(ceilingFile(journal), 'utf8'), 10);
+    return Number.isSafeInteger(n) && n > 0 ? n : 1;
+  } catch {
+    return 1;
+  }
+}
+
+function writeCeiling(journal: string, ceiling: number): void {
+  const tmp = `${ceilingFile(journal)}.tmp`;
+  const fd = openSync(tmp, 'w');
+  writeSync(fd, `${ceiling}\n`);
+  fsyncSync(fd);
+  closeSync(fd);
+  renameSync(tmp, ceilingFile(journal));
+}
+
+export interface OpenedJournal {
+  journal: Journal;
+  /** Set when the file was corrupt: where it was moved, and the range it may have held. */
+  quarantined?: { movedTo: string; error: string; from: number; to: number };
+}
+
+/**
+ * Opens the journal; a file SQLite reports corrupt is moved aside with a timestamp (never deleted) and a fresh
+ * journal starts above every seq the old one could have used, announcing what the old one held as a gap.
+ */
+export function openJournal(file: string, options: JournalOptions = {}): OpenedJournal {
+  try {
+    return { journal: new Journal(file, options, true) };
+  } catch (err) {
+    if (!isCorruption(err)) throw err;
+    const salvaged = salvageRange(file);
+    const movedTo = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    for (const suffix of ['', '-wal', '-shm']) {
+      if (existsSync(file + suffix)) renameSync(file + suffix, movedTo + suffix);
+    }
+    const startSeq = Math.max(readCeiling(file), (salvaged.to ?? 0) + 1);
+    const journal = new Journal(file, { ...options, startSeq });
+    const from = salvaged.from ?? 1;
+    const to = startSeq - 1;
+    if (to >= from && options.gapEntry) journal.append([options.gapEntry({ from, to, count: to - from + 1, reason: 'corrupt_journal' })]);
+    return { journal, quarantined: { movedTo, error: (err as Error).message, from, to } };
+  }
+}
+
+function isCorruption(err: unknown): boolean {
+  const code = (err as { code?: string }).code ?? '';
+  return code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB' || (err as Error).message.startsWith('journal integrity check failed');
+}
+
+/** What a corrupt file still tells of its seqs, if anything. */
+function salvageRange(file: string): { from?: number; to?: number } {
+  try {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      const r = db.prepare('SELECT min(seq) AS lo, max(seq) AS hi FROM records').get() as { lo: number | null; hi: number | null };
+      return { from: r.lo ?? undefined, to: r.hi ?? undefined };
+    } finally {
+      db.close();
+    }
+  } catch {
+    return {};
+  }
+}
+
 export class Journal {
   private readonly db: Database.Database;
   private nextSeq: number;
   private records: number;
   private bytes: number;
   private heldBack = false;
-  private readonly dropped: Record<DropReason, number> = { max_bytes: 0, max_age: 0 };
+  /** Seqs below this are reserved in a side file, so a corrupt journal's successor never reuses one. */
+  private ceiling: number;
+  private readonly dropped: Record<DropReason, number> = { max_bytes: 0, max_age: 0, corrupt_journal: 0 };
   /** drop_newest: the seqs refused since the journal was last below its bound, announced once there is room. */
   private pendingGap: { from: number; to: number; count: number } | undefined;
   private readonly appendListeners = new Set<() => void>();
@@ -66,9 +140,22 @@ export class Journal {
     setMeta: Database.Statement;
   };
 
-  constructor(readonly file: string, private readonly options: JournalOptions = {}) {
+  constructor(readonly file: string, private readonly options: JournalOptions = {}, checkIntegrity = false) {
     mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
+    if (checkIntegrity && existsSync(file)) {
+      let result: unknown;
+      try {
+        result = this.db.pragma('quick_check', { simple: true });
+      } catch (err) {
+        this.db.close();
+        throw err;
+      }
+      if (result !== 'ok') {
+        this.db.close();
+        throw new Error(`journal integrity check failed: ${String(result)}`);
+      }
+    }
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.exec(`
@@ -97,7 +184,8 @@ export class Journal {
     const meta = this.db.prepare("SELECT value FROM meta WHERE key = 'next_seq'").get() as { value: number };
     const max = this.db.prepare('SELECT max(seq) AS m FROM records').get() as { m: number | null };
     // Belt and braces: never hand out a sequence at or below one already present.
-    this.nextSeq = Math.max(meta.value, (max.m ?? 0) + 1);
+    this.ceiling = readCeiling(file);
+    this.nextSeq = Math.max(meta.value, (max.m ?? 0) + 1, options.startSeq ?? 1);
     const totals = this.db.prepare('SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records').get() as { n: number; b: number };
     this.records = totals.n;
     this.bytes = totals.b;
@@ -120,6 +208,7 @@ export class Journal {
       const incoming = entries.reduce((n, e) => n + e.key.length + e.value.length, 0);
       if (this.bytes + incoming > maxBytes) return this.refuse(entries.length);
     }
+    this.reserve(first + entries.length);
     this.db.transaction(() => {
       let seq = first;
       for (const e of entries) {
@@ -140,6 +229,7 @@ export class Journal {
   private refuse(count: number): { first: number; last: number; dropped: boolean } {
     const first = this.nextSeq;
     const last = first + count - 1;
+    this.reserve(last + 1);
     const gap = this.pendingGap ? { ...this.pendingGap, to: last, count: this.pendingGap.count + count } : { from: first, to: last, count };
     this.db.transaction(() => {
       this.stmt.setNextSeq.run(last + 1);
@@ -151,6 +241,13 @@ export class Journal {
     this.pendingGap = gap;
     this.dropped.max_bytes += count;
     return { first, last, dropped: true };
+  }
+
+  /** Raises the reserved ceiling in blocks, written to disk before a seq below it is used. */
+  private reserve(next: number): void {
+    if (next <= this.ceiling) return;
+    this.ceiling = next + SEQ_BLOCK;
+    writeCeiling(this.file, this.ceiling);
   }
 
   /** drop_oldest: deletes from the head down to 90% of the bound, and announces the range. */
