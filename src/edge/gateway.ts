@@ -42,6 +42,10 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     sync: config.buffer.sync,
     maxBytes: config.buffer.max_bytes,
     whenFull: config.buffer.when_full,
+    onWriteError: (err, failing) => {
+      if (failing) log.error({ err: err?.message }, 'The journal cannot write (disk full?); messages wait in memory and capture resumes when it can.');
+      else log.info('The journal writes again.');
+    },
     gapEntry: (gap) => {
       log.error({ ...gap }, `Journal dropped ${gap.count} records (edge.seq ${gap.from}..${gap.to}, ${gap.reason}); a gap record tells the cloud.`);
       return gapJournalEntry(group, node, gap);
@@ -73,7 +77,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     devices: defs,
     log,
     // A message is captured when its journal transaction commits, before it is published.
-    capture: (message) => journal.append([toJournalEntry(group, node, message)]),
+    capture: (message, publish) => journal.enqueue(toJournalEntry(group, node, message), publish),
     write: async (device, tag, value) => {
       const driver = drivers.get(device);
       if (!driver?.write) throw new Error(`device "${device}" cannot be written to`);

@@ -155,3 +155,41 @@ describe('corrupt journal', () => {
     });
   }
 });
+
+describe('group commit', () => {
+  it('commits what one event-loop turn queued in one transaction, then runs the callbacks in order', async () => {
+    const j = new Journal(tmpFile());
+    const order: number[] = [];
+    let appends = 0;
+    j.onAppend(() => appends++);
+    for (let i = 1; i <= 5; i++) j.enqueue(entry(i), () => order.push(j.stats().records));
+    expect(j.stats().records).toBe(0); // not captured yet: nothing may be published
+    await new Promise((r) => setImmediate(r));
+    expect(appends).toBe(1);
+    expect(order).toEqual([5, 5, 5, 5, 5]);
+    expect(j.peek(0, 10).map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+    j.close();
+  });
+
+  it('keeps messages in memory while the disk refuses writes and commits them when it recovers', async () => {
+    const events: boolean[] = [];
+    const j = new Journal(tmpFile(), { onWriteError: (_e, failing) => events.push(failing) });
+    const real = j.append.bind(j);
+    let failing = true;
+    j.append = (entries) => {
+      if (failing) throw Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' });
+      return real(entries);
+    };
+    let published = 0;
+    j.enqueue(entry(1), () => published++);
+    await new Promise((r) => setImmediate(r));
+    expect(published).toBe(0);
+    expect(j.stats()).toMatchObject({ records: 0, queued: 1, writeErrors: 1 });
+    failing = false;
+    await new Promise((r) => setTimeout(r, 1200));
+    expect(published).toBe(1);
+    expect(j.stats()).toMatchObject({ records: 1, queued: 0 });
+    expect(events).toEqual([true, false]);
+    j.close();
+  });
+});

@@ -31,11 +31,18 @@ export interface JournalStats {
   nextSeq: number;
   fileBytes: number;
   dropped: Record<DropReason, number>;
+  writeErrors: number;
+  lostInMemory: number;
+  queued: number;
 }
 
 export interface JournalOptions {
   /** `full` fsyncs every commit; `normal` (WAL default) may lose the last commits on power loss, never corrupts. */
   sync?: 'full' | 'normal';
+  /** A failing write (err set, failing true) and its recovery (failing false): logged once each. */
+  onWriteError?(err: Error | undefined, failing: boolean): void;
+  /** Longest a captured message waits for its group commit; 0 commits at the end of the event loop turn. */
+  commitIntervalMs?: number;
   /** The first edge.seq of a new file (a journal started after quarantining a corrupt one). */
   startSeq?: number;
   /** Bound on the records' bytes (key + value); unbounded when absent. */
@@ -47,6 +54,8 @@ export interface JournalOptions {
 }
 
 const SEQ_BLOCK = 100_000;
+/** Messages held in memory while the disk refuses writes, before the oldest are given up. */
+const MAX_QUEUED = 100_000;
 const ceilingFile = (journal: string) => `${journal}.seq`;
 
 function readCeiling(journal: string): number {
@@ -122,6 +131,13 @@ export class Journal {
   private records: number;
   private bytes: number;
   private heldBack = false;
+  private queue: JournalEntry[] = [];
+  private committedCallbacks: Array<() => void> = [];
+  private writeFailing = false;
+  private writeErrors = 0;
+  /** Messages never given a seq because the disk refused them for too long; counted, never silent. */
+  private lostInMemory = 0;
+  private flushTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   /** Seqs below this are reserved in a side file, so a corrupt journal's successor never reuses one. */
   private ceiling: number;
   private readonly dropped: Record<DropReason, number> = { max_bytes: 0, max_age: 0, corrupt_journal: 0 };
@@ -344,6 +360,54 @@ export class Journal {
     this.heldBack = held;
   }
 
+  /**
+   * Group commit: entries queued in one turn of the event loop (or within `commitIntervalMs`) share one
+   * transaction, so an SD card sees one write per batch, not one per message. `onCommitted` runs after the
+   * commit, in queue order.
+   */
+  enqueue(entry: JournalEntry, onCommitted?: () => void): void {
+    this.queue.push(entry);
+    if (onCommitted) this.committedCallbacks.push(onCommitted);
+    if (this.queue.length >= 1000 && !this.writeFailing) this.flush();
+    else if (!this.flushTimer) {
+      const interval = this.options.commitIntervalMs ?? 0;
+      this.flushTimer = interval > 0 ? setTimeout(() => this.flush(), interval) : setImmediate(() => this.flush());
+    }
+  }
+
+  /** Commits whatever is queued now. */
+  flush(): void {
+    if (this.flushTimer) {
+      clearTimeout(this.flushTimer as NodeJS.Timeout);
+      clearImmediate(this.flushTimer as NodeJS.Immediate);
+      this.flushTimer = undefined;
+    }
+    if (this.queue.length === 0) return;
+    const entries = this.queue;
+    const callbacks = this.committedCallbacks;
+    try {
+      this.append(entries);
+    } catch (err) {
+      // Disk full or an I/O error: keep the batch in memory (bounded) and retry; capture resumes by itself.
+      if (!this.writeFailing) this.options.onWriteError?.(err as Error, true);
+      this.writeFailing = true;
+      this.writeErrors += 1;
+      const excess = this.queue.length - MAX_QUEUED;
+      if (excess > 0) {
+        this.queue.splice(0, excess);
+        this.committedCallbacks.splice(0, Math.max(0, this.committedCallbacks.length - this.queue.length));
+        this.lostInMemory += excess;
+      }
+      this.flushTimer ??= setTimeout(() => this.flush(), 1000);
+      return;
+    }
+    this.queue = [];
+    this.committedCallbacks = [];
+    if (this.writeFailing) this.options.onWriteError?.(undefined, false);
+    this.writeFailing = false;
+    for (const fn of callbacks) fn();
+  }
+
   onAppend(listener: () => void): () => void {
     this.appendListeners.add(listener);
     return () => this.appendListeners.delete(listener);
@@ -353,11 +417,12 @@ export class Journal {
     const oldest = this.records > 0 ? (this.stmt.oldest.get() as { captured_at: number } | undefined) : undefined;
     const page = this.db.pragma('page_count', { simple: true }) as number;
     const size = this.db.pragma('page_size', { simple: true }) as number;
-    return { records: this.records, bytes: this.bytes, oldestCapturedAt: oldest?.captured_at ?? null, nextSeq: this.nextSeq, fileBytes: page * size, dropped: { ...this.dropped } };
+    return { records: this.records, bytes: this.bytes, oldestCapturedAt: oldest?.captured_at ?? null, nextSeq: this.nextSeq, fileBytes: page * size, dropped: { ...this.dropped }, writeErrors: this.writeErrors, lostInMemory: this.lostInMemory, queued: this.queue.length };
   }
 
   close(): void {
     if (!this.db.open) return;
+    this.flush();
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.close();
   }

@@ -28,8 +28,11 @@ export interface EdgeNodeOptions {
   bdSeqFile: string;
   devices: ReadonlyMap<string, readonly DeviceMetricDef[]>;
   log: Logger;
-  /** Called for every message before it is published, also while the session is down. */
-  capture(message: EdgeMessage): void;
+  /**
+   * Called for every message, also while the session is down. `publish` must be called once the message is
+   * captured (its journal transaction committed), in the order the messages were captured.
+   */
+  capture(message: EdgeMessage, publish: () => void): void;
   /** A DCMD for a writable tag; resolves once the PLC took it. */
   write?(device: string, tag: string, value: MetricValue): Promise<void>;
 }
@@ -50,6 +53,8 @@ export class EdgeNode {
   private client: MqttClient | undefined;
   private running = false;
   private seq = 0;
+  /** Counts sessions, so that a message captured for one session is never published in the next. */
+  private session = 0;
   private bdSeq: number | null = null;
   private state: SessionState = 'stopped';
   private readonly bdSeqStore: BdSeqStore;
@@ -109,7 +114,7 @@ export class EdgeNode {
     this.running = false;
     const client = this.client;
     const death = this.deathPayload(this.bdSeq ?? 0);
-    this.o.capture({ kind: 'NDEATH', payload: death });
+    this.o.capture({ kind: 'NDEATH', payload: death }, () => undefined);
     if (client && this.state === 'online') {
       // [tck-id-payloads-ndeath-will-message-publisher-disconnect-mqtt311] NDEATH is published before DISCONNECT.
       await new Promise<void>((resolve) => client.publish(nodeTopic(this.o.group, 'NDEATH', this.o.node), Buffer.from(encodePayload(death)), { qos: 1, retain: false }, () => resolve()));
@@ -184,6 +189,7 @@ export class EdgeNode {
         { qos: 1 },
       );
       this.state = 'online';
+      this.session += 1;
       this.birth();
       this.o.log.info({ broker: this.o.brokerUrl, bdSeq }, 'Sparkplug session online.');
     } catch (err) {
@@ -201,7 +207,6 @@ export class EdgeNode {
   private birth(): void {
     const now = Date.now();
     // [tck-id-topics-nbirth-seq-num] NBIRTH seq is 0; the counter restarts with it.
-    this.seq = 0;
     this.emit({
       kind: 'NBIRTH',
       payload: {
@@ -230,11 +235,17 @@ export class EdgeNode {
   }
 
   private emit(message: EdgeMessage): void {
-    this.o.capture(message);
+    const session = this.session;
+    this.o.capture(message, () => this.publish(message, session));
+  }
+
+  /** Publishes a captured message, unless the session it was made for has ended meanwhile. */
+  private publish(message: EdgeMessage, session: number): void {
     const client = this.client;
-    if (this.state !== 'online' || !client) return;
-    // [tck-id-payloads-sequence-num-incrementing] one counter for node and devices, allocated only on publish.
-    const seq = message.kind === 'NBIRTH' ? 0 : (this.seq = (this.seq + 1) % 256);
+    if (this.state !== 'online' || !client || session !== this.session) return;
+    // [tck-id-payloads-sequence-num-incrementing] one counter for node and devices, allocated only on publish;
+    // [tck-id-topics-nbirth-seq-num] NBIRTH is 0 and restarts it.
+    const seq = message.kind === 'NBIRTH' ? (this.seq = 0) : (this.seq = (this.seq + 1) % 256);
     const topic = message.device === undefined
       ? nodeTopic(this.o.group, message.kind as 'NBIRTH', this.o.node)
       : deviceTopic(this.o.group, message.kind as 'DBIRTH' | 'DDATA' | 'DDEATH', this.o.node, message.device);
