@@ -11,13 +11,15 @@ const USAGE = `Usage:
   edge-gateway validate --config FILE   check a config file; exit 0 when valid, 2 otherwise
   edge-gateway once --config FILE [--device NAME]   poll every device once and print the values
   edge-gateway status [--url URL]       the running gateway's health
-  edge-gateway broker --config FILE     the local MQTT broker alone, on broker.listen`;
+  edge-gateway broker --config FILE     the local MQTT broker alone, on broker.listen
+  edge-gateway verify --brokers HOST:PORT[,HOST:PORT] --topic TOPIC [--from-beginning] [--idle-ms 5000] [--timeout-ms N] [--json]
+                                        check a topic for edge.seq gaps per node; exit 0 when complete, 1 when not`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values } = parseArgs({
     args: rest,
-    options: { config: { type: 'string', short: 'c' }, url: { type: 'string' }, device: { type: 'string' } },
+    options: { config: { type: 'string', short: 'c' }, url: { type: 'string' }, device: { type: 'string' }, ...VERIFY_OPTIONS },
     allowPositionals: false,
   });
   switch (command) {
@@ -31,6 +33,8 @@ async function main(argv: string[]): Promise<number> {
       return brokerOnly(requireConfig(values.config));
     case 'status':
       return status(values.url ?? 'http://127.0.0.1:8080');
+    case 'verify':
+      return verifyTopic(values);
     case undefined:
     case 'help':
     case '--help':
@@ -142,6 +146,42 @@ async function status(url: string): Promise<number> {
   ];
   process.stdout.write(`${lines.join('\n')}\n`);
   return 0;
+}
+
+const VERIFY_OPTIONS = {
+  brokers: { type: 'string' },
+  topic: { type: 'string' },
+  'from-beginning': { type: 'boolean' },
+  'idle-ms': { type: 'string' },
+  'timeout-ms': { type: 'string' },
+  json: { type: 'boolean' },
+} as const;
+
+function positiveMs(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[0-9]+$/.test(text) || Number(text) < 1) throw new UsageError(`--${name} must be a positive number of milliseconds, not "${text}"`);
+  return Number(text);
+}
+
+async function verifyTopic(values: { brokers?: string; topic?: string; 'from-beginning'?: boolean; 'idle-ms'?: string; 'timeout-ms'?: string; json?: boolean }): Promise<number> {
+  const brokers = (values.brokers ?? '').split(',').map((b) => b.trim()).filter(Boolean);
+  if (brokers.length === 0) throw new UsageError('--brokers HOST:PORT[,HOST:PORT] is required');
+  const bad = brokers.find((b) => !/^[^\s:]+:[0-9]{1,5}$/.test(b) && !/^\[[0-9a-fA-F:.]+\]:[0-9]{1,5}$/.test(b));
+  if (bad) throw new UsageError(`--brokers: "${bad}" is not HOST:PORT`);
+  if (!values.topic) throw new UsageError('--topic TOPIC is required');
+  const idleMs = positiveMs('idle-ms', values['idle-ms']) ?? 5000;
+  const timeoutMs = positiveMs('timeout-ms', values['timeout-ms']);
+  const { verify, formatReport, ok } = await import('../uplink/verify.js');
+  let report;
+  try {
+    report = await verify({ brokers, topic: values.topic, fromBeginning: values['from-beginning'] ?? false, idleMs, timeoutMs });
+  } catch (err) {
+    process.stderr.write(`cannot verify ${values.topic} on ${brokers.join(',')}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  process.stdout.write(values.json ? `${JSON.stringify({ ok: ok(report), ...report }, null, 2)}\n` : formatReport(report));
+  if (report.run && !report.run.endReached) process.stderr.write('warning: stopped before the end offsets that existed at start were read\n');
+  return ok(report) ? 0 : 1;
 }
 
 main(process.argv.slice(2)).then(
