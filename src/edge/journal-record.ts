@@ -1,5 +1,5 @@
 // A Sparkplug message as the cloud receives it: the Kafka record contract of the README.
-import type { JournalEntry, RecordType } from '../uplink/journal.js';
+import type { Gap, JournalEntry, RecordType } from '../uplink/journal.js';
 import type { EdgeMessage, MessageKind } from './sparkplug/edge-node.js';
 
 const TYPE: Record<MessageKind, RecordType> = { NBIRTH: 'birth', DBIRTH: 'birth', DDATA: 'data', NDEATH: 'death', DDEATH: 'death' };
@@ -28,10 +28,11 @@ function bigintAsNumberOrString(_key: string, v: unknown): unknown {
 }
 
 /** The announcement that edge.seq from..to were dropped and will never arrive. */
-export function gapJournalEntry(group: string, node: string, gap: { from: number; to: number; count: number; reason: string }): JournalEntry {
+export function gapJournalEntry(group: string, node: string, gap: Gap): JournalEntry {
   const now = Date.now();
   const value =
     `{"type":"gap","group":${JSON.stringify(group)},"node":${JSON.stringify(node)},"device":null,"timestamp":${now},` +
-    `"historical":false,"from":${gap.from},"to":${gap.to},"count":${gap.count},"reason":${JSON.stringify(gap.reason)}}`;
+    `"historical":false,"from":${gap.from},"to":${gap.to},"count":${gap.count},"reason":${JSON.stringify(gap.reason)},` +
+    `"ranges":${JSON.stringify(gap.ranges)}}`;
   return { key: `${group}/${node}`, type: 'gap', value, capturedAt: now };
 }

@@ -79,10 +79,30 @@ describe('journal bounds', () => {
     j.append([sized(11)]); // 1100 > 1000: drop down to 900
     const rows = j.peek(0, 100);
     const gap = rows.find((r) => r.type === 'gap')!;
-    expect(JSON.parse(gap.value)).toEqual({ type: 'gap', from: 1, to: 2, count: 2, reason: 'max_bytes' });
+    expect(JSON.parse(gap.value)).toEqual({ type: 'gap', from: 1, to: 2, count: 2, reason: 'max_bytes', ranges: [[1, 2]] });
     expect(rows.filter((r) => r.type === 'data').map((r) => r.seq)).toEqual([3, 4, 5, 6, 7, 8, 9, 10, 11]);
     expect(gap.seq).toBe(12);
     expect(j.stats().dropped.max_bytes).toBe(2);
+    j.close();
+  });
+
+  it('never loses an announcement: later drops merge earlier gap records into one', () => {
+    const j = new Journal(tmpFile(), { maxBytes: 1000, whenFull: 'drop_oldest', gapEntry });
+    for (let i = 1; i <= 40; i++) j.append([sized(i)]);
+    const rows = j.peek(0, 1000);
+    const gaps = rows.filter((r) => r.type === 'gap').map((r) => JSON.parse(r.value));
+    expect(gaps).toHaveLength(1); // merged: one announcement however often it dropped
+    const dataSeqs = rows.filter((r) => r.type === 'data').map((r) => r.seq);
+    const gapSeqs = new Set(rows.filter((r) => r.type === 'gap').map((r) => r.seq));
+    // Every seq handed out is a kept record, an announcement, or inside an announced range.
+    const announced = (seq: number) => gaps.some((g) => g.ranges.some(([a, b]: [number, number]) => seq >= a && seq <= b));
+    for (let seq = 1; seq < j.stats().nextSeq; seq++) {
+      expect(dataSeqs.includes(seq) || gapSeqs.has(seq) || announced(seq)).toBe(true);
+    }
+    // Exact: the ranges hold the dropped records and the superseded announcements, nothing that is still kept.
+    for (const seq of [...dataSeqs, ...gapSeqs]) expect(announced(seq)).toBe(false);
+    expect(gaps[0].count).toBe(j.stats().nextSeq - 1 - dataSeqs.length - gapSeqs.size);
+    expect(dataSeqs).toContain(j.stats().nextSeq - 1 - (rows.at(-1)!.type === 'gap' ? 1 : 0));
     j.close();
   });
 
@@ -98,7 +118,7 @@ describe('journal bounds', () => {
     again.ack(1, 2);
     const rows = again.peek(0, 100);
     expect(rows.map((r) => r.seq)).toEqual([3, 4, 5, 9]);
-    expect(JSON.parse(rows[3]!.value)).toEqual({ type: 'gap', from: 6, to: 8, count: 3, reason: 'max_bytes' });
+    expect(JSON.parse(rows[3]!.value)).toEqual({ type: 'gap', from: 6, to: 8, count: 3, reason: 'max_bytes', ranges: [[6, 8]] });
     expect(again.append([sized(10)]).first).toBe(10);
     again.close();
   });

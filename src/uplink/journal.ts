@@ -9,6 +9,15 @@ export type RecordType = 'data' | 'birth' | 'death' | 'gap';
 
 export type DropReason = 'max_bytes' | 'max_age' | 'corrupt_journal';
 
+/** What a gap record announces: `ranges` exactly, `from`..`to` spanning them, `count` seqs in all. */
+export interface Gap {
+  from: number;
+  to: number;
+  count: number;
+  reason: DropReason;
+  ranges: Array<[number, number]>;
+}
+
 export interface JournalEntry {
   /** Kafka key: `<group>/<node>/<device>`, or `<group>/<node>` for node-level messages. */
   key: string;
@@ -50,7 +59,7 @@ export interface JournalOptions {
   /** When full: drop the oldest records to make room (keeps the newest data), or drop what arrives. */
   whenFull?: 'drop_oldest' | 'drop_newest';
   /** The record announcing that edge.seq from..to will never arrive; required with maxBytes or pruning. */
-  gapEntry?(gap: { from: number; to: number; count: number; reason: DropReason }): JournalEntry;
+  gapEntry?(gap: Gap): JournalEntry;
 }
 
 const SEQ_BLOCK = 100_000;
@@ -74,6 +83,18 @@ function writeCeiling(journal: string, ceiling: number): void {
   fsyncSync(fd);
   closeSync(fd);
   renameSync(tmp, ceilingFile(journal));
+}
+
+/** Sorted, with adjacent and overlapping ranges joined. */
+function mergeRanges(ranges: Array<[number, number]>): Array<[number, number]> {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  const out: Array<[number, number]> = [];
+  for (const [a, b] of sorted) {
+    const last = out[out.length - 1];
+    if (last && a <= last[1] + 1) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+  }
+  return out;
 }
 
 export interface OpenedJournal {
@@ -100,7 +121,7 @@ export function openJournal(file: string, options: JournalOptions = {}): OpenedJ
     const journal = new Journal(file, { ...options, startSeq });
     const from = salvaged.from ?? 1;
     const to = startSeq - 1;
-    if (to >= from && options.gapEntry) journal.append([options.gapEntry({ from, to, count: to - from + 1, reason: 'corrupt_journal' })]);
+    if (to >= from && options.gapEntry) journal.append([options.gapEntry({ from, to, count: to - from + 1, reason: 'corrupt_journal', ranges: [[from, to]] })]);
     return { journal, quarantined: { movedTo, error: (err as Error).message, from, to } };
   }
 }
@@ -153,6 +174,9 @@ export class Journal {
     markHeld: Database.Statement;
     oldest: Database.Statement;
     head: Database.Statement;
+    gaps: Database.Statement;
+    delDropped: Database.Statement;
+    delDroppedBytes: Database.Statement;
     setMeta: Database.Statement;
   };
 
@@ -194,7 +218,10 @@ export class Journal {
       delBytes: this.db.prepare('SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records WHERE seq BETWEEN ? AND ?'),
       markHeld: this.db.prepare('UPDATE records SET held = 1 WHERE held = 0'),
       oldest: this.db.prepare('SELECT captured_at FROM records ORDER BY seq LIMIT 1'),
-      head: this.db.prepare('SELECT seq, captured_at, length(key) + length(value) AS b FROM records WHERE seq > ? ORDER BY seq LIMIT 500'),
+      head: this.db.prepare('SELECT seq, captured_at, type, length(key) + length(value) AS b FROM records WHERE seq > ? ORDER BY seq LIMIT 500'),
+      gaps: this.db.prepare("SELECT seq, value FROM records WHERE type = 'gap' ORDER BY seq"),
+      delDropped: this.db.prepare("DELETE FROM records WHERE seq BETWEEN ? AND ? AND type != 'gap'"),
+      delDroppedBytes: this.db.prepare("SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records WHERE seq BETWEEN ? AND ? AND type != 'gap'"),
       setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
     };
     const meta = this.db.prepare("SELECT value FROM meta WHERE key = 'next_seq'").get() as { value: number };
@@ -273,11 +300,14 @@ export class Journal {
     let count = 0;
     let from: number | undefined;
     let to = 0;
+    let cursor = 0;
     while (this.bytes - freed > target) {
-      const rows = this.stmt.head.all(to) as Array<{ seq: number; b: number }>;
+      const rows = this.stmt.head.all(cursor) as Array<{ seq: number; type: RecordType; b: number }>;
       if (rows.length === 0) break;
       for (const r of rows) {
         if (this.bytes - freed <= target) break;
+        cursor = r.seq;
+        if (r.type === 'gap') continue; // announcements are kept: dropping one would make its loss silent
         from ??= r.seq;
         to = r.seq;
         freed += r.b;
@@ -285,7 +315,7 @@ export class Journal {
       }
     }
     if (from === undefined) return;
-    this.deleteRange(from, to);
+    this.deleteDropped(from, to);
     this.dropped.max_bytes += count;
     this.announce({ from, to, count, reason: 'max_bytes' });
   }
@@ -295,10 +325,13 @@ export class Journal {
     let count = 0;
     let from: number | undefined;
     let to = 0;
+    let cursor = 0;
     for (;;) {
-      const rows = this.stmt.head.all(to) as Array<{ seq: number; captured_at: number }>;
+      const rows = this.stmt.head.all(cursor) as Array<{ seq: number; type: RecordType; captured_at: number }>;
       const old = rows.filter((r) => r.captured_at < cutoff);
       for (const r of old) {
+        cursor = r.seq;
+        if (r.type === 'gap') continue; // announcements are kept
         from ??= r.seq;
         to = r.seq;
         count += 1;
@@ -306,7 +339,7 @@ export class Journal {
       if (old.length < rows.length || rows.length === 0) break;
     }
     if (from === undefined) return 0;
-    this.deleteRange(from, to);
+    this.deleteDropped(from, to);
     this.dropped.max_age += count;
     this.announce({ from, to, count, reason: 'max_age' });
     return count;
@@ -321,8 +354,31 @@ export class Journal {
     })();
   }
 
-  private announce(gap: { from: number; to: number; count: number; reason: DropReason }): void {
+  /** Drops the data records in from..to; gap records in the range stay and still reach the cloud. */
+  private deleteDropped(from: number, to: number): void {
+    this.db.transaction(() => {
+      const gone = this.stmt.delDroppedBytes.get(from, to) as { n: number; b: number };
+      this.stmt.delDropped.run(from, to);
+      this.records -= gone.n;
+      this.bytes -= gone.b;
+    })();
+  }
+
+  private announce(dropped: { from: number; to: number; count: number; reason: DropReason }): void {
     if (!this.options.gapEntry) throw new Error('journal: dropping records needs a gapEntry factory');
+    // Announcements still waiting in the journal for the same reason merge into this one, so that a journal
+    // that keeps dropping holds one announcement, not one per drop. The old record's own seq joins the ranges:
+    // it will not arrive either.
+    let ranges: Array<[number, number]> = [[dropped.from, dropped.to]];
+    for (const row of this.stmt.gaps.all() as Array<{ seq: number; value: string }>) {
+      const old = JSON.parse(row.value) as Partial<Gap>;
+      if (old.reason !== dropped.reason || !Array.isArray(old.ranges)) continue;
+      ranges.push(...old.ranges, [row.seq, row.seq]);
+      this.deleteRange(row.seq, row.seq);
+    }
+    ranges = mergeRanges(ranges);
+    const count = ranges.reduce((n, [a, b]) => n + b - a + 1, 0);
+    const gap: Gap = { from: ranges[0]![0], to: ranges[ranges.length - 1]![1], count, reason: dropped.reason, ranges };
     // Loss is never silent: the gap is a record of its own, forwarded like any other.
     this.append([this.options.gapEntry(gap)]);
   }

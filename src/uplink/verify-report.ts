@@ -242,9 +242,13 @@ export class CompletenessTracker {
     }
     if (maybeGap && parsed?.type === 'gap') {
       state.gapRecords += 1;
-      const { from, to } = parsed;
-      if (typeof from === 'number' && typeof to === 'number' && Number.isSafeInteger(from) && Number.isSafeInteger(to) && from >= 1 && from <= to) {
-        state.announcements.push({ from, to, reasons: [typeof parsed.reason === 'string' ? parsed.reason : 'unknown'] });
+      const reasons = [typeof parsed.reason === 'string' ? parsed.reason : 'unknown'];
+      // `ranges` lists exactly what was dropped when it is not one run; from..to then only spans it.
+      const ranges: unknown[] = Array.isArray(parsed.ranges) ? parsed.ranges : [[parsed.from, parsed.to]];
+      const valid = (r: unknown): r is [number, number] =>
+        Array.isArray(r) && Number.isSafeInteger(r[0]) && Number.isSafeInteger(r[1]) && r[0] >= 1 && r[0] <= r[1];
+      if (ranges.length > 0 && ranges.every(valid)) {
+        for (const [from, to] of ranges as Array<[number, number]>) state.announcements.push({ from, to, reasons });
       } else {
         state.malformed += 1;
       }
