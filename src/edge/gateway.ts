@@ -6,6 +6,7 @@ import { createDriver } from '../drivers/index.js';
 import type { Driver } from '../drivers/types.js';
 import { Forwarder } from '../uplink/forwarder.js';
 import { openJournal, type Journal } from '../uplink/journal.js';
+import { prune, startHousekeeping } from '../uplink/housekeeping.js';
 import { createKafkaSink } from '../uplink/kafka-sink.js';
 import { brokerUrlOf, startBroker, type LocalBroker } from './broker.js';
 import type { GatewayConfig } from './config/schema.js';
@@ -129,10 +130,9 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     };
   };
 
-  // Age bound: checked at start and every minute, so that nothing older than buffer.max_age waits for an uplink.
-  journal.pruneOlderThan(Date.now() - config.buffer.max_age);
-  const pruneTimer = setInterval(() => journal.pruneOlderThan(Date.now() - config.buffer.max_age), 60_000);
-  pruneTimer.unref();
+  // Age bound at start, then housekeeping on its schedule.
+  prune(journal, config.buffer.max_age, log);
+  const stopHousekeeping = startHousekeeping(journal, config.buffer.housekeeping, config.buffer.max_age, log);
 
   const http = await startHttp(config.http.listen, { '/api/status': status }, log);
 
@@ -140,7 +140,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const stop = () =>
     (stopping ??= (async () => {
       log.info('Stopping: polling first, then the uplink flush, NDEATH, and the journal.');
-      clearInterval(pruneTimer);
+      stopHousekeeping();
       await Promise.all(pollers.map((p) => p.stop()));
       await forwarder?.stop(5000);
       await edge.stop();

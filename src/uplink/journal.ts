@@ -152,6 +152,7 @@ export class Journal {
   private records: number;
   private bytes: number;
   private heldBack = false;
+  private heldUpTo = 0;
   private queue: JournalEntry[] = [];
   private committedCallbacks: Array<() => void> = [];
   private writeFailing = false;
@@ -196,6 +197,9 @@ export class Journal {
         throw new Error(`journal integrity check failed: ${String(result)}`);
       }
     }
+    // Deleting rows does not shrink a SQLite file; incremental auto-vacuum lets housekeeping give pages back.
+    // It takes effect only on a new file (before the first table exists).
+    this.db.pragma('auto_vacuum = INCREMENTAL');
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.exec(`
@@ -213,7 +217,7 @@ export class Journal {
     this.stmt = {
       insert: this.db.prepare('INSERT INTO records (seq, captured_at, key, type, value, held) VALUES (?, ?, ?, ?, ?, ?)'),
       setNextSeq: this.db.prepare("UPDATE meta SET value = ? WHERE key = 'next_seq'"),
-      peek: this.db.prepare('SELECT seq, captured_at, key, type, value, held FROM records WHERE seq > ? ORDER BY seq LIMIT ?'),
+      peek: this.db.prepare('SELECT seq, captured_at, key, type, value, held FROM records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
       del: this.db.prepare('DELETE FROM records WHERE seq BETWEEN ? AND ?'),
       delBytes: this.db.prepare('SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records WHERE seq BETWEEN ? AND ?'),
       markHeld: this.db.prepare('UPDATE records SET held = 1 WHERE held = 0'),
@@ -233,7 +237,10 @@ export class Journal {
     this.records = totals.n;
     this.bytes = totals.b;
     // What a previous run left behind was held back while the gateway was not running.
-    if (this.records > 0) this.stmt.markHeld.run();
+    if (this.records > 0) {
+      this.stmt.markHeld.run();
+      this.heldUpTo = this.nextSeq - 1;
+    }
     const gap = Object.fromEntries(
       (this.db.prepare("SELECT key, value FROM meta WHERE key LIKE 'gap_%'").all() as Array<{ key: string; value: number }>).map((r) => [r.key, r.value]),
     );
@@ -261,6 +268,7 @@ export class Journal {
       this.stmt.setNextSeq.run(seq);
     })();
     this.nextSeq = first + entries.length;
+    if (held) this.heldUpTo = this.nextSeq - 1;
     this.records += entries.length;
     this.bytes += bytes;
     if (maxBytes !== undefined && this.bytes > maxBytes && whenFull !== 'drop_newest') this.dropOldest(maxBytes);
@@ -394,8 +402,8 @@ export class Journal {
   }
 
   /** Up to `limit` records with seq above `afterSeq`, oldest first. */
-  peek(afterSeq: number, limit: number): JournalRecord[] {
-    const rows = this.stmt.peek.all(afterSeq, limit) as Array<{
+  peek(afterSeq: number, limit: number, upTo = Number.MAX_SAFE_INTEGER): JournalRecord[] {
+    const rows = this.stmt.peek.all(afterSeq, upTo, limit) as Array<{
       seq: number; captured_at: number; key: string; type: RecordType; value: string; held: number;
     }>;
     return rows.map((r) => ({ seq: r.seq, capturedAt: r.captured_at, key: r.key, type: r.type, value: r.value, held: r.held === 1 }));
@@ -412,8 +420,16 @@ export class Journal {
    * setHeldBack(false). Records carry the flag to Kafka as `edge.historical`.
    */
   setHeldBack(held: boolean): void {
-    if (held) this.stmt.markHeld.run();
+    if (held) {
+      this.stmt.markHeld.run();
+      this.heldUpTo = this.nextSeq - 1;
+    }
     this.heldBack = held;
+  }
+
+  /** Every record at or below this seq is backlog (held back); above it, live. */
+  backlogUpTo(): number {
+    return this.heldUpTo;
   }
 
   /**
@@ -462,6 +478,31 @@ export class Journal {
     if (this.writeFailing) this.options.onWriteError?.(undefined, false);
     this.writeFailing = false;
     for (const fn of callbacks) fn();
+  }
+
+  /** Folds the WAL back into the database file and truncates it; returns the WAL pages checkpointed. */
+  checkpoint(): number {
+    const [r] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+    return r?.checkpointed ?? 0;
+  }
+
+  /**
+   * Gives up to `pages` free pages back to the file system; returns how many it freed. Small steps, so that
+   * capture never waits long behind it.
+   */
+  vacuumStep(pages: number): number {
+    if (this.db.pragma('auto_vacuum', { simple: true }) !== 2) return 0; // a file made before incremental vacuum
+    const before = this.db.pragma('freelist_count', { simple: true }) as number;
+    this.db.pragma(`incremental_vacuum(${Math.max(1, Math.floor(pages))})`);
+    return before - (this.db.pragma('freelist_count', { simple: true }) as number);
+  }
+
+  freePages(): number {
+    return this.db.pragma('freelist_count', { simple: true }) as number;
+  }
+
+  pageSize(): number {
+    return this.db.pragma('page_size', { simple: true }) as number;
   }
 
   onAppend(listener: () => void): () => void {

@@ -1,4 +1,5 @@
 // One zod schema is the config's validation, its documentation and its unknown-key rejection.
+import cron from 'node-cron';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { parseSize } from './size.js';
@@ -31,6 +32,10 @@ const size = z
     }
     return bytes;
   });
+
+const cronExpression = z
+  .string()
+  .refine((v) => cron.validate(v), { message: 'not a cron expression (minute hour day month weekday, e.g. "30 3 * * *")' });
 
 const hostPort = (defaultHost: string) =>
   z.string().transform((value, ctx) => {
@@ -104,8 +109,19 @@ export const configSchema = z
         max_bytes: size.default(1024 ** 3),
         max_age: duration.default(7 * 86_400_000),
         when_full: z.enum(['drop_oldest', 'drop_newest']).default('drop_oldest'),
+        // When the journal prunes by age, checkpoints its WAL, and gives free pages back (cron, local time).
+        housekeeping: z
+          .strictObject({
+            prune: cronExpression.default('* * * * *'),
+            checkpoint: cronExpression.default('*/5 * * * *'),
+            vacuum: cronExpression.default('30 3 * * *'),
+          })
+          .default({ prune: '* * * * *', checkpoint: '*/5 * * * *', vacuum: '30 3 * * *' }),
       })
-      .default({ sync: 'normal', max_bytes: 1024 ** 3, max_age: 7 * 86_400_000, when_full: 'drop_oldest' }),
+      .default({
+        sync: 'normal', max_bytes: 1024 ** 3, max_age: 7 * 86_400_000, when_full: 'drop_oldest',
+        housekeeping: { prune: '* * * * *', checkpoint: '*/5 * * * *', vacuum: '30 3 * * *' },
+      }),
     uplink: z
       .strictObject({
         kafka: z
