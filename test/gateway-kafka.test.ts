@@ -31,8 +31,9 @@ async function plcWithKnownValues() {
   return plc;
 }
 
-function deviceYaml(plcPort: number, topic: string, kafkaBootstrap: string) {
-  return `devices:
+function deviceYaml(plcPort: number, topic: string, kafkaBootstrap: string, extra = '') {
+  return `${extra}
+devices:
   - name: plc-1
     driver: modbus-tcp
     host: 127.0.0.1
@@ -121,7 +122,8 @@ describe('gateway → Kafka', () => {
   it('survives a Kafka outage: journals, logs it once, then delivers everything in order, backlog flagged historical', async () => {
     const plc = await plcWithKnownValues();
     const topic = 'e2e.outage';
-    const g = await gateway(deviceYaml(plc.port, topic, kafka.bootstrap));
+    // Strict journal order for consumers that need it; the default sends live data first (see the replay test).
+    const g = await gateway(deviceYaml(plc.port, topic, kafka.bootstrap, 'buffer: { replay: in_order }'));
     await g.start();
     await waitFor('data to reach Kafka', async () => (await g.status()).uplink.forwarded >= 2, 30_000);
 

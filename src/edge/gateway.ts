@@ -107,7 +107,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
 
   const kafka = config.uplink.kafka;
   const forwarder = kafka
-    ? new Forwarder(journal, createKafkaSink(kafka, `edge-gateway-${group}-${node}`, log), { node: `${group}/${node}`, batchSize: kafka.batch_size }, log)
+    ? new Forwarder(journal, createKafkaSink(kafka, `edge-gateway-${group}-${node}`, log), { node: `${group}/${node}`, batchSize: kafka.batch_size, replay: config.buffer.replay, replayRate: config.buffer.replay_rate }, log)
     : undefined;
   if (!forwarder) log.warn('No uplink configured: the journal keeps everything until one is.');
   forwarder?.start();

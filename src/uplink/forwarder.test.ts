@@ -75,6 +75,33 @@ describe('forwarder', () => {
     journal.close();
   });
 
+  it('live_first: after an outage, live records go out ahead of the backlog, which drains alongside within replayRate', async () => {
+    const journal = new Journal(join(mkdtempSync(join(tmpdir(), 'fwd-')), 'j.db'));
+    const { sink, received, state } = memorySink();
+    const fwd = new Forwarder(journal, sink, { node: 'g/n', batchSize: 10, minBackoffMs: 5, maxBackoffMs: 10, downAfterMs: 0, replayRate: 100 }, logCapture().log);
+    state.down = true;
+    fwd.start();
+    const add = (n: number) => journal.append(Array.from({ length: n }, (_, i) => ({ key: 'k', type: 'data' as const, value: value(i), capturedAt: i })));
+    add(300); // the backlog, captured while down
+    await until(() => fwd.getStatus().state === 'down');
+    state.down = false;
+    await until(() => fwd.getStatus().state === 'up');
+    const startedAt = Date.now();
+    add(5); // live
+    await until(() => received.some((r) => r.headers['edge.seq'] === '305'));
+    const liveAt = received.findIndex((r) => r.headers['edge.seq'] === '305');
+    // Live arrived while most of the backlog was still waiting.
+    expect(received.slice(0, liveAt).filter((r) => r.headers['edge.historical'] === 'true').length).toBeLessThan(100);
+    expect(received.slice(0, liveAt + 1).filter((r) => r.headers['edge.historical'] === 'false').map((r) => r.headers['edge.seq'])).toEqual(['301', '302', '303', '304', '305']);
+    await until(() => journal.stats().records === 0, 10_000);
+    const seconds = (Date.now() - startedAt) / 1000;
+    // 300 backlog records at 100/s take about 2 s or more after the first second's burst.
+    expect(seconds).toBeGreaterThan(1.5);
+    expect(received.map((r) => Number(r.headers['edge.seq'])).sort((a, b) => a - b)).toEqual(Array.from({ length: 305 }, (_, i) => i + 1));
+    await fwd.stop();
+    journal.close();
+  });
+
   it('retries a brief failure without calling it an outage or flagging records historical', async () => {
     const journal = new Journal(join(mkdtempSync(join(tmpdir(), 'fwd-')), 'j.db'));
     const { sink, received, state } = memorySink();

@@ -28,6 +28,10 @@ export interface ForwarderOptions {
    * created is a retry, not an outage, and does not flag records as historical.
    */
   downAfterMs?: number;
+  /** `live_first` (default): live records first, the backlog alongside; `in_order`: strict journal order. */
+  replay?: 'live_first' | 'in_order';
+  /** Most backlog records per second while live data flows; unlimited when absent. */
+  replayRate?: number;
 }
 
 export function toOutRecord(node: string, r: JournalRecord): OutRecord {
@@ -48,6 +52,9 @@ export class Forwarder {
   private unsubscribe: (() => void) | undefined;
   private backoffMs: number;
   private failingSince: number | undefined;
+  private lastWasBacklog = false;
+  private tokens = 0;
+  private tokensAt = Date.now();
   private readonly minBackoffMs: number;
   private readonly maxBackoffMs: number;
 
@@ -93,11 +100,12 @@ export class Forwarder {
 
   private async run(): Promise<void> {
     while (this.running) {
-      const batch = this.journal.peek(0, this.options.batchSize);
+      const batch = this.nextBatch();
       if (batch.length === 0) {
-        await this.idle(1000, true);
+        await this.idle(this.waitForTokensMs() ?? 1000, true);
         continue;
       }
+      const attemptStartedAt = Date.now();
       try {
         await this.sink.connect();
         await this.sink.send(batch.map((r) => toOutRecord(this.options.node, r)));
@@ -109,10 +117,51 @@ export class Forwarder {
         this.failingSince = undefined;
         if (this.status.state !== 'up') this.recovered();
       } catch (err) {
-        this.failed(err as Error);
+        this.failed(err as Error, attemptStartedAt);
         await this.idle(this.nextBackoff(), false);
       }
     }
+  }
+
+  /**
+   * in_order: journal order. live_first: what was captured while the uplink is up goes first, with low latency;
+   * the backlog of an outage goes alongside, batch for batch, within `replayRate` records/s.
+   */
+  private nextBatch(): JournalRecord[] {
+    const size = this.options.batchSize;
+    if (this.options.replay === 'in_order' || this.status.state !== 'up') return this.journal.peek(0, size);
+    const boundary = this.journal.backlogUpTo();
+    const live = this.journal.peek(boundary, size);
+    const allowance = Math.min(size, this.takeTokens());
+    if (live.length > 0 && (this.lastWasBacklog || allowance < 1)) {
+      this.lastWasBacklog = false;
+      return live;
+    }
+    const backlog = allowance >= 1 ? this.journal.peek(0, allowance, boundary) : [];
+    if (backlog.length > 0) {
+      this.tokens -= backlog.length;
+      this.lastWasBacklog = true;
+      return backlog;
+    }
+    this.lastWasBacklog = false;
+    return live;
+  }
+
+  /** Token bucket for the backlog: refilled at replayRate per second, at most one second's worth. */
+  private takeTokens(): number {
+    const rate = this.options.replayRate;
+    if (rate === undefined) return Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    this.tokens = Math.min(rate, this.tokens + ((now - this.tokensAt) / 1000) * rate);
+    this.tokensAt = now;
+    return Math.floor(this.tokens);
+  }
+
+  /** With a backlog waiting only for tokens, how long until the next one. */
+  private waitForTokensMs(): number | undefined {
+    const rate = this.options.replayRate;
+    if (rate === undefined || this.journal.backlogUpTo() === 0 || this.journal.stats().records === 0) return undefined;
+    return Math.max(10, Math.ceil(((1 - this.tokens) / rate) * 1000));
   }
 
   private recovered(): void {
@@ -121,14 +170,15 @@ export class Forwarder {
     this.setState('up');
     this.journal.setHeldBack(false);
     this.status.lastError = null;
-    this.log.info({ uplink: this.sink.target, backlog: records }, wasDown ? 'Uplink is back; the backlog drains in order.' : 'Uplink connected.');
+    this.log.info({ uplink: this.sink.target, backlog: records }, wasDown ? `Uplink is back; the backlog drains ${this.options.replay === 'in_order' ? 'in order' : 'alongside live data'}.` : 'Uplink connected.');
   }
 
-  private failed(err: Error): void {
+  private failed(err: Error, attemptStartedAt: number): void {
     this.status.failures += 1;
     this.status.lastError = err.message;
     if (this.status.state === 'down') return; // one line per outage, not one per retry
-    this.failingSince ??= Date.now();
+    // Failing since the failed attempt began: a send that hung until its timeout was failing all that time.
+    this.failingSince ??= attemptStartedAt;
     if (Date.now() - this.failingSince < (this.options.downAfterMs ?? 5000)) return;
     this.setState('down');
     this.journal.setHeldBack(true);

@@ -109,6 +109,9 @@ export const configSchema = z
         max_bytes: size.default(1024 ** 3),
         max_age: duration.default(7 * 86_400_000),
         when_full: z.enum(['drop_oldest', 'drop_newest']).default('drop_oldest'),
+        // After an outage: live data first and the backlog alongside (at most replay_rate records/s), or strict order.
+        replay: z.enum(['live_first', 'in_order']).default('live_first'),
+        replay_rate: z.number().int().positive().optional(),
         // When the journal prunes by age, checkpoints its WAL, and gives free pages back (cron, local time).
         housekeeping: z
           .strictObject({
@@ -119,7 +122,7 @@ export const configSchema = z
           .default({ prune: '* * * * *', checkpoint: '*/5 * * * *', vacuum: '30 3 * * *' }),
       })
       .default({
-        sync: 'normal', max_bytes: 1024 ** 3, max_age: 7 * 86_400_000, when_full: 'drop_oldest',
+        sync: 'normal', max_bytes: 1024 ** 3, max_age: 7 * 86_400_000, when_full: 'drop_oldest', replay: 'live_first',
         housekeeping: { prune: '* * * * *', checkpoint: '*/5 * * * *', vacuum: '30 3 * * *' },
       }),
     uplink: z
