@@ -7,6 +7,7 @@ import type { Driver } from '../drivers/types.js';
 import { Forwarder } from '../uplink/forwarder.js';
 import { openJournal, type Journal } from '../uplink/journal.js';
 import { prune, startHousekeeping } from '../uplink/housekeeping.js';
+import { permanentKafkaError } from '../uplink/kafka-errors.js';
 import { createKafkaSink } from '../uplink/kafka-sink.js';
 import { brokerUrlOf, startBroker, type LocalBroker } from './broker.js';
 import type { GatewayConfig } from './config/schema.js';
@@ -31,7 +32,7 @@ export interface GatewayStatus {
   startedAt: string;
   devices: Array<{ name: string; driver: string; state: string; lastPollAt: string | null; lastError: string | null; polls: number; errors: number }>;
   journal: { records: number; bytes: number; fileBytes: number; oldestAgeMs: number | null; nextSeq: number; dropped: Record<string, number>; quarantined: string | null };
-  uplink: { state: string; target: string | null; forwarded: number; lastAckAt: string | null; lastError: string | null };
+  uplink: { state: string; target: string | null; forwarded: number; deadLettered: number; lastAckAt: string | null; lastError: string | null };
   sparkplug: ReturnType<EdgeNode['status']> & { broker: string; brokerClients: number | null };
 }
 
@@ -107,7 +108,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
 
   const kafka = config.uplink.kafka;
   const forwarder = kafka
-    ? new Forwarder(journal, createKafkaSink(kafka, `edge-gateway-${group}-${node}`, log), { node: `${group}/${node}`, batchSize: kafka.batch_size, replay: config.buffer.replay, replayRate: config.buffer.replay_rate }, log)
+    ? new Forwarder(journal, createKafkaSink(kafka, `edge-gateway-${group}-${node}`, log), { node: `${group}/${node}`, batchSize: kafka.batch_size, replay: config.buffer.replay, replayRate: config.buffer.replay_rate, isPermanent: permanentKafkaError }, log)
     : undefined;
   if (!forwarder) log.warn('No uplink configured: the journal keeps everything until one is.');
   forwarder?.start();
@@ -124,8 +125,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       }),
       journal: { records: j.records, bytes: j.bytes, fileBytes: j.fileBytes, oldestAgeMs: j.oldestCapturedAt === null ? null : Date.now() - j.oldestCapturedAt, nextSeq: j.nextSeq, dropped: j.dropped, quarantined: quarantined?.movedTo ?? null },
       uplink: f
-        ? { state: f.state, target: f.target, forwarded: f.forwarded, lastAckAt: iso(f.lastAckAt), lastError: f.lastError }
-        : { state: 'disabled', target: null, forwarded: 0, lastAckAt: null, lastError: null },
+        ? { state: f.state, target: f.target, forwarded: f.forwarded, deadLettered: j.deadLetters, lastAckAt: iso(f.lastAckAt), lastError: f.lastError }
+        : { state: 'disabled', target: null, forwarded: 0, deadLettered: j.deadLetters, lastAckAt: null, lastError: null },
       sparkplug: { ...edge.status(), broker: brokerUrl, brokerClients: broker?.clients() ?? null },
     };
   };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Forwarder } from './forwarder.js';
+import { permanentKafkaError } from './kafka-errors.js';
 import { Journal } from './journal.js';
 import type { OutRecord, UplinkSink } from './sink.js';
 
@@ -99,6 +100,34 @@ describe('forwarder', () => {
     expect(seconds).toBeGreaterThan(1.5);
     expect(received.map((r) => Number(r.headers['edge.seq'])).sort((a, b) => a - b)).toEqual(Array.from({ length: 305 }, (_, i) => i + 1));
     await fwd.stop();
+    journal.close();
+  });
+
+  it('sets a record that Kafka refuses for good aside, and the rest flows past it', async () => {
+    const journal = new Journal(join(mkdtempSync(join(tmpdir(), 'fwd-')), 'j.db'));
+    const received: OutRecord[] = [];
+    let sends = 0;
+    const sink: UplinkSink = {
+      target: 'memory',
+      async connect() {},
+      async send(records) {
+        sends += 1;
+        if (records.some((r) => r.value.includes('HUGE'))) throw Object.assign(new Error('too large'), { type: 'MESSAGE_TOO_LARGE' });
+        received.push(...records);
+      },
+      async disconnect() {},
+    };
+    const { log, lines } = logCapture();
+    const fwd = new Forwarder(journal, sink, { node: 'g/n', batchSize: 16, isPermanent: permanentKafkaError }, log);
+    journal.append(Array.from({ length: 40 }, (_, i) => ({ key: 'k', type: 'data' as const, value: i === 20 ? `HUGE${value(i)}` : value(i), capturedAt: i })));
+    fwd.start();
+    await until(() => journal.stats().records === 0);
+    await fwd.stop();
+    expect(received.map((r) => Number(r.headers['edge.seq']))).toEqual(Array.from({ length: 40 }, (_, i) => i + 1).filter((s) => s !== 21));
+    expect(journal.stats().deadLetters).toBe(1);
+    expect(fwd.getStatus().deadLettered).toBe(1);
+    expect(sends).toBeLessThan(20); // bisected, not one record at a time
+    expect(lines.filter((l) => l.msg.includes('refused record edge.seq 21'))).toHaveLength(1);
     journal.close();
   });
 

@@ -14,6 +14,7 @@ export interface ForwarderStatus {
   lastAckAt: number | null;
   lastError: string | null;
   failures: number;
+  deadLettered: number;
 }
 
 export interface ForwarderOptions {
@@ -32,6 +33,8 @@ export interface ForwarderOptions {
   replay?: 'live_first' | 'in_order';
   /** Most backlog records per second while live data flows; unlimited when absent. */
   replayRate?: number;
+  /** Names the reason when an error means the records can never be accepted (too large, not authorized). */
+  isPermanent?(err: unknown): string | undefined;
 }
 
 export function toOutRecord(node: string, r: JournalRecord): OutRecord {
@@ -53,6 +56,8 @@ export class Forwarder {
   private backoffMs: number;
   private failingSince: number | undefined;
   private lastWasBacklog = false;
+  /** While isolating a refused record: the batch size to try. */
+  private probeSize: number | undefined;
   private tokens = 0;
   private tokensAt = Date.now();
   private readonly minBackoffMs: number;
@@ -67,7 +72,7 @@ export class Forwarder {
     this.minBackoffMs = options.minBackoffMs ?? 250;
     this.maxBackoffMs = options.maxBackoffMs ?? 15_000;
     this.backoffMs = this.minBackoffMs;
-    this.status = { state: 'stopped', target: sink.target, since: Date.now(), forwarded: 0, batches: 0, lastAckAt: null, lastError: null, failures: 0 };
+    this.status = { state: 'stopped', target: sink.target, since: Date.now(), forwarded: 0, batches: 0, lastAckAt: null, lastError: null, failures: 0, deadLettered: 0 };
   }
 
   start(): void {
@@ -115,8 +120,14 @@ export class Forwarder {
         this.status.lastAckAt = Date.now();
         this.backoffMs = this.minBackoffMs;
         this.failingSince = undefined;
+        this.probeSize = undefined;
         if (this.status.state !== 'up') this.recovered();
       } catch (err) {
+        const permanent = this.options.isPermanent?.(err);
+        if (permanent) {
+          this.setAside(batch, permanent, err as Error);
+          continue;
+        }
         this.failed(err as Error, attemptStartedAt);
         await this.idle(this.nextBackoff(), false);
       }
@@ -128,7 +139,7 @@ export class Forwarder {
    * the backlog of an outage goes alongside, batch for batch, within `replayRate` records/s.
    */
   private nextBatch(): JournalRecord[] {
-    const size = this.options.batchSize;
+    const size = this.probeSize ?? this.options.batchSize;
     if (this.options.replay === 'in_order' || this.status.state !== 'up') return this.journal.peek(0, size);
     const boundary = this.journal.backlogUpTo();
     const live = this.journal.peek(boundary, size);
@@ -162,6 +173,22 @@ export class Forwarder {
     const rate = this.options.replayRate;
     if (rate === undefined || this.journal.backlogUpTo() === 0 || this.journal.stats().records === 0) return undefined;
     return Math.max(10, Math.ceil(((1 - this.tokens) / rate) * 1000));
+  }
+
+  /**
+   * A batch the cloud refuses for good: halve it until the refused record stands alone, then set that record
+   * aside in the dead-letter table, so that one bad record never blocks the rest.
+   */
+  private setAside(batch: JournalRecord[], reason: string, err: Error): void {
+    if (batch.length > 1) {
+      this.probeSize = Math.ceil(batch.length / 2);
+      return;
+    }
+    const record = batch[0]!;
+    this.journal.deadLetter(record, reason);
+    this.status.deadLettered += 1;
+    this.probeSize = undefined;
+    this.log.error({ seq: record.seq, key: record.key, bytes: record.value.length, reason, err: err.message }, `Kafka refused record edge.seq ${record.seq} for good (${reason}); it is kept in the journal's dead_letters table.`);
   }
 
   private recovered(): void {

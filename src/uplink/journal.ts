@@ -42,6 +42,8 @@ export interface JournalStats {
   dropped: Record<DropReason, number>;
   writeErrors: number;
   lostInMemory: number;
+  /** Records the cloud refused for good, kept in the dead_letters table. */
+  deadLetters: number;
   queued: number;
 }
 
@@ -153,6 +155,7 @@ export class Journal {
   private bytes: number;
   private heldBack = false;
   private heldUpTo = 0;
+  private deadLetters = 0;
   private queue: JournalEntry[] = [];
   private committedCallbacks: Array<() => void> = [];
   private writeFailing = false;
@@ -205,6 +208,15 @@ export class Journal {
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
       INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 1);
+      CREATE TABLE IF NOT EXISTS dead_letters (
+        seq INTEGER PRIMARY KEY,
+        captured_at INTEGER NOT NULL,
+        key TEXT NOT NULL,
+        type TEXT NOT NULL,
+        value TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        dead_at INTEGER NOT NULL
+      ) STRICT;
       CREATE TABLE IF NOT EXISTS records (
         seq INTEGER PRIMARY KEY,
         captured_at INTEGER NOT NULL,
@@ -236,6 +248,7 @@ export class Journal {
     const totals = this.db.prepare('SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records').get() as { n: number; b: number };
     this.records = totals.n;
     this.bytes = totals.b;
+    this.deadLetters = (this.db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n;
     // What a previous run left behind was held back while the gateway was not running.
     if (this.records > 0) {
       this.stmt.markHeld.run();
@@ -409,6 +422,20 @@ export class Journal {
     return rows.map((r) => ({ seq: r.seq, capturedAt: r.captured_at, key: r.key, type: r.type, value: r.value, held: r.held === 1 }));
   }
 
+  /**
+   * Sets a record that the cloud refuses for good (too large, not authorized) aside in the dead_letters table,
+   * where it stays for a person to look at; the queue moves on.
+   */
+  deadLetter(record: JournalRecord, reason: string): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT OR REPLACE INTO dead_letters (seq, captured_at, key, type, value, reason, dead_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(record.seq, record.capturedAt, record.key, record.type, record.value, reason, Date.now());
+      this.deleteRange(record.seq, record.seq);
+    })();
+    this.deadLetters += 1;
+  }
+
   /** Deletes records first..last: call only once Kafka acknowledged all of them. */
   ack(first: number, last: number): void {
     this.deleteRange(first, last);
@@ -514,7 +541,7 @@ export class Journal {
     const oldest = this.records > 0 ? (this.stmt.oldest.get() as { captured_at: number } | undefined) : undefined;
     const page = this.db.pragma('page_count', { simple: true }) as number;
     const size = this.db.pragma('page_size', { simple: true }) as number;
-    return { records: this.records, bytes: this.bytes, oldestCapturedAt: oldest?.captured_at ?? null, nextSeq: this.nextSeq, fileBytes: page * size, dropped: { ...this.dropped }, writeErrors: this.writeErrors, lostInMemory: this.lostInMemory, queued: this.queue.length };
+    return { records: this.records, bytes: this.bytes, oldestCapturedAt: oldest?.captured_at ?? null, nextSeq: this.nextSeq, fileBytes: page * size, dropped: { ...this.dropped }, writeErrors: this.writeErrors, deadLetters: this.deadLetters, lostInMemory: this.lostInMemory, queued: this.queue.length };
   }
 
   close(): void {
