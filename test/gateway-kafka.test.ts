@@ -84,6 +84,14 @@ describe('gateway → Kafka', () => {
     await waitFor('the change to be forwarded', async () => (await g.status()).uplink.forwarded >= 3, 30_000);
     await drained(g);
     const forwarded = (await g.status()).uplink.forwarded;
+    const metrics = await (await fetch(g.statusUrl.replace('/api/status', '/metrics'))).text();
+    const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    expect(metric('edge_gateway_records_forwarded')).toBe(forwarded);
+    expect(metric('edge_gateway_samples_captured_total')).toBeGreaterThanOrEqual(2 + 5 + 1); // NBIRTH, DBIRTH, a change
+    expect(metric('edge_gateway_uplink_up')).toBe(1);
+    expect(metric('edge_gateway_journal_records')).toBe(0);
+    expect(metrics).toMatch(/^edge_gateway_device_up\{device="plc-1"\} 1$/m);
+    expect(metrics).toMatch(/^edge_gateway_journal_write_bytes_per_sample /m);
     expect(await g.stop()).toBe(0);
 
     const records = await consumeAll(kafka.bootstrap, topic, { expected: forwarded, timeoutMs: 30_000 });

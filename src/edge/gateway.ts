@@ -12,6 +12,7 @@ import { createKafkaSink } from '../uplink/kafka-sink.js';
 import { brokerUrlOf, startBroker, type LocalBroker } from './broker.js';
 import type { GatewayConfig } from './config/schema.js';
 import { startHttp, type HttpServer } from './http.js';
+import { createMetrics } from './metrics.js';
 import { gapJournalEntry, toJournalEntry } from './journal-record.js';
 import { Poller } from './poller.js';
 import { sparkplugTypeOf } from './sparkplug/datatypes.js';
@@ -71,6 +72,9 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     drivers.set(device.name, createDriver(device, { log: log.child({ device: device.name }) }));
   }
 
+  // Reads `status` at scrape time; defined below.
+  const metrics = createMetrics(() => status());
+
   const edge = new EdgeNode({
     group,
     node,
@@ -79,7 +83,11 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     devices: defs,
     log,
     // A message is captured when its journal transaction commits, before it is published.
-    capture: (message, publish) => journal.enqueue(toJournalEntry(group, node, message), publish),
+    capture: (message, publish) =>
+      journal.enqueue(toJournalEntry(group, node, message), () => {
+        metrics.captured(message.payload.metrics.length);
+        publish();
+      }),
     write: async (device, tag, value) => {
       const driver = drivers.get(device);
       if (!driver?.write) throw new Error(`device "${device}" cannot be written to`);
@@ -135,7 +143,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   prune(journal, config.buffer.max_age, log);
   const stopHousekeeping = startHousekeeping(journal, config.buffer.housekeeping, config.buffer.max_age, log);
 
-  const http = await startHttp(config.http.listen, { '/api/status': status }, log);
+  const http = await startHttp(config.http.listen, { '/api/status': status, '/metrics': () => metrics.registry }, log);
 
   let stopping: Promise<void> | undefined;
   const stop = () =>

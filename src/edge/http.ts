@@ -1,6 +1,7 @@
 // The local status API on http.listen.
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
 import { listenOn } from './listen.js';
 
 export interface HttpServer {
@@ -20,13 +21,20 @@ export async function startHttp(
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
       return;
     }
-    try {
-      const body = JSON.stringify(route(), null, 2);
-      res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(body);
-    } catch (err) {
-      log.error({ err: (err as Error).message, path }, 'Status route failed.');
-      res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal"}');
-    }
+    Promise.resolve()
+      .then(async () => {
+        const value = route();
+        if (value instanceof Registry) {
+          const text = await value.metrics();
+          res.writeHead(200, { 'content-type': value.contentType, 'cache-control': 'no-store' }).end(text);
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(value, null, 2));
+      })
+      .catch((err: Error) => {
+        log.error({ err: err.message, path }, 'Status route failed.');
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"internal"}');
+      });
   });
   const port = await listenOn(server, listen, 'http.listen');
   log.info({ host: listen.host, port }, 'Status API listening.');
