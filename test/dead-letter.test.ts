@@ -2,25 +2,21 @@
 import Database from 'better-sqlite3';
 import { Kafka, logLevel } from 'kafkajs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript simulator, no types
 import { startSimulatedPlc } from '../scripts/sim-plc.mjs';
 import { GatewayProcess } from './helpers/gateway.js';
-import { consumeAll, startKafka, type KafkaBroker } from './helpers/kafka.js';
+import { consumeAll } from './helpers/kafka.js';
+import { cleanupAfterAll, kafkaForFile } from './helpers/suite.js';
 import { freePort, sleep, waitFor } from './helpers/net.js';
 
-let kafka: KafkaBroker;
-const cleanups: Array<() => Promise<unknown>> = [];
-beforeAll(async () => {
-  kafka = await startKafka();
-});
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-  await kafka?.stop();
-});
+// Clean-ups run before the broker stops: they were registered after it started.
+const kafkaBroker = kafkaForFile();
+const cleanups = cleanupAfterAll();
 
 describe('dead letters', () => {
   it('a record above the topic\'s max.message.bytes is dead-lettered, counted, and does not block the records behind it', async () => {
+    const kafka = kafkaBroker();
     const topic = 'dlq.small-messages';
     const admin = new Kafka({ brokers: [kafka.bootstrap], logLevel: logLevel.NOTHING }).admin();
     await admin.connect();

@@ -1,29 +1,24 @@
 // A long Kafka outage: a backlog of 100,000 records, then live data reaches Kafka within a second while the
 // backlog drains alongside, and verify finds nothing missing.
 import { Kafka, logLevel } from 'kafkajs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript simulator, no types
 import { startSimulatedPlc } from '../scripts/sim-plc.mjs';
 import { runCli } from './helpers/cli.js';
 import { GatewayProcess } from './helpers/gateway.js';
-import { startKafka, type KafkaBroker } from './helpers/kafka.js';
+import { cleanupAfterAll, kafkaForFile } from './helpers/suite.js';
 import { freePort, sleep, waitFor } from './helpers/net.js';
 
 const BACKLOG = Number(process.env.OUTAGE_BACKLOG ?? 100_000);
 const DEVICES = 24;
 
-let kafka: KafkaBroker;
-const cleanups: Array<() => Promise<unknown> | unknown> = [];
-beforeAll(async () => {
-  kafka = await startKafka();
-});
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-  await kafka?.stop();
-});
+// Clean-ups run before the broker stops: they were registered after it started.
+const kafkaBroker = kafkaForFile();
+const cleanups = cleanupAfterAll();
 
 describe('long outage', () => {
   it(`builds a backlog of ${BACKLOG} records; after Kafka returns, live records arrive within a second while the backlog drains`, async () => {
+    const kafka = kafkaBroker();
     const topic = 'outage.backlog';
     const plc = await startSimulatedPlc({ port: await freePort() });
     cleanups.push(() => plc.close());

@@ -1,24 +1,20 @@
 // A journal bounded by buffer.max_bytes: drop_oldest keeps the newest data and announces exactly what it dropped.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript simulator, no types
 import { startSimulatedPlc } from '../scripts/sim-plc.mjs';
 import { runCli } from './helpers/cli.js';
 import { GatewayProcess } from './helpers/gateway.js';
-import { consumeAll, startKafka, type KafkaBroker } from './helpers/kafka.js';
+import { consumeAll } from './helpers/kafka.js';
+import { cleanupAfterAll, kafkaForFile } from './helpers/suite.js';
 import { freePort, sleep, waitFor } from './helpers/net.js';
 
-let kafka: KafkaBroker;
-const cleanups: Array<() => Promise<unknown>> = [];
-beforeAll(async () => {
-  kafka = await startKafka();
-});
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c();
-  await kafka?.stop();
-});
+// Clean-ups run before the broker stops: they were registered after it started.
+const kafkaBroker = kafkaForFile();
+const cleanups = cleanupAfterAll();
 
 describe('journal quota', () => {
   it('drop_oldest keeps the newest data; the gap record names the dropped range; verify calls it announced, not missing', async () => {
+    const kafka = kafkaBroker();
     const plc = await startSimulatedPlc({ port: await freePort() });
     cleanups.push(() => plc.close());
     const topic = 'quota.drop-oldest';

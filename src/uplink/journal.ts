@@ -366,10 +366,11 @@ export class Journal {
     return count;
   }
 
-  private deleteRange(from: number, to: number): void {
+  private deleteRange(from: number, to: number, keepGaps = false): void {
+    const [count, del] = keepGaps ? [this.stmt.delDroppedBytes, this.stmt.delDropped] : [this.stmt.delBytes, this.stmt.del];
     this.db.transaction(() => {
-      const gone = this.stmt.delBytes.get(from, to) as { n: number; b: number };
-      this.stmt.del.run(from, to);
+      const gone = count.get(from, to) as { n: number; b: number };
+      del.run(from, to);
       this.records -= gone.n;
       this.bytes -= gone.b;
     })();
@@ -377,12 +378,7 @@ export class Journal {
 
   /** Drops the data records in from..to; gap records in the range stay and still reach the cloud. */
   private deleteDropped(from: number, to: number): void {
-    this.db.transaction(() => {
-      const gone = this.stmt.delDroppedBytes.get(from, to) as { n: number; b: number };
-      this.stmt.delDropped.run(from, to);
-      this.records -= gone.n;
-      this.bytes -= gone.b;
-    })();
+    this.deleteRange(from, to, true);
   }
 
   private announce(dropped: { from: number; to: number; count: number; reason: DropReason }): void {
