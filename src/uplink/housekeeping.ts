@@ -14,10 +14,18 @@ export interface HousekeepingSchedule {
 export const DEFAULT_SCHEDULE: HousekeepingSchedule = { prune: '* * * * *', checkpoint: '*/5 * * * *', vacuum: '30 3 * * *' };
 
 export function startHousekeeping(journal: Journal, schedule: HousekeepingSchedule, maxAgeMs: number, log: Logger): () => void {
+  // A job that fails (a full disk refuses a checkpoint) is logged and tried again at its next time.
+  const guarded = (name: string, job: () => unknown) => async () => {
+    try {
+      await job();
+    } catch (err) {
+      log.warn({ job: name, err: (err as Error).message }, `Housekeeping job ${name} failed; it runs again on schedule.`);
+    }
+  };
   const tasks: ScheduledTask[] = [
-    cron.schedule(schedule.prune, () => prune(journal, maxAgeMs, log), { name: 'journal-prune', noOverlap: true }),
-    cron.schedule(schedule.checkpoint, () => checkpoint(journal, log), { name: 'journal-checkpoint', noOverlap: true }),
-    cron.schedule(schedule.vacuum, () => vacuum(journal, log), { name: 'journal-vacuum', noOverlap: true }),
+    cron.schedule(schedule.prune, guarded('prune', () => prune(journal, maxAgeMs, log)), { name: 'journal-prune', noOverlap: true }),
+    cron.schedule(schedule.checkpoint, guarded('checkpoint', () => checkpoint(journal, log)), { name: 'journal-checkpoint', noOverlap: true }),
+    cron.schedule(schedule.vacuum, guarded('vacuum', () => vacuum(journal, log)), { name: 'journal-vacuum', noOverlap: true }),
   ];
   return () => {
     for (const t of tasks) void t.destroy();

@@ -543,7 +543,11 @@ export class Journal {
   close(): void {
     if (!this.db.open) return;
     this.flush();
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    try {
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // A full disk can refuse the checkpoint; the WAL holds every commit and is replayed at the next open.
+    }
     this.db.close();
   }
 }
