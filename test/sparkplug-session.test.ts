@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startSimulatedPlc } from '../scripts/sim-plc.mjs';
 import { GatewayProcess } from './helpers/gateway.js';
 import { MosquittoSub } from './helpers/mosquitto-sub.js';
-import { freePort, sleep } from './helpers/net.js';
+import { freePort, sleep, waitFor } from './helpers/net.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterAll(async () => {
@@ -113,5 +113,54 @@ describe('Sparkplug B session', () => {
     expect(fromNode[1]!.payload.metrics.map((m) => m.value)).toEqual([0, false]);
     expect(fromNode[2]!.payload.metrics.map((m) => m.value)).toEqual([7]);
     expect((await g.status()).sparkplug.rebirths).toBe(1);
+  });
+
+  it('DDEATH when the PLC stops answering and DBIRTH when it returns; DCMD writes only writable tags', async () => {
+    const plc = await startSimulatedPlc({ port: await freePort() });
+    cleanups.push(() => plc.close());
+    plc.setHolding(10, [5]);
+    const g = await GatewayProcess.create({
+      extraYaml: `devices:
+  - name: plc-1
+    driver: modbus-tcp
+    host: 127.0.0.1
+    port: ${plc.port}
+    poll: 200ms
+    timeout: 300ms
+    tags:
+      - { name: level, table: holding, address: 10, type: uint16 }
+      - { name: setpoint, table: holding, address: 11, type: uint16, writable: true }
+`,
+    });
+    cleanups.push(() => g.kill());
+    await g.start();
+    const sub = new MosquittoSub(g.ports.mqtt);
+    await sub.start();
+    cleanups.push(() => sub.stop());
+    const { spawnSync } = await import('node:child_process');
+    const { encodePayload } = await import('../src/edge/sparkplug/codec.js');
+    const publish = (topic: string, metrics: Parameters<typeof encodePayload>[0]['metrics']) =>
+      spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(g.ports.mqtt), '-q', '1', '-t', topic, '-s'], { input: Buffer.from(encodePayload({ timestamp: Date.now(), metrics })) });
+
+    // A write to a writable tag reaches the PLC.
+    expect(publish('spBv1.0/test-plant/DCMD/gw-test/plc-1', [{ name: 'setpoint', datatype: 'UInt16', value: 42 }]).status).toBe(0);
+    await waitFor('the write to reach the PLC', () => plc.getHolding(11)[0] === 42, 10_000);
+    // A write to a read-only tag is refused: the PLC keeps its value.
+    expect(publish('spBv1.0/test-plant/DCMD/gw-test/plc-1', [{ name: 'level', datatype: 'UInt16', value: 999 }]).status).toBe(0);
+    await waitFor('the refusal to be counted', async () => (await g.status()).sparkplug.commandsRefused === 1, 10_000);
+    expect(plc.getHolding(10)[0]).toBe(5);
+
+    // The PLC stops answering: DDEATH; it answers again: a fresh DBIRTH with its current values.
+    plc.pause(true);
+    const [ddeath] = await sub.waitForCount((m) => m.topic === 'spBv1.0/test-plant/DDEATH/gw-test/plc-1', 1, 20_000);
+    expect(typeof ddeath!.payload.seq).toBe('number');
+    plc.setHolding(10, [6]);
+    plc.pause(false);
+    const [dbirth] = await sub.waitForCount((m) => m.topic === 'spBv1.0/test-plant/DBIRTH/gw-test/plc-1' && m.at > ddeath!.at, 1, 30_000);
+    expect(dbirth!.payload.metrics.map((m) => [m.name, m.value])).toEqual([['level', 6], ['setpoint', 42]]);
+    // One seq counter, no jumps, across the death and the birth.
+    const fromNode = sub.messages.filter((m) => !/\/(NCMD|DCMD)\//.test(m.topic));
+    const seqs = fromNode.map((m) => m.payload.seq!);
+    for (let i = 1; i < seqs.length; i++) expect(seqs[i]).toBe((seqs[i - 1]! + 1) % 256);
   });
 });
