@@ -95,7 +95,8 @@ export class Forwarder {
     // A send that hangs on a dead network must not hold up shutdown: what it carried stays in the journal.
     await Promise.race([this.loop, sleep(2000)]);
     this.unsubscribe?.();
-    await this.sink.disconnect();
+    // kafkajs waits for pending requests before it disconnects; on a cut network that is a request timeout.
+    await Promise.race([this.sink.disconnect(), sleep(3000)]);
     this.setState('stopped');
   }
 
