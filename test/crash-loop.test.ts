@@ -6,6 +6,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript simulator, no types
 import { startSimulatedPlc } from '../scripts/sim-plc.mjs';
+import { runCli } from './helpers/cli.js';
 import { GatewayProcess } from './helpers/gateway.js';
 import { consumeAll, startKafka, type ConsumedRecord, type KafkaBroker } from './helpers/kafka.js';
 import { freePort, sleep, waitFor } from './helpers/net.js';
@@ -181,6 +182,12 @@ describe('crash loop', () => {
     expect(drainKills.filter((k) => k.leftInJournal! > 0).length).toBeGreaterThanOrEqual(1);
     expect(missing).toEqual([]);
     expect(duplicates).toBeLessThanOrEqual(kills.length * BATCH_SIZE);
+    // The cloud side's own check agrees.
+    const verified = runCli(['verify', '--brokers', kafka.bootstrap, '--topic', TOPIC, '--from-beginning', '--idle-ms', '2000', '--json']);
+    const report = JSON.parse(verified.stdout);
+    expect(report.totals.missing).toBe(0);
+    expect(report.totals.duplicates).toBe(duplicates);
+    expect(verified.code).toBe(0);
     // A repeated edge.seq is the same message sent again, never a seq handed out twice.
     for (const [seq, copies] of bySeq) {
       expect(new Set(copies.map(content)).size, `edge.seq ${seq}`).toBe(1);

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { createDriver } from '../drivers/index.js';
 import type { Driver } from '../drivers/types.js';
 import { Forwarder } from '../uplink/forwarder.js';
-import { openJournal, type Journal } from '../uplink/journal.js';
+import { openJournalWhenPossible, type Journal } from '../uplink/journal.js';
 import { prune, startHousekeeping } from '../uplink/housekeeping.js';
 import { permanentKafkaError } from '../uplink/kafka-errors.js';
 import { createKafkaSink } from '../uplink/kafka-sink.js';
@@ -41,7 +41,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const startedAt = new Date();
   const dataDir = resolve(config.data_dir);
   const { group, node } = config.site;
-  const { journal, quarantined } = openJournal(join(dataDir, 'journal.db'), {
+  const { journal, quarantined } = await openJournalWhenPossible(join(dataDir, 'journal.db'), {
     sync: config.buffer.sync,
     maxBytes: config.buffer.max_bytes,
     whenFull: config.buffer.when_full,
@@ -53,7 +53,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       log.error({ ...gap }, `Journal dropped ${gap.count} records (edge.seq ${gap.from}..${gap.to}, ${gap.reason}); a gap record tells the cloud.`);
       return gapJournalEntry(group, node, gap);
     },
-  });
+  }, (err) => log.error({ err: err.message, dataDir }, 'The journal cannot be opened: the disk is full. Waiting for space; nothing else starts until then.'));
   if (quarantined) {
     log.error({ ...quarantined }, `The journal file was corrupt: moved to ${quarantined.movedTo}; a fresh journal continues above edge.seq ${quarantined.to}.`);
   }

@@ -1,18 +1,18 @@
-// A real full disk: a small tmpfs under the journal. Capture waits in memory, nothing is lost, and it resumes by
+// A real full disk: a 6 MiB tmpfs under the journal. Capture waits in memory, nothing is lost, and it resumes by
 // itself when space returns. Needs root (mount); CI and the development machines run as root.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Journal, type JournalEntry } from './journal.js';
+import { Journal, openJournalWhenPossible, type JournalEntry } from './journal.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'disk-full-'));
 beforeAll(() => {
   try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', dir], { stdio: 'pipe' });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=6m', 'tmpfs', dir], { stdio: 'pipe' });
   } catch (err) {
-    throw new Error(`this test mounts a 3 MiB tmpfs to fill a real disk; it needs root (run as root, or in CI): ${(err as Error).message}`);
+    throw new Error(`this test mounts a 6 MiB tmpfs to fill a real disk; it needs root (run as root, or in CI): ${(err as Error).message}`);
   }
 });
 afterAll(() => {
@@ -30,6 +30,8 @@ describe('journal on a full disk', () => {
   it('keeps capture waiting in memory while the disk is full, loses nothing, and resumes when space returns', async () => {
     const filler = join(dir, 'filler');
     writeFileSync(filler, Buffer.alloc(1024 * 1024));
+    const spare = join(dir, 'spare'); // freed in the second part
+    writeFileSync(spare, Buffer.alloc(3 * 1024 * 1024));
     const events: boolean[] = [];
     const j = new Journal(join(dir, 'journal.db'), { onWriteError: (_e, failing) => events.push(failing) });
     let committed = 0;
@@ -53,5 +55,22 @@ describe('journal on a full disk', () => {
     expect(j.stats().records).toBe(enqueued);
     expect(j.peek(0, enqueued).map((r) => r.seq)).toEqual(Array.from({ length: enqueued }, (_, i) => i + 1));
     j.close(); // on a nearly full disk too: the WAL keeps what the refused checkpoint could not fold back
+
+    // Start-up on a full disk waits for space instead of failing (no crash loop under systemd).
+    const blocker = join(dir, 'blocker');
+    try {
+      writeFileSync(blocker, Buffer.alloc(4 * 1024 * 1024)); // more than is left: fills the disk to the brim
+    } catch {
+      /* ENOSPC: the disk is full, as wanted */
+    }
+    let waited: Error | undefined;
+    const opening = openJournalWhenPossible(join(dir, 'journal.db'), {}, (err) => (waited = err), 100);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(waited).toBeDefined();
+    rmSync(blocker);
+    rmSync(spare); // space returns
+    const { journal } = await opening;
+    expect(journal.stats().records).toBe(enqueued);
+    journal.close();
   });
 });

@@ -128,6 +128,34 @@ export function openJournal(file: string, options: JournalOptions = {}): OpenedJ
   }
 }
 
+/**
+ * openJournal, waiting while the disk is too full to open the file (SQLite needs room for its WAL and shared
+ * memory files): `waiting` is told once, and the gateway comes up when space returns instead of crash-looping.
+ */
+export async function openJournalWhenPossible(
+  file: string,
+  options: JournalOptions,
+  waiting: (err: Error) => void,
+  retryMs = 5000,
+): Promise<OpenedJournal> {
+  let told = false;
+  for (;;) {
+    try {
+      return openJournal(file, options);
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      if (!told) waiting(err as Error);
+      told = true;
+      await new Promise((r) => setTimeout(r, retryMs));
+    }
+  }
+}
+
+export function isDiskFull(err: unknown): boolean {
+  const code = (err as { code?: string }).code ?? '';
+  return code === 'SQLITE_FULL' || code === 'ENOSPC' || code.startsWith('SQLITE_IOERR');
+}
+
 function isCorruption(err: unknown): boolean {
   const code = (err as { code?: string }).code ?? '';
   return code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB' || (err as Error).message.startsWith('journal integrity check failed');
@@ -187,77 +215,75 @@ export class Journal {
   constructor(readonly file: string, private readonly options: JournalOptions = {}, checkIntegrity = false) {
     mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
-    if (checkIntegrity && existsSync(file)) {
-      let result: unknown;
-      try {
-        result = this.db.pragma('quick_check', { simple: true });
-      } catch (err) {
-        this.db.close();
-        throw err;
+    // A failed open must not leave the file open: a retry loop would pile up handles (and, on a full disk,
+    // the space they hold).
+    try {
+      if (checkIntegrity && existsSync(file)) {
+        const result = this.db.pragma('quick_check', { simple: true });
+        if (result !== 'ok') throw new Error(`journal integrity check failed: ${String(result)}`);
       }
-      if (result !== 'ok') {
-        this.db.close();
-        throw new Error(`journal integrity check failed: ${String(result)}`);
+      // Deleting rows does not shrink a SQLite file; incremental auto-vacuum lets housekeeping give pages back.
+      // It takes effect only on a new file (before the first table exists).
+      this.db.pragma('auto_vacuum = INCREMENTAL');
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
+        INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 1);
+        CREATE TABLE IF NOT EXISTS dead_letters (
+          seq INTEGER PRIMARY KEY,
+          captured_at INTEGER NOT NULL,
+          key TEXT NOT NULL,
+          type TEXT NOT NULL,
+          value TEXT NOT NULL,
+          reason TEXT NOT NULL,
+          dead_at INTEGER NOT NULL
+        ) STRICT;
+        CREATE TABLE IF NOT EXISTS records (
+          seq INTEGER PRIMARY KEY,
+          captured_at INTEGER NOT NULL,
+          key TEXT NOT NULL,
+          type TEXT NOT NULL,
+          value TEXT NOT NULL,
+          held INTEGER NOT NULL DEFAULT 0
+        ) STRICT;
+      `);
+      this.stmt = {
+        insert: this.db.prepare('INSERT INTO records (seq, captured_at, key, type, value, held) VALUES (?, ?, ?, ?, ?, ?)'),
+        setNextSeq: this.db.prepare("UPDATE meta SET value = ? WHERE key = 'next_seq'"),
+        peek: this.db.prepare('SELECT seq, captured_at, key, type, value, held FROM records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
+        del: this.db.prepare('DELETE FROM records WHERE seq BETWEEN ? AND ?'),
+        delBytes: this.db.prepare('SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records WHERE seq BETWEEN ? AND ?'),
+        markHeld: this.db.prepare('UPDATE records SET held = 1 WHERE held = 0'),
+        oldest: this.db.prepare('SELECT captured_at FROM records ORDER BY seq LIMIT 1'),
+        head: this.db.prepare('SELECT seq, captured_at, type, length(key) + length(value) AS b FROM records WHERE seq > ? ORDER BY seq LIMIT 500'),
+        gaps: this.db.prepare("SELECT seq, value FROM records WHERE type = 'gap' ORDER BY seq"),
+        delDropped: this.db.prepare("DELETE FROM records WHERE seq BETWEEN ? AND ? AND type != 'gap'"),
+        delDroppedBytes: this.db.prepare("SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records WHERE seq BETWEEN ? AND ? AND type != 'gap'"),
+        setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
+      };
+      const meta = this.db.prepare("SELECT value FROM meta WHERE key = 'next_seq'").get() as { value: number };
+      const max = this.db.prepare('SELECT max(seq) AS m FROM records').get() as { m: number | null };
+      // Belt and braces: never hand out a sequence at or below one already present.
+      this.ceiling = readCeiling(file);
+      this.nextSeq = Math.max(meta.value, (max.m ?? 0) + 1, options.startSeq ?? 1);
+      const totals = this.db.prepare('SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records').get() as { n: number; b: number };
+      this.records = totals.n;
+      this.bytes = totals.b;
+      this.deadLetters = (this.db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n;
+      // What a previous run left behind was held back while the gateway was not running.
+      if (this.records > 0) {
+        this.stmt.markHeld.run();
+        this.heldUpTo = this.nextSeq - 1;
       }
+      const gap = Object.fromEntries(
+        (this.db.prepare("SELECT key, value FROM meta WHERE key LIKE 'gap_%'").all() as Array<{ key: string; value: number }>).map((r) => [r.key, r.value]),
+      );
+      if (gap.gap_count) this.pendingGap = { from: gap.gap_from!, to: gap.gap_to!, count: gap.gap_count };
+    } catch (err) {
+      this.db.close();
+      throw err;
     }
-    // Deleting rows does not shrink a SQLite file; incremental auto-vacuum lets housekeeping give pages back.
-    // It takes effect only on a new file (before the first table exists).
-    this.db.pragma('auto_vacuum = INCREMENTAL');
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
-      INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 1);
-      CREATE TABLE IF NOT EXISTS dead_letters (
-        seq INTEGER PRIMARY KEY,
-        captured_at INTEGER NOT NULL,
-        key TEXT NOT NULL,
-        type TEXT NOT NULL,
-        value TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        dead_at INTEGER NOT NULL
-      ) STRICT;
-      CREATE TABLE IF NOT EXISTS records (
-        seq INTEGER PRIMARY KEY,
-        captured_at INTEGER NOT NULL,
-        key TEXT NOT NULL,
-        type TEXT NOT NULL,
-        value TEXT NOT NULL,
-        held INTEGER NOT NULL DEFAULT 0
-      ) STRICT;
-    `);
-    this.stmt = {
-      insert: this.db.prepare('INSERT INTO records (seq, captured_at, key, type, value, held) VALUES (?, ?, ?, ?, ?, ?)'),
-      setNextSeq: this.db.prepare("UPDATE meta SET value = ? WHERE key = 'next_seq'"),
-      peek: this.db.prepare('SELECT seq, captured_at, key, type, value, held FROM records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
-      del: this.db.prepare('DELETE FROM records WHERE seq BETWEEN ? AND ?'),
-      delBytes: this.db.prepare('SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records WHERE seq BETWEEN ? AND ?'),
-      markHeld: this.db.prepare('UPDATE records SET held = 1 WHERE held = 0'),
-      oldest: this.db.prepare('SELECT captured_at FROM records ORDER BY seq LIMIT 1'),
-      head: this.db.prepare('SELECT seq, captured_at, type, length(key) + length(value) AS b FROM records WHERE seq > ? ORDER BY seq LIMIT 500'),
-      gaps: this.db.prepare("SELECT seq, value FROM records WHERE type = 'gap' ORDER BY seq"),
-      delDropped: this.db.prepare("DELETE FROM records WHERE seq BETWEEN ? AND ? AND type != 'gap'"),
-      delDroppedBytes: this.db.prepare("SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records WHERE seq BETWEEN ? AND ? AND type != 'gap'"),
-      setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
-    };
-    const meta = this.db.prepare("SELECT value FROM meta WHERE key = 'next_seq'").get() as { value: number };
-    const max = this.db.prepare('SELECT max(seq) AS m FROM records').get() as { m: number | null };
-    // Belt and braces: never hand out a sequence at or below one already present.
-    this.ceiling = readCeiling(file);
-    this.nextSeq = Math.max(meta.value, (max.m ?? 0) + 1, options.startSeq ?? 1);
-    const totals = this.db.prepare('SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records').get() as { n: number; b: number };
-    this.records = totals.n;
-    this.bytes = totals.b;
-    this.deadLetters = (this.db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n;
-    // What a previous run left behind was held back while the gateway was not running.
-    if (this.records > 0) {
-      this.stmt.markHeld.run();
-      this.heldUpTo = this.nextSeq - 1;
-    }
-    const gap = Object.fromEntries(
-      (this.db.prepare("SELECT key, value FROM meta WHERE key LIKE 'gap_%'").all() as Array<{ key: string; value: number }>).map((r) => [r.key, r.value]),
-    );
-    if (gap.gap_count) this.pendingGap = { from: gap.gap_from!, to: gap.gap_to!, count: gap.gap_count };
   }
 
   /** Commits the entries in one transaction; they are captured when this returns. */
