@@ -140,7 +140,8 @@ async function status(url: string): Promise<number> {
     `site        ${body.site.group}/${body.site.node}   since ${body.startedAt}`,
     `sparkplug   ${body.sparkplug.state}  bdSeq ${body.sparkplug.bdSeq}  broker ${body.sparkplug.broker} (${body.sparkplug.brokerClients} clients)`,
     `uplink      ${body.uplink.state}  ${body.uplink.target ?? ''}  forwarded ${body.uplink.forwarded}${body.uplink.lastError ? `  last error: ${body.uplink.lastError}` : ''}`,
-    `journal     ${body.journal.records} records, ${body.journal.bytes} bytes, oldest ${body.journal.oldestAgeMs === null ? '-' : `${Math.round(body.journal.oldestAgeMs / 1000)} s`} old`,
+    `journal     ${body.journal.records} records, ${body.journal.bytes} bytes, oldest ${body.journal.oldestAgeMs === null ? '-' : `${Math.round(body.journal.oldestAgeMs / 1000)} s`} old, next edge.seq ${body.journal.nextSeq}`,
+    `losses      dropped ${Object.entries(body.journal.dropped ?? {}).map(([reason, n]) => `${reason} ${n}`).join(', ') || 'none'}; dead letters ${body.uplink.deadLettered ?? 0}${body.journal.quarantined ? `; corrupt journal moved to ${body.journal.quarantined}` : ''}`,
     'devices',
     ...body.devices.map((d: any) => `  ${String(d.name).padEnd(20)} ${String(d.state).padEnd(8)} polls ${d.polls}  errors ${d.errors}  last ${d.lastPollAt ?? '-'}${d.lastError ? `  ${d.lastError}` : ''}`),
   ];
