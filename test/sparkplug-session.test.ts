@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript simulator, no types
 import { startSimulatedPlc } from '../scripts/sim-plc.mjs';
 import { GatewayProcess } from './helpers/gateway.js';
-import { MosquittoSub } from './helpers/mosquitto-sub.js';
+import { MosquittoSub, mosquittoPub } from './helpers/mosquitto-sub.js';
 import { freePort, sleep, waitFor } from './helpers/net.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -99,11 +99,7 @@ describe('Sparkplug B session', () => {
     await sub.start();
     cleanups.push(() => sub.stop());
     // A subscriber that arrives late asks for a rebirth, as a host application would.
-    const { spawnSync } = await import('node:child_process');
-    const { encodePayload } = await import('../src/edge/sparkplug/codec.js');
-    const rebirth = Buffer.from(encodePayload({ timestamp: Date.now(), metrics: [{ name: 'Node Control/Rebirth', datatype: 'Boolean', value: true }] }));
-    const pub = spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(g.ports.mqtt), '-t', 'spBv1.0/test-plant/NCMD/gw-test', '-s'], { input: rebirth });
-    expect(pub.status).toBe(0);
+    expect(mosquittoPub(g.ports.mqtt, 'spBv1.0/test-plant/NCMD/gw-test', [{ name: 'Node Control/Rebirth', datatype: 'Boolean', value: true }])).toBe(0);
     await sub.waitForCount((m) => m.topic.includes('/DBIRTH/'), 1);
     plc.setHolding(10, [7]);
     await sub.waitForCount((m) => m.topic.includes('/DDATA/'), 1);
@@ -137,10 +133,7 @@ describe('Sparkplug B session', () => {
     const sub = new MosquittoSub(g.ports.mqtt);
     await sub.start();
     cleanups.push(() => sub.stop());
-    const { spawnSync } = await import('node:child_process');
-    const { encodePayload } = await import('../src/edge/sparkplug/codec.js');
-    const publish = (topic: string, metrics: Parameters<typeof encodePayload>[0]['metrics']) =>
-      spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(g.ports.mqtt), '-q', '1', '-t', topic, '-s'], { input: Buffer.from(encodePayload({ timestamp: Date.now(), metrics })) });
+    const publish = (topic: string, metrics: Parameters<typeof mosquittoPub>[2]) => ({ status: mosquittoPub(g.ports.mqtt, topic, metrics) });
 
     // A write to a writable tag reaches the PLC.
     expect(publish('spBv1.0/test-plant/DCMD/gw-test/plc-1', [{ name: 'setpoint', datatype: 'UInt16', value: 42 }]).status).toBe(0);

@@ -1,6 +1,6 @@
 // Debian's mosquitto_sub as an independent MQTT peer: what any HMI on the site network would see.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { decodePayload, type Payload } from '../../src/edge/sparkplug/codec.js';
+import { decodePayload, encodePayload, type Payload } from '../../src/edge/sparkplug/codec.js';
 import { waitFor } from './net.js';
 
 export interface SeenMessage {
@@ -64,4 +64,11 @@ export class MosquittoSub {
   stop(): void {
     this.child?.kill('SIGTERM');
   }
+}
+
+/** Debian's mosquitto_pub sends one Sparkplug payload at QoS 1, as a host application's command would arrive. */
+export function mosquittoPub(port: number, topic: string, metrics: Payload['metrics']): number | null {
+  requireMosquittoClients();
+  const payload = Buffer.from(encodePayload({ timestamp: Date.now(), metrics }));
+  return spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-t', topic, '-s'], { input: payload }).status;
 }
