@@ -44,8 +44,8 @@ function rawInsert(rows, sync) {
   const db = new Database(join(dir, 'raw.db'));
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${sync}`);
-  db.exec('CREATE TABLE records (seq INTEGER PRIMARY KEY, captured_at INTEGER NOT NULL, key TEXT NOT NULL, type TEXT NOT NULL, value TEXT NOT NULL, held INTEGER NOT NULL DEFAULT 0) STRICT');
-  const insert = db.prepare('INSERT INTO records (seq, captured_at, key, type, value, held) VALUES (?, ?, ?, ?, ?, 0)');
+  db.exec('CREATE TABLE records (seq INTEGER PRIMARY KEY, captured_at INTEGER NOT NULL, key TEXT NOT NULL, type TEXT NOT NULL, value TEXT NOT NULL) STRICT');
+  const insert = db.prepare('INSERT INTO records (seq, captured_at, key, type, value) VALUES (?, ?, ?, ?, ?)');
   const batch = db.transaction((slice, base) => slice.forEach((e, k) => insert.run(base + k, e.capturedAt, e.key, e.type, e.value)));
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < rows.length; i += 1000) batch(rows.slice(i, i + 1000), i + 1);

@@ -203,7 +203,6 @@ export class Journal {
     peek: Database.Statement;
     del: Database.Statement;
     delBytes: Database.Statement;
-    markHeld: Database.Statement;
     oldest: Database.Statement;
     head: Database.Statement;
     gaps: Database.Statement;
@@ -244,17 +243,15 @@ export class Journal {
           captured_at INTEGER NOT NULL,
           key TEXT NOT NULL,
           type TEXT NOT NULL,
-          value TEXT NOT NULL,
-          held INTEGER NOT NULL DEFAULT 0
+          value TEXT NOT NULL
         ) STRICT;
       `);
       this.stmt = {
-        insert: this.db.prepare('INSERT INTO records (seq, captured_at, key, type, value, held) VALUES (?, ?, ?, ?, ?, ?)'),
+        insert: this.db.prepare('INSERT INTO records (seq, captured_at, key, type, value) VALUES (?, ?, ?, ?, ?)'),
         setNextSeq: this.db.prepare("UPDATE meta SET value = ? WHERE key = 'next_seq'"),
-        peek: this.db.prepare('SELECT seq, captured_at, key, type, value, held FROM records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
+        peek: this.db.prepare('SELECT seq, captured_at, key, type, value FROM records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
         del: this.db.prepare('DELETE FROM records WHERE seq BETWEEN ? AND ?'),
         delBytes: this.db.prepare('SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records WHERE seq BETWEEN ? AND ?'),
-        markHeld: this.db.prepare('UPDATE records SET held = 1 WHERE held = 0'),
         oldest: this.db.prepare('SELECT captured_at FROM records ORDER BY seq LIMIT 1'),
         head: this.db.prepare('SELECT seq, captured_at, type, length(key) + length(value) AS b FROM records WHERE seq > ? ORDER BY seq LIMIT 500'),
         gaps: this.db.prepare("SELECT seq, value FROM records WHERE type = 'gap' ORDER BY seq"),
@@ -272,10 +269,7 @@ export class Journal {
       this.bytes = totals.b;
       this.deadLetters = (this.db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n;
       // What a previous run left behind was held back while the gateway was not running.
-      if (this.records > 0) {
-        this.stmt.markHeld.run();
-        this.heldUpTo = this.nextSeq - 1;
-      }
+      if (this.records > 0) this.heldUpTo = this.nextSeq - 1;
       const gap = Object.fromEntries(
         (this.db.prepare("SELECT key, value FROM meta WHERE key LIKE 'gap_%'").all() as Array<{ key: string; value: number }>).map((r) => [r.key, r.value]),
       );
@@ -290,7 +284,6 @@ export class Journal {
   append(entries: readonly JournalEntry[]): { first: number; last: number; dropped: boolean } {
     if (entries.length === 0) return { first: this.nextSeq, last: this.nextSeq - 1, dropped: false };
     const first = this.nextSeq;
-    const held = this.heldBack ? 1 : 0;
     let bytes = 0;
     const { maxBytes, whenFull } = this.options;
     if (maxBytes !== undefined && whenFull === 'drop_newest') {
@@ -301,13 +294,13 @@ export class Journal {
     this.db.transaction(() => {
       let seq = first;
       for (const e of entries) {
-        this.stmt.insert.run(seq++, e.capturedAt, e.key, e.type, e.value, held);
+        this.stmt.insert.run(seq++, e.capturedAt, e.key, e.type, e.value);
         bytes += e.key.length + e.value.length;
       }
       this.stmt.setNextSeq.run(seq);
     })();
     this.nextSeq = first + entries.length;
-    if (held) this.heldUpTo = this.nextSeq - 1;
+    if (this.heldBack) this.heldUpTo = this.nextSeq - 1;
     this.records += entries.length;
     this.bytes += bytes;
     if (maxBytes !== undefined && this.bytes > maxBytes && whenFull !== 'drop_newest') this.dropOldest(maxBytes);
@@ -439,9 +432,9 @@ export class Journal {
   /** Up to `limit` records with seq above `afterSeq`, oldest first. */
   peek(afterSeq: number, limit: number, upTo = Number.MAX_SAFE_INTEGER): JournalRecord[] {
     const rows = this.stmt.peek.all(afterSeq, upTo, limit) as Array<{
-      seq: number; captured_at: number; key: string; type: RecordType; value: string; held: number;
+      seq: number; captured_at: number; key: string; type: RecordType; value: string;
     }>;
-    return rows.map((r) => ({ seq: r.seq, capturedAt: r.captured_at, key: r.key, type: r.type, value: r.value, held: r.held === 1 }));
+    return rows.map((r) => ({ seq: r.seq, capturedAt: r.captured_at, key: r.key, type: r.type, value: r.value, held: r.seq <= this.heldUpTo }));
   }
 
   /**
@@ -469,10 +462,8 @@ export class Journal {
    * setHeldBack(false). Records carry the flag to Kafka as `edge.historical`.
    */
   setHeldBack(held: boolean): void {
-    if (held) {
-      this.stmt.markHeld.run();
-      this.heldUpTo = this.nextSeq - 1;
-    }
+    // A boundary, not a flag per row: marking a backlog of 100,000 records costs no write.
+    if (held) this.heldUpTo = this.nextSeq - 1;
     this.heldBack = held;
   }
 
