@@ -91,39 +91,38 @@ function untilSignal(log: Logger): Promise<void> {
   });
 }
 
-async function run(file: string): Promise<number> {
+/** Runs one long-lived part until SIGTERM/SIGINT, then stops it in order. */
+async function daemon(file: string, what: string, start: (config: GatewayConfig, log: Logger) => Promise<() => Promise<void>>): Promise<number> {
   const config = configOrExit(file);
   if (!config) return 2;
   const log = createLogger(config.log_level);
-  const { startGateway } = await import('./gateway.js');
-  let gateway;
+  let stop: () => Promise<void>;
   try {
-    gateway = await startGateway(config, log);
+    stop = await start(config, log);
   } catch (err) {
-    log.fatal({ err: (err as Error).message }, `The gateway cannot start: ${(err as Error).message}`);
-    process.exit(1); // whatever started before the failure must not keep a half gateway running
+    log.fatal({ err: (err as Error).message }, `The ${what} cannot start: ${(err as Error).message}`);
+    process.exit(1); // whatever started before the failure must not keep half of it running
   }
-  log.info({ config: file, site: config.site }, 'Gateway running.');
+  log.info({ config: file, site: config.site }, `The ${what} is running.`);
   await untilSignal(log);
-  await gateway.stop();
+  await stop();
   return 0;
 }
 
-async function brokerOnly(file: string): Promise<number> {
-  const config = configOrExit(file);
-  if (!config) return 2;
-  const log = createLogger(config.log_level);
-  const { startBroker } = await import('./broker.js');
-  let broker;
-  try {
-    broker = await startBroker(config.broker.listen, log);
-  } catch (err) {
-    log.fatal({ err: (err as Error).message }, `The broker cannot start: ${(err as Error).message}`);
-    return 1;
-  }
-  await untilSignal(log);
-  await broker.close();
-  return 0;
+function run(file: string): Promise<number> {
+  return daemon(file, 'gateway', async (config, log) => {
+    const { startGateway } = await import('./gateway.js');
+    const gateway = await startGateway(config, log);
+    return () => gateway.stop();
+  });
+}
+
+function brokerOnly(file: string): Promise<number> {
+  return daemon(file, 'broker', async (config, log) => {
+    const { startBroker } = await import('./broker.js');
+    const broker = await startBroker(config.broker.listen, log);
+    return () => broker.close();
+  });
 }
 
 async function status(url: string): Promise<number> {

@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { ModbusTagConfig } from '../../edge/config/schema.js';
+import { tag } from './test-fixtures.js';
 import { describeBlock, describePlan, extractReadings, planReads, type BlockRead } from './plan.js';
 
-const tag = (name: string, table: ModbusTagConfig['table'], address: number, type: ModbusTagConfig['type'] = table === 'coil' || table === 'discrete' ? 'bool' : 'uint16', extra: Partial<ModbusTagConfig> = {}): ModbusTagConfig => ({
-  name,
-  table,
-  address,
-  type,
-  scale: 1,
-  offset: 0,
-  writable: false,
-  ...extra,
-});
 
 const shape = (plan: BlockRead[]) => plan.map((b) => ({ table: b.table, start: b.start, count: b.count, tags: b.tags.map((t) => t.name) }));
 

@@ -3,6 +3,7 @@ import net from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ModbusTagConfig } from '../../edge/config/schema.js';
+import { tag } from './test-fixtures.js';
 import { createDriver } from '../index.js';
 import type { Driver, Sample } from '../types.js';
 import { planReads } from './plan.js';
@@ -39,16 +40,6 @@ async function startPlc(options: Record<string, unknown> = {}): Promise<Simulate
   return plc;
 }
 
-const tag = (name: string, table: ModbusTagConfig['table'], address: number, type: ModbusTagConfig['type'], extra: Partial<ModbusTagConfig> = {}): ModbusTagConfig => ({
-  name,
-  table,
-  address,
-  type,
-  scale: 1,
-  offset: 0,
-  writable: false,
-  ...extra,
-});
 
 function driverFor(port: number, tags: ModbusTagConfig[], extra: Partial<ModbusTcpDevice> = {}): { driver: Driver; device: ModbusTcpDevice } {
   const device: ModbusTcpDevice = { name: 'press-01', driver: 'modbus-tcp', host: '127.0.0.1', port, unit_id: 1, poll: 1000, timeout: 400, max_gap: 8, tags, ...extra };
