@@ -16,6 +16,7 @@ import { createMetrics } from './metrics.js';
 import { gapJournalEntry, toJournalEntry } from './journal-record.js';
 import { Poller } from './poller.js';
 import { sparkplugTypeOf } from './sparkplug/datatypes.js';
+import { AliasTable } from './sparkplug/aliases.js';
 import { EdgeNode } from './sparkplug/edge-node.js';
 import { DeviceTagModel, type TagDef } from './tag-model.js';
 
@@ -81,6 +82,9 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     brokerUrl,
     bdSeqFile: join(dataDir, 'bdseq'),
     devices: defs,
+    aliases: config.sparkplug.aliases ? AliasTable.open(join(dataDir, 'aliases.json'), defs) : undefined,
+    primaryHost: config.sparkplug.primary_host,
+    holdMax: config.sparkplug.hold_max,
     log,
     // A message is captured when its journal transaction commits, before it is published.
     capture: (message, publish) =>

@@ -1,11 +1,11 @@
 // Debian's mosquitto_sub as an independent MQTT peer: what any HMI on the site network would see.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { decodePayload, encodePayload, type Payload } from '../../src/edge/sparkplug/codec.js';
+import { decodePayload, encodePayload, type DecodedPayload, type EncodeOptions, type Payload } from '../../src/edge/sparkplug/codec.js';
 import { waitFor } from './net.js';
 
 export interface SeenMessage {
   topic: string;
-  payload: Payload;
+  payload: DecodedPayload;
   at: number;
 }
 
@@ -67,8 +67,8 @@ export class MosquittoSub {
 }
 
 /** Debian's mosquitto_pub sends one Sparkplug payload at QoS 1, as a host application's command would arrive. */
-export function mosquittoPub(port: number, topic: string, metrics: Payload['metrics']): number | null {
+export function mosquittoPub(port: number, topic: string, metrics: Payload['metrics'], options?: EncodeOptions): number | null {
   requireMosquittoClients();
-  const payload = Buffer.from(encodePayload({ timestamp: Date.now(), metrics }));
+  const payload = Buffer.from(encodePayload({ timestamp: Date.now(), metrics }, options));
   return spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-t', topic, '-s'], { input: payload }).status;
 }

@@ -101,6 +101,17 @@ export const configSchema = z
         embedded: z.boolean().default(true),
       })
       .default({ listen: { host: '127.0.0.1', port: 1883 }, embedded: true }),
+    // How the edge node speaks Sparkplug B on the site broker.
+    sparkplug: z
+      .strictObject({
+        // Data messages carry metric aliases instead of names; births carry both. Aliases are kept in data_dir.
+        aliases: z.boolean().default(false),
+        // The host id of the primary host application: births wait for its STATE online; data is held while it is offline.
+        primary_host: sparkplugId.optional(),
+        // Most metrics held in memory while the MQTT session is down, published as historical after the next birth.
+        hold_max: z.number().int().min(0).default(100_000),
+      })
+      .default({ aliases: false, hold_max: 100_000 }),
     devices: z.array(deviceSchema).default([]),
     // The journal: how durable, how large, and what gives when it is full.
     buffer: z

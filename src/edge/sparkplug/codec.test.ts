@@ -1,24 +1,46 @@
+import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { decodePayload, encodePayload, type Metric } from './codec.js';
 
 const roundTrip = (metrics: Metric[], seq?: number) => decodePayload(encodePayload({ timestamp: 1_700_000_000_123, seq, metrics }));
 
+// The library's own decoder, as an independent reader of our bytes (what a JavaScript host would use).
+const require = createRequire(import.meta.url);
+const library = (require('sparkplug-payload') as { get(ns: string): { decodePayload(b: Uint8Array): { metrics: Array<{ name: string; type: string; value: unknown }> } } }).get('spBv1.0');
+const longText = (v: unknown) => (typeof v === 'object' && v !== null ? String(v) : v);
+
 describe('Sparkplug codec', () => {
-  it('keeps payload timestamp and seq as plain numbers, including seq 0', () => {
+  it('keeps payload timestamp and seq as plain numbers, including seq 0 and the wrap value 255', () => {
     const p = roundTrip([], 0);
     expect(p.seq).toBe(0); // a protobuf Long zero would fail this
     expect(p.timestamp).toBe(1_700_000_000_123);
     expect(roundTrip([], 255).seq).toBe(255);
+    expect(decodePayload(encodePayload({ timestamp: 1, metrics: [] })).seq).toBeUndefined();
   });
 
-  it('round-trips negative integers and unsigned 32-bit values above 2^31', () => {
+  it('round-trips negative integers of every width and unsigned 32-bit values above 2^31', () => {
     const p = roundTrip([
+      { name: 'i8', datatype: 'Int8', value: -128, timestamp: 1 },
       { name: 'i16', datatype: 'Int16', value: -12345, timestamp: 1 },
       { name: 'i32', datatype: 'Int32', value: -2_000_000_000, timestamp: 1 },
       { name: 'u32', datatype: 'UInt32', value: 4_000_000_000, timestamp: 1 },
       { name: 'u16', datatype: 'UInt16', value: 65535, timestamp: 1 },
     ]);
-    expect(p.metrics.map((m) => m.value)).toEqual([-12345, -2_000_000_000, 4_000_000_000, 65535]);
+    expect(p.metrics.map((m) => m.value)).toEqual([-128, -12345, -2_000_000_000, 4_000_000_000, 65535]);
+    expect(p.metrics.every((m) => typeof m.value === 'number')).toBe(true);
+  });
+
+  it('writes bytes the library decoder reads the same way (UInt32 in the 64-bit field, as Tahu does)', () => {
+    const decoded = library.decodePayload(encodePayload({ timestamp: 5, seq: 3, metrics: [
+      { name: 'i16', datatype: 'Int16', value: -7, timestamp: 1 },
+      { name: 'u32', datatype: 'UInt32', value: 3_000_000_000, timestamp: 1 },
+      { name: 'u64', datatype: 'UInt64', value: 2n ** 63n + 5n, timestamp: 1 },
+      { name: 'f', datatype: 'Float', value: 1.5, timestamp: 1 },
+      { name: 's', datatype: 'String', value: 'Pump 3', timestamp: 1 },
+    ] }));
+    expect(decoded.metrics.map((m) => [m.name, m.type, longText(m.value)])).toEqual([
+      ['i16', 'Int16', -7], ['u32', 'UInt32', 3_000_000_000], ['u64', 'UInt64', '9223372036854775813'], ['f', 'Float', 1.5], ['s', 'String', 'Pump 3'],
+    ]);
   });
 
   it('keeps 64-bit values exact: bigints beyond 2^53, numbers below', () => {
@@ -26,11 +48,15 @@ describe('Sparkplug codec', () => {
       { name: 'u64', datatype: 'UInt64', value: 2n ** 63n + 5n, timestamp: 1 },
       { name: 'i64', datatype: 'Int64', value: -(2n ** 60n) - 1n, timestamp: 1 },
       { name: 'bdSeq', datatype: 'Int64', value: 7 },
+      { name: 'u64max', datatype: 'UInt64', value: 2n ** 64n - 1n, timestamp: 1 },
+      { name: 'i64neg', datatype: 'Int64', value: -5, timestamp: 1 },
     ]);
     expect(p.metrics[0]!.value).toBe(2n ** 63n + 5n);
     expect(p.metrics[1]!.value).toBe(-(2n ** 60n) - 1n);
     expect(p.metrics[2]!.value).toBe(7);
     expect(typeof p.metrics[2]!.value).toBe('number');
+    expect(p.metrics[3]!.value).toBe(2n ** 64n - 1n);
+    expect(p.metrics[4]!.value).toBe(-5);
   });
 
   it('encodes null as is_null and floats as float32', () => {
@@ -38,14 +64,28 @@ describe('Sparkplug codec', () => {
       { name: 'n', datatype: 'Float', value: null, timestamp: 1 },
       { name: 'f', datatype: 'Float', value: 1.1, timestamp: 1 },
       { name: 'b', datatype: 'Boolean', value: false, timestamp: 1 },
+      { name: 'nu', datatype: 'UInt64', value: null, timestamp: 1 },
     ]);
     expect(p.metrics[0]!.value).toBeNull();
     expect(p.metrics[1]!.value).toBe(Math.fround(1.1));
     expect(p.metrics[2]!.value).toBe(false);
+    expect(p.metrics[3]!.value).toBeNull();
   });
 
-  it('carries names, aliases, per-metric timestamps and datatypes', () => {
-    const p = roundTrip([{ name: 'temperature', alias: 42, datatype: 'Double', value: 21.5, timestamp: 1_700_000_000_000 }]);
-    expect(p.metrics[0]).toEqual({ name: 'temperature', alias: 42, datatype: 'Double', value: 21.5, timestamp: 1_700_000_000_000 });
+  it('carries names, aliases, per-metric timestamps, datatypes and the historical flag', () => {
+    const p = roundTrip([{ name: 'temperature', alias: 42, datatype: 'Double', value: 21.5, timestamp: 1_700_000_000_000, isHistorical: true }]);
+    expect(p.metrics[0]).toEqual({ name: 'temperature', alias: 42, datatype: 'Double', value: 21.5, timestamp: 1_700_000_000_000, isHistorical: true });
+  });
+
+  it('reads a command that names its metric by alias only and leaves out the datatype, with the type from our birth', () => {
+    const bytes = encodePayload({ timestamp: 1, metrics: [
+      { alias: 9, datatype: 'Int16', value: -3 },
+      { alias: 10, datatype: 'UInt32', value: 4_000_000_000 },
+    ] }, { datatypes: false });
+    const types: Record<number, 'Int16' | 'UInt32'> = { 9: 'Int16', 10: 'UInt32' };
+    const p = decodePayload(bytes, (m) => types[m.alias!]);
+    expect(p.metrics.map((m) => [m.alias, m.datatype, m.value, m.name])).toEqual([[9, 'Int16', -3, undefined], [10, 'UInt32', 4_000_000_000, undefined]]);
+    // Without a resolver the datatype stays unknown and the raw field is returned.
+    expect(decodePayload(bytes).metrics[0]!.datatype).toBeUndefined();
   });
 });

@@ -1,11 +1,13 @@
-// Sparkplug B protobuf at the boundary: our metrics in, bytes out, and back. Protobuf `Long`s never leave
-// this file: 64-bit values become numbers when safe, bigints when not.
+// Sparkplug B protobuf at the boundary: our metrics in, bytes out, and back, through the generated protobuf
+// message of sparkplug-payload. Protobuf `Long`s never leave this file: 64-bit values become numbers when safe,
+// bigints when not.
 import { createRequire } from 'node:module';
-import type * as SparkplugPayload from 'sparkplug-payload/lib/sparkplugbpayload.js';
 import type { SparkplugDataType } from './datatypes.js';
 
 const require = createRequire(import.meta.url);
-const spb = (require('sparkplug-payload') as { get(ns: string): typeof SparkplugPayload }).get('spBv1.0');
+const ProtoPayload = (require('sparkplug-payload/lib/sparkplugPayloadProto.js') as {
+  org: { eclipse: { tahu: { protobuf: { Payload: { decode(bytes: Uint8Array): unknown; encode(message: object): { finish(): Uint8Array } } } } } };
+}).org.eclipse.tahu.protobuf.Payload;
 
 export type MetricValue = number | boolean | bigint | string | null;
 
@@ -52,63 +54,159 @@ function toLongInput(value: number | bigint, unsigned: boolean): unknown {
   return (unsigned ? BigInt.asUintN(64, big) : BigInt.asIntN(64, big)).toString();
 }
 
-export function encodePayload(payload: Payload): Uint8Array {
-  return spb.encodePayload({
-    timestamp: toLongInput(payload.timestamp, true) as never,
-    seq: payload.seq === undefined ? undefined : (toLongInput(payload.seq, true) as never),
-    metrics: payload.metrics.map((m) => ({
-      name: m.name,
-      alias: m.alias === undefined ? undefined : (toLongInput(m.alias, true) as never),
-      timestamp: m.timestamp === undefined ? undefined : (toLongInput(m.timestamp, true) as never),
-      type: m.datatype,
-      value: encodeValue(m) as never,
-      isHistorical: m.isHistorical || undefined,
-    })),
-  });
+export interface EncodeOptions {
+  /** false: metrics go without their datatype, as a host's command may (the receiver knows it from the birth). */
+  datatypes?: boolean;
 }
 
-function encodeValue(m: Metric): unknown {
-  if (m.value === null) return null;
+const DATATYPE_CODES: Record<SparkplugDataType, number> = {
+  Int8: 1, Int16: 2, Int32: 3, Int64: 4, UInt8: 5, UInt16: 6, UInt32: 7, UInt64: 8,
+  Float: 9, Double: 10, Boolean: 11, String: 12, DateTime: 13, Text: 14,
+};
+
+export function encodePayload(payload: Payload, options: EncodeOptions = {}): Uint8Array {
+  const message: Record<string, unknown> = {
+    timestamp: toLongInput(payload.timestamp, true),
+    metrics: payload.metrics.map((m) => {
+      const out: Record<string, unknown> = {};
+      if (m.name !== undefined) out.name = m.name;
+      if (m.alias !== undefined) out.alias = toLongInput(m.alias, true);
+      if (m.timestamp !== undefined) out.timestamp = toLongInput(m.timestamp, true);
+      // [tck-id-payloads-metric-datatype-value-type] [tck-id-payloads-metric-datatype-value] the enum's uint32 code.
+      if (options.datatypes !== false) out.datatype = DATATYPE_CODES[m.datatype];
+      if (m.isHistorical) out.isHistorical = true;
+      if (m.value === null) out.isNull = true;
+      else Object.assign(out, valueField(m));
+      return out;
+    }),
+  };
+  if (payload.seq !== undefined) message.seq = toLongInput(payload.seq, true);
+  return ProtoPayload.encode(message).finish();
+}
+
+/** The protobuf field each datatype travels in. */
+function valueField(m: Metric): Record<string, unknown> {
+  const v = m.value as number | bigint | boolean | string;
   switch (m.datatype) {
+    case 'Int8':
+    case 'Int16':
+    case 'Int32':
+      // Negative values go sign-extended into the unsigned 32-bit field, as Tahu writes them.
+      return { intValue: Number(BigInt.asUintN(32, BigInt(Math.trunc(Number(v))))) };
+    case 'UInt8':
+    case 'UInt16':
+      return { intValue: Number(v) >>> 0 };
+    case 'UInt32':
+      // In the 64-bit field, as Tahu and the TCK do (the specification's table says int_value; we read both).
+      return { longValue: toLongInput(v as number | bigint, true) };
     case 'Int64':
     case 'DateTime':
-      return toLongInput(m.value as number | bigint, false);
-    case 'UInt32':
+      return { longValue: toLongInput(v as number | bigint, false) };
     case 'UInt64':
-      return toLongInput(m.value as number | bigint, true);
-    default:
-      return m.value;
+      return { longValue: toLongInput(v as number | bigint, true) };
+    case 'Float':
+      return { floatValue: Number(v) };
+    case 'Double':
+      return { doubleValue: Number(v) };
+    case 'Boolean':
+      return { booleanValue: Boolean(v) };
+    case 'String':
+    case 'Text':
+      return { stringValue: String(v) };
   }
 }
 
-export function decodePayload(bytes: Uint8Array): Payload {
-  const raw = spb.decodePayload(bytes);
-  return {
-    timestamp: Number(fromLong(raw.timestamp ?? 0, true)),
-    seq: raw.seq === undefined || raw.seq === null ? undefined : Number(fromLong(raw.seq, true)),
-    metrics: (raw.metrics ?? []).map((m) => {
-      const datatype = m.type as SparkplugDataType;
-      const metric: Metric = { datatype, value: decodeValue(datatype, m.value) };
-      if (m.name !== undefined && m.name !== null) metric.name = m.name;
-      if (m.alias !== undefined && m.alias !== null) metric.alias = Number(fromLong(m.alias, true));
-      if (m.timestamp !== undefined && m.timestamp !== null) metric.timestamp = Number(fromLong(m.timestamp, true));
-      if (m.isHistorical) metric.isHistorical = true;
-      return metric;
-    }),
-  };
+/** A metric as it arrived: commands may leave out the datatype and name their metric by alias only. */
+export type DecodedMetric = Omit<Metric, 'datatype'> & { datatype?: SparkplugDataType };
+
+export interface DecodedPayload {
+  timestamp: number;
+  seq?: number;
+  metrics: DecodedMetric[];
 }
 
-function decodeValue(datatype: SparkplugDataType, value: unknown): MetricValue {
-  if (value === null || value === undefined) return null;
+/** The datatype of a metric that arrived without one, from our own birth (a command naming it by alias or name). */
+export type TypeResolver = (metric: { name?: string; alias?: number }) => SparkplugDataType | undefined;
+
+const DATATYPE_NAMES: Record<number, SparkplugDataType> = {
+  1: 'Int8', 2: 'Int16', 3: 'Int32', 4: 'Int64', 5: 'UInt8', 6: 'UInt16', 7: 'UInt32', 8: 'UInt64',
+  9: 'Float', 10: 'Double', 11: 'Boolean', 12: 'String', 13: 'DateTime', 14: 'Text',
+};
+
+interface RawMetric {
+  name?: string;
+  alias?: unknown;
+  timestamp?: unknown;
+  datatype?: number;
+  isHistorical?: boolean;
+  isNull?: boolean;
+  intValue?: number;
+  longValue?: unknown;
+  floatValue?: number;
+  doubleValue?: number;
+  booleanValue?: boolean;
+  stringValue?: string;
+}
+
+/**
+ * Bytes to our metrics, read from the protobuf message itself rather than through the library's decoder, which
+ * turns a metric without datatype into undefined and reads UInt32 from long_value only.
+ */
+export function decodePayload(bytes: Uint8Array, resolveType?: TypeResolver): DecodedPayload {
+  const raw = ProtoPayload.decode(bytes) as unknown as { timestamp?: unknown; seq?: unknown; metrics?: RawMetric[] };
+  const payload: DecodedPayload = { timestamp: has(raw, 'timestamp') ? Number(fromLong(raw.timestamp, true)) : 0, metrics: [] };
+  if (has(raw, 'seq')) payload.seq = Number(fromLong(raw.seq, true));
+  for (const m of raw.metrics ?? []) {
+    const metric: DecodedMetric = { value: null };
+    if (has(m, 'name')) metric.name = m.name!;
+    if (has(m, 'alias')) metric.alias = Number(fromLong(m.alias, true));
+    if (has(m, 'timestamp')) metric.timestamp = Number(fromLong(m.timestamp, true));
+    const datatype = (has(m, 'datatype') ? DATATYPE_NAMES[m.datatype!] : undefined) ?? resolveType?.(metric);
+    if (datatype) metric.datatype = datatype;
+    metric.value = m.isNull ? null : decodeValue(datatype, m);
+    if (m.isHistorical) metric.isHistorical = true;
+    payload.metrics.push(metric);
+  }
+  return payload;
+}
+
+function has<T extends object>(o: T, key: keyof T & string): boolean {
+  return Object.prototype.hasOwnProperty.call(o, key) && (o as Record<string, unknown>)[key] !== null;
+}
+
+function decodeValue(datatype: SparkplugDataType | undefined, m: RawMetric): MetricValue {
+  const int = has(m, 'intValue') ? m.intValue! : undefined;
+  const long = has(m, 'longValue') ? m.longValue : undefined;
   switch (datatype) {
+    case 'Int8':
+    case 'Int16':
+    case 'Int32':
+      // Negative values arrive sign-extended in the unsigned 32-bit field.
+      return int === undefined ? (long === undefined ? null : Number(BigInt.asIntN(32, BigInt(fromLong(long, true))))) : int | 0;
+    case 'UInt8':
+    case 'UInt16':
+      return int === undefined ? (long === undefined ? null : Number(fromLong(long, true))) : int >>> 0;
+    case 'UInt32':
+      // [Tahu and the TCK put UInt32 in long_value; the specification's table says int_value: read either.]
+      return long !== undefined ? Number(BigInt.asUintN(32, BigInt(fromLong(long, true)))) : int === undefined ? null : int >>> 0;
     case 'Int64':
     case 'DateTime':
-      return fromLong(value, false);
-    case 'UInt32':
+      return long === undefined ? (int === undefined ? null : int | 0) : fromLong(long, false);
     case 'UInt64':
-      // The library turns a UInt32 Long into a signed int; read it from the raw bits instead.
-      return typeof value === 'number' ? value >>> 0 : fromLong(value, true);
+      return long === undefined ? (int === undefined ? null : int >>> 0) : fromLong(long, true);
+    case 'Float':
+    case 'Double':
+      return has(m, 'floatValue') ? m.floatValue! : has(m, 'doubleValue') ? m.doubleValue! : int ?? (long === undefined ? null : Number(fromLong(long, false)));
+    case 'Boolean':
+      return has(m, 'booleanValue') ? m.booleanValue! : null;
+    case 'String':
+    case 'Text':
+      return has(m, 'stringValue') ? m.stringValue! : null;
     default:
-      return value as MetricValue;
+      // No datatype and none known: whatever field is set, as it is.
+      if (int !== undefined) return int;
+      if (long !== undefined) return fromLong(long, false);
+      for (const k of ['floatValue', 'doubleValue', 'booleanValue', 'stringValue'] as const) if (has(m, k)) return m[k]!;
+      return null;
   }
 }

@@ -1,10 +1,15 @@
 // The Sparkplug B edge node: one MQTT session to the site broker, births, data, deaths and commands.
 // Every message it makes is handed to `capture` first (the journal), then published when the session is up.
+// Data captured while the session is down (or the primary host is offline) is held and published after the next
+// birth sequence, marked historical.
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
+import type { AliasTable } from './aliases.js';
 import { BdSeqStore } from './bdseq.js';
 import { decodePayload, encodePayload, type Metric, type MetricValue, type Payload } from './codec.js';
+import { checkCommandValue } from './command-values.js';
 import type { SparkplugDataType } from './datatypes.js';
+import { judgeHostState, parseHostState, stateTopic } from './host-state.js';
 import { deviceTopic, nodeTopic, parseTopic } from './topics.js';
 
 export type MessageKind = 'NBIRTH' | 'NDEATH' | 'DBIRTH' | 'DDATA' | 'DDEATH';
@@ -27,6 +32,12 @@ export interface EdgeNodeOptions {
   brokerUrl: string;
   bdSeqFile: string;
   devices: ReadonlyMap<string, readonly DeviceMetricDef[]>;
+  /** Present when `sparkplug.aliases` is on: data messages then carry aliases instead of names. */
+  aliases?: AliasTable;
+  /** `sparkplug.primary_host`: births wait until this host application's STATE says it is online. */
+  primaryHost?: string;
+  /** Most metrics held for historical publishing while the session is down; the oldest go first beyond it. */
+  holdMax?: number;
   log: Logger;
   /**
    * Called for every message, also while the session is down. `publish` must be called once the message is
@@ -37,36 +48,60 @@ export interface EdgeNodeOptions {
   write?(device: string, tag: string, value: MetricValue): Promise<void>;
 }
 
-export type SessionState = 'connecting' | 'online' | 'offline' | 'stopped';
+export type SessionState = 'connecting' | 'waiting_for_host' | 'online' | 'offline' | 'stopped';
 
 export interface EdgeNodeStatus {
   state: SessionState;
   bdSeq: number | null;
   published: number;
   rebirths: number;
+  rebirthsIgnored: number;
+  writes: number;
   commandsRefused: number;
+  held: number;
+  heldDropped: number;
+  historicalPublished: number;
+  primaryHost: { id: string; online: boolean; timestamp: number | null } | null;
 }
 
 const REBIRTH = 'Node Control/Rebirth';
+/** Metrics per historical payload. */
+const HISTORY_CHUNK = 500;
+
+interface HeldMetric {
+  device: string;
+  metric: Metric;
+}
 
 export class EdgeNode {
   private client: MqttClient | undefined;
   private running = false;
   private seq = 0;
-  /** Counts sessions, so that a message captured for one session is never published in the next. */
-  private session = 0;
+  /**
+   * Changes whenever the node is born or stops being born, so that a message captured in one period is never
+   * published live in another: DATA captured before a birth is held, never sent ahead of it.
+   */
+  private epoch = 0;
   private bdSeq: number | null = null;
   private state: SessionState = 'stopped';
   private readonly bdSeqStore: BdSeqStore;
   /** Latest value of every metric of a device that is online; births repeat them. */
-  private readonly online = new Map<string, Map<string, Metric>>();
-  private readonly counters = { published: 0, rebirths: 0, commandsRefused: 0 };
+  private readonly deviceMetrics = new Map<string, Map<string, Metric>>();
+  private readonly defs = new Map<string, Map<string, DeviceMetricDef>>();
+  /** The last message of the birth sequence under way; a rebirth request is ignored until it went out. */
+  private birthUnderway: EdgeMessage | undefined;
+  private held: HeldMetric[] = [];
+  private hostOnline: boolean;
+  private hostTimestamp: number | undefined;
+  private readonly counters = { published: 0, rebirths: 0, rebirthsIgnored: 0, writes: 0, commandsRefused: 0, heldDropped: 0, historicalPublished: 0 };
   private loop: Promise<void> | undefined;
   private closeSession: (() => void) | undefined;
   private wakeLoop: (() => void) | undefined;
 
   constructor(private readonly o: EdgeNodeOptions) {
     this.bdSeqStore = new BdSeqStore(o.bdSeqFile);
+    this.hostOnline = o.primaryHost === undefined;
+    for (const [device, metrics] of o.devices) this.defs.set(device, new Map(metrics.map((m) => [m.name, m])));
   }
 
   start(): void {
@@ -82,18 +117,19 @@ export class EdgeNode {
   }
 
   status(): EdgeNodeStatus {
-    return { state: this.state, bdSeq: this.bdSeq, ...this.counters };
+    const primaryHost = this.o.primaryHost === undefined ? null : { id: this.o.primaryHost, online: this.hostOnline, timestamp: this.hostTimestamp ?? null };
+    return { state: this.state, bdSeq: this.bdSeq, ...this.counters, held: this.held.length, primaryHost };
   }
 
   /** First good poll, or the first after an outage: DBIRTH with every metric's current value. */
   deviceOnline(device: string, metrics: Metric[]): void {
-    this.online.set(device, new Map(metrics.map((m) => [m.name!, m])));
+    this.deviceMetrics.set(device, new Map(metrics.map((m) => [m.name!, m])));
     this.emit({ kind: 'DBIRTH', device, payload: { timestamp: Date.now(), metrics: this.birthMetrics(device) } });
   }
 
   /** Changed metrics of an online device. [tck-id-topics-ddata-payload] only what changed. */
   deviceData(device: string, metrics: Metric[]): void {
-    const known = this.online.get(device);
+    const known = this.deviceMetrics.get(device);
     if (!known || metrics.length === 0) return;
     for (const m of metrics) known.set(m.name!, m);
     this.emit({ kind: 'DDATA', device, payload: { timestamp: Date.now(), metrics } });
@@ -101,21 +137,23 @@ export class EdgeNode {
 
   /** [tck-id-operational-behavior-device-ddeath] the PLC stopped answering. */
   deviceOffline(device: string): void {
-    if (!this.online.delete(device)) return;
+    if (!this.deviceMetrics.delete(device)) return;
     this.emit({ kind: 'DDEATH', device, payload: { timestamp: Date.now(), metrics: [] } });
   }
 
   isOnline(device: string): boolean {
-    return this.online.has(device);
+    return this.deviceMetrics.has(device);
   }
 
   /** [tck-id-operational-behavior-edge-node-intentional-disconnect-ndeath] NDEATH, then DISCONNECT. */
   async stop(): Promise<void> {
     this.running = false;
     const client = this.client;
+    const connected = this.state === 'online' || this.state === 'waiting_for_host';
+    this.leaveOnline();
     const death = this.deathPayload(this.bdSeq ?? 0);
     this.o.capture({ kind: 'NDEATH', payload: death }, () => undefined);
-    if (client && this.state === 'online') {
+    if (client && connected) {
       // [tck-id-payloads-ndeath-will-message-publisher-disconnect-mqtt311] NDEATH is published before DISCONNECT.
       await new Promise<void>((resolve) => client.publish(nodeTopic(this.o.group, 'NDEATH', this.o.node), Buffer.from(encodePayload(death)), { qos: 1, retain: false }, () => resolve()));
     }
@@ -143,11 +181,13 @@ export class EdgeNode {
     }
   }
 
-  /** One MQTT session from CONNECT to close; true when it reached NBIRTH. */
+  /** One MQTT session from CONNECT to close; true when it was accepted by the broker. */
   private async runSession(): Promise<boolean> {
     this.state = 'connecting';
     // [tck-id-message-flow-edge-node-birth-publish-will-message-payload-bdSeq] +1 on every CONNECT, persisted.
     const bdSeq = this.bdSeqStore.next();
+    // [tck-id-message-flow-edge-node-birth-publish-connect] the MQTT session comes before any birth;
+    // [tck-id-operational-behavior-primary-application-state-with-multiple-servers-single-server] one server at a time.
     const client = mqtt.connect(this.o.brokerUrl, {
       clientId: `edge-gateway:${this.o.group}:${this.o.node}`,
       protocolVersion: 4,
@@ -156,12 +196,13 @@ export class EdgeNode {
       connectTimeout: 5000,
       keepalive: 15,
       will: {
+        // [tck-id-message-flow-edge-node-birth-publish-will-message] [tck-id-payloads-ndeath-will-message]
         // [tck-id-message-flow-edge-node-birth-publish-will-message-topic]
         topic: nodeTopic(this.o.group, 'NDEATH', this.o.node),
         // [tck-id-message-flow-edge-node-birth-publish-will-message-payload]
         payload: Buffer.from(encodePayload(this.deathPayload(bdSeq))),
-        qos: 1, // [tck-id-message-flow-edge-node-birth-publish-will-message-qos]
-        retain: false, // [tck-id-message-flow-edge-node-birth-publish-will-message-will-retained]
+        qos: 1, // [tck-id-message-flow-edge-node-birth-publish-will-message-qos] [tck-id-payloads-ndeath-will-message-qos]
+        retain: false, // [tck-id-message-flow-edge-node-birth-publish-will-message-will-retained] [tck-id-payloads-ndeath-will-message-retain]
       },
     });
     this.client = client;
@@ -181,118 +222,291 @@ export class EdgeNode {
     }
     this.bdSeq = bdSeq;
     try {
-      client.on('message', (topic, payload) => this.onCommand(topic, payload));
-      // [tck-id-message-flow-edge-node-ncmd-subscribe] NCMD at QoS 1 before NBIRTH;
-      // [tck-id-message-flow-device-dcmd-subscribe] DCMD at QoS 1 before any DBIRTH.
-      await client.subscribeAsync(
-        [nodeTopic(this.o.group, 'NCMD', this.o.node), deviceTopic(this.o.group, 'DCMD', this.o.node, '+')],
-        { qos: 1 },
-      );
-      this.state = 'online';
-      this.session += 1;
-      this.birth();
-      this.o.log.info({ broker: this.o.brokerUrl, bdSeq }, 'Sparkplug session online.');
+      client.on('message', (topic, payload) => this.onMessage(topic, payload));
+      const topics = [
+        // [tck-id-message-flow-edge-node-ncmd-subscribe] NCMD at QoS 1 before NBIRTH;
+        nodeTopic(this.o.group, 'NCMD', this.o.node),
+        // [tck-id-message-flow-device-dcmd-subscribe] DCMD at QoS 1 before any DBIRTH.
+        deviceTopic(this.o.group, 'DCMD', this.o.node, '+'),
+      ];
+      // [tck-id-operational-behavior-primary-application-state-with-multiple-servers-state-subs] the host's STATE.
+      if (this.o.primaryHost !== undefined) topics.push(stateTopic(this.o.primaryHost));
+      await client.subscribeAsync(topics, { qos: 1 });
+      if (this.o.primaryHost === undefined || this.hostOnline) this.goOnline('session up');
+      else {
+        this.state = 'waiting_for_host';
+        this.o.log.info({ primaryHost: this.o.primaryHost, bdSeq }, 'Connected; waiting for the primary host application to be online before the births.');
+      }
     } catch (err) {
       this.o.log.warn({ err: (err as Error).message }, 'Sparkplug session failed before birth.');
       client.end(true);
     }
     await closed;
-    if (this.state === 'online' && this.running) this.o.log.warn({ broker: this.o.brokerUrl }, 'Sparkplug session lost; reconnecting.');
+    if ((this.state as SessionState) === 'online' && this.running) this.o.log.warn({ broker: this.o.brokerUrl }, 'Sparkplug session lost; reconnecting. Data is held and sent as historical after the next birth.');
+    this.leaveOnline();
     this.state = 'offline';
     client.removeAllListeners('message');
     return true;
+  }
+
+  /**
+   * [tck-id-message-flow-edge-node-birth-publish-phid-wait] [tck-id-operational-behavior-edge-node-birth-sequence-wait]
+   * births only once connected and, with a primary host, once it is online.
+   */
+  private goOnline(why: string): void {
+    this.state = 'online';
+    this.epoch += 1;
+    this.birth();
+    this.o.log.info({ broker: this.o.brokerUrl, bdSeq: this.bdSeq, why }, 'Sparkplug session online.');
+  }
+
+  private leaveOnline(): void {
+    if (this.state === 'online') this.epoch += 1;
+    this.birthUnderway = undefined;
   }
 
   /** NBIRTH then every online device's DBIRTH, with the session's bdSeq. */
   private birth(): void {
     const now = Date.now();
     // [tck-id-topics-nbirth-seq-num] NBIRTH seq is 0; the counter restarts with it.
-    this.emit({
+    // [tck-id-principles-birth-certificates-order] births are the first messages of a session.
+    let last = this.emit({
       kind: 'NBIRTH',
       payload: {
-        timestamp: now, // [tck-id-topics-nbirth-timestamp]
+        timestamp: now, // [tck-id-topics-nbirth-timestamp] [tck-id-payloads-nbirth-timestamp]
         metrics: [
-          // [tck-id-topics-nbirth-bdseq-included] [tck-id-topics-nbirth-bdseq-matching]
+          // [tck-id-topics-nbirth-bdseq-included] [tck-id-topics-nbirth-bdseq-matching] named, never aliased.
           { name: 'bdSeq', datatype: 'Int64', value: this.bdSeq!, timestamp: now },
-          // [tck-id-topics-nbirth-rebirth-metric] Boolean, false, never aliased.
+          // [tck-id-topics-nbirth-rebirth-metric] Boolean, false; [tck-id-operational-behavior-data-commands-rebirth-name-aliases] no alias.
           { name: REBIRTH, datatype: 'Boolean', value: false, timestamp: now },
         ],
       },
     });
     // [tck-id-payloads-dbirth-order] DBIRTHs right after NBIRTH, before any data.
-    for (const device of this.online.keys()) {
-      this.emit({ kind: 'DBIRTH', device, payload: { timestamp: now, metrics: this.birthMetrics(device) } });
+    for (const device of this.deviceMetrics.keys()) {
+      last = this.emit({ kind: 'DBIRTH', device, payload: { timestamp: now, metrics: this.birthMetrics(device) } });
     }
+    this.birthUnderway = last;
   }
 
+  /** [tck-id-topics-dbirth-metric-reqs] every metric of the device with name, datatype, value and timestamp. */
   private birthMetrics(device: string): Metric[] {
-    return [...(this.online.get(device)?.values() ?? [])];
+    return [...(this.deviceMetrics.get(device)?.values() ?? [])];
   }
 
   private deathPayload(bdSeq: number): Payload {
-    // [tck-id-topics-ndeath-payload] only bdSeq; [tck-id-topics-ndeath-seq] no seq.
+    // [tck-id-topics-ndeath-payload] only bdSeq, named; [tck-id-topics-ndeath-seq] no seq.
     return { timestamp: Date.now(), metrics: [{ name: 'bdSeq', datatype: 'Int64', value: bdSeq }] };
   }
 
-  private emit(message: EdgeMessage): void {
-    const session = this.session;
-    this.o.capture(message, () => this.publish(message, session));
+  private emit(message: EdgeMessage): EdgeMessage {
+    const epoch = this.epoch;
+    this.o.capture(message, () => this.publish(message, epoch));
+    return message;
   }
 
-  /** Publishes a captured message, unless the session it was made for has ended meanwhile. */
-  private publish(message: EdgeMessage, session: number): void {
+  /** Publishes a captured message, unless the node stopped being born since it was made: then data is held. */
+  private publish(message: EdgeMessage, epoch: number): void {
+    if (message === this.birthUnderway) this.birthUnderway = undefined;
     const client = this.client;
-    if (this.state !== 'online' || !client || session !== this.session) return;
+    if (this.state !== 'online' || !client || epoch !== this.epoch) {
+      if (message.kind === 'DDATA' && message.device !== undefined) this.hold(message.device, message.payload.metrics);
+      return;
+    }
+    this.send(client, message.kind, message.device, this.onWire(message));
+    // Data held for this device goes out right after its birth, in payloads of its own.
+    if (message.kind === 'DBIRTH' && message.device !== undefined) this.publishHeld(client, message.device);
+  }
+
+  private send(client: MqttClient, kind: MessageKind, device: string | undefined, payload: Payload): void {
     // [tck-id-payloads-sequence-num-incrementing] one counter for node and devices, allocated only on publish;
-    // [tck-id-topics-nbirth-seq-num] NBIRTH is 0 and restarts it.
-    const seq = message.kind === 'NBIRTH' ? (this.seq = 0) : (this.seq = (this.seq + 1) % 256);
-    const topic = message.device === undefined
-      ? nodeTopic(this.o.group, message.kind as 'NBIRTH', this.o.node)
-      : deviceTopic(this.o.group, message.kind as 'DBIRTH' | 'DDATA' | 'DDEATH', this.o.node, message.device);
-    // [tck-id-topics-nbirth-mqtt] [tck-id-topics-dbirth-mqtt] [tck-id-topics-ddata-mqtt] QoS 0, not retained.
-    client.publish(topic, Buffer.from(encodePayload({ ...message.payload, seq })), { qos: 0, retain: false });
+    // [tck-id-topics-nbirth-seq-num] NBIRTH is 0 and restarts it; [tck-id-payloads-sequence-num-always-included].
+    const seq = kind === 'NBIRTH' ? (this.seq = 0) : (this.seq = (this.seq + 1) % 256);
+    const topic = device === undefined
+      ? nodeTopic(this.o.group, kind as 'NBIRTH', this.o.node)
+      : deviceTopic(this.o.group, kind as 'DBIRTH' | 'DDATA' | 'DDEATH', this.o.node, device);
+    // [tck-id-topics-nbirth-mqtt] [tck-id-topics-dbirth-mqtt] [tck-id-topics-ddata-mqtt] [tck-id-topics-ddeath-mqtt] QoS 0, not retained.
+    client.publish(topic, Buffer.from(encodePayload({ ...payload, seq })), { qos: 0, retain: false });
     this.counters.published += 1;
+  }
+
+  /** Names become aliases: births carry both, data carries the alias only. */
+  private onWire(message: EdgeMessage): Payload {
+    const aliases = this.o.aliases;
+    const device = message.device;
+    if (!aliases || device === undefined) return message.payload;
+    if (message.kind === 'DBIRTH') {
+      // [tck-id-payloads-alias-birth-requirement] name and alias in births.
+      return { ...message.payload, metrics: message.payload.metrics.map((m) => ({ ...m, alias: aliases.aliasOf(device, m.name!) })) };
+    }
+    if (message.kind === 'DDATA') return { ...message.payload, metrics: this.aliased(device, message.payload.metrics) };
+    return message.payload;
+  }
+
+  /** [tck-id-payloads-alias-data-cmd-requirement] data carries the alias only, no name. */
+  private aliased(device: string, metrics: Metric[]): Metric[] {
+    const aliases = this.o.aliases;
+    if (!aliases) return metrics;
+    return metrics.map(({ name, ...rest }) => ({ ...rest, alias: aliases.aliasOf(device, name!) }));
+  }
+
+  private hold(device: string, metrics: Metric[]): void {
+    const max = this.o.holdMax ?? 100_000;
+    for (const m of metrics) this.held.push({ device, metric: { ...m, isHistorical: true } });
+    if (this.held.length > max) {
+      const drop = this.held.length - max;
+      if (this.counters.heldDropped === 0) this.o.log.warn({ holdMax: max }, 'Too much data held for historical publishing on MQTT; the oldest goes first (the journal and Kafka keep everything).');
+      this.held.splice(0, drop);
+      this.counters.heldDropped += drop;
+    }
+  }
+
+  /**
+   * Data held back by an outage of the session or of the primary host, after the device's fresh DBIRTH: each
+   * metric with is_historical and its original timestamp, in payloads separate from live data.
+   */
+  private publishHeld(client: MqttClient, device: string): void {
+    if (this.held.length === 0) return;
+    const mine = this.held.filter((h) => h.device === device).map((h) => h.metric);
+    if (mine.length === 0) return;
+    this.held = this.held.filter((h) => h.device !== device);
+    for (let i = 0; i < mine.length; i += HISTORY_CHUNK) {
+      this.send(client, 'DDATA', device, { timestamp: Date.now(), metrics: this.aliased(device, mine.slice(i, i + HISTORY_CHUNK)) });
+    }
+    this.counters.historicalPublished += mine.length;
+    this.o.log.info({ device, metrics: mine.length }, 'Published data held during the outage, marked historical.');
+  }
+
+  private onMessage(topic: string, bytes: Buffer): void {
+    if (this.o.primaryHost !== undefined && topic === stateTopic(this.o.primaryHost)) this.onHostState(bytes);
+    else this.onCommand(topic, bytes);
+  }
+
+  private onHostState(bytes: Buffer): void {
+    // [tck-id-message-flow-edge-node-birth-publish-phid-wait-id] the subscription is to our host id's topic only.
+    const state = parseHostState(bytes);
+    if (typeof state === 'string') {
+      this.o.log.warn({ primaryHost: this.o.primaryHost, reason: state }, 'Ignored a STATE message of the primary host that is not Sparkplug 3.0 JSON.');
+      return;
+    }
+    const verdict = judgeHostState(state, this.hostTimestamp);
+    if (verdict === 'ignored') {
+      this.o.log.info({ primaryHost: this.o.primaryHost, timestamp: state.timestamp, last: this.hostTimestamp }, 'Ignored a stale STATE of the primary host (older than the last one).');
+      return;
+    }
+    this.hostTimestamp = state.timestamp;
+    const wasOnline = this.hostOnline;
+    this.hostOnline = verdict === 'online';
+    if (wasOnline !== this.hostOnline) this.o.log.info({ primaryHost: this.o.primaryHost, online: this.hostOnline }, `The primary host application is ${this.hostOnline ? 'online' : 'offline'}.`);
+    // [tck-id-message-flow-edge-node-birth-publish-phid-wait-online] births once it says online.
+    if (this.hostOnline && this.state === 'waiting_for_host') this.goOnline('primary host online');
+    // [tck-id-message-flow-edge-node-birth-publish-phid-offline] [tck-id-operational-behavior-edge-node-termination-host-offline]
+    // NDEATH, disconnect, and a new session that waits for the host; data meanwhile is held.
+    if (!this.hostOnline && this.state === 'online') this.endSessionForHost();
+  }
+
+  private endSessionForHost(): void {
+    const client = this.client!;
+    const death = this.deathPayload(this.bdSeq ?? 0);
+    this.leaveOnline();
+    this.state = 'offline';
+    this.o.capture({ kind: 'NDEATH', payload: death }, () => undefined);
+    client.publish(nodeTopic(this.o.group, 'NDEATH', this.o.node), Buffer.from(encodePayload(death)), { qos: 1, retain: false }, () => client.end());
   }
 
   private onCommand(topic: string, bytes: Buffer): void {
     const parsed = parseTopic(topic);
     if (!parsed || parsed.group !== this.o.group || parsed.node !== this.o.node) return;
-    let payload: Payload;
-    try {
-      payload = decodePayload(bytes);
-    } catch (err) {
-      this.counters.commandsRefused += 1;
-      this.o.log.warn({ topic, err: (err as Error).message }, 'Ignored a command that is not a Sparkplug payload.');
-      return;
-    }
-    if (parsed.verb === 'NCMD') {
-      // [tck-id-operational-behavior-data-commands-ncmd-rebirth-verb] [tck-id-operational-behavior-data-commands-rebirth-action-3]
-      if (payload.metrics.some((m) => m.name === REBIRTH && m.value === true)) {
-        this.counters.rebirths += 1;
-        this.o.log.info('Rebirth requested by a host application.');
-        this.birth();
-      }
-      return;
-    }
-    if (parsed.verb === 'DCMD' && parsed.device) void this.onDeviceCommand(parsed.device, payload);
+    if (parsed.verb === 'NCMD') this.onNodeCommand(bytes);
+    else if (parsed.verb === 'DCMD' && parsed.device !== undefined) void this.onDeviceCommand(parsed.device, bytes);
   }
 
-  private async onDeviceCommand(device: string, payload: Payload): Promise<void> {
-    const defs = this.o.devices.get(device);
+  private decode(bytes: Buffer, device?: string): ReturnType<typeof decodePayload> | undefined {
+    try {
+      return decodePayload(bytes, device === undefined ? undefined : (m) => this.defOf(device, m)?.datatype);
+    } catch (err) {
+      this.counters.commandsRefused += 1;
+      this.o.log.warn({ device, err: (err as Error).message }, 'Ignored a command that is not a Sparkplug payload.');
+      return undefined;
+    }
+  }
+
+  private onNodeCommand(bytes: Buffer): void {
+    const payload = this.decode(bytes);
+    if (!payload) return;
     for (const m of payload.metrics) {
-      const def = defs?.find((d) => d.name === m.name);
-      if (!def || !def.writable || !this.o.write) {
+      // [tck-id-operational-behavior-data-commands-ncmd-rebirth-verb] [tck-id-operational-behavior-data-commands-ncmd-rebirth-name]
+      // [tck-id-operational-behavior-data-commands-ncmd-rebirth-value]
+      if (m.name === REBIRTH && m.value === true) this.onRebirth();
+      else if (m.name !== REBIRTH) {
         this.counters.commandsRefused += 1;
-        this.o.log.warn({ device, tag: m.name }, `Refused a write to "${m.name}" of device "${device}": the tag is not marked writable.`);
+        this.o.log.warn({ metric: m.name ?? m.alias }, 'Ignored a node command for a metric this edge node does not have.');
+      }
+    }
+  }
+
+  /**
+   * [tck-id-operational-behavior-data-commands-rebirth-action-1] [tck-id-operational-behavior-data-commands-rebirth-action-2]
+   * [tck-id-operational-behavior-data-commands-rebirth-action-3] NBIRTH and every DBIRTH again, same bdSeq, no NDEATH.
+   * Requests that arrive while a birth sequence is still going out are duplicates and ignored.
+   */
+  private onRebirth(): void {
+    if (this.state !== 'online') {
+      this.counters.rebirthsIgnored += 1;
+      return; // births follow by themselves once the session (or the primary host) is up
+    }
+    if (this.birthUnderway) {
+      this.counters.rebirthsIgnored += 1;
+      this.o.log.info('Ignored a rebirth request: a birth sequence is going out right now.');
+      return;
+    }
+    this.counters.rebirths += 1;
+    this.o.log.info('Rebirth requested by a host application.');
+    this.birth();
+  }
+
+  private defOf(device: string, m: { name?: string; alias?: number }): DeviceMetricDef | undefined {
+    const defs = this.defs.get(device);
+    if (!defs) return undefined;
+    // [tck-id-operational-behavior-data-commands-dcmd-metric-name] resolved against our own birth, by alias or name.
+    const name = m.alias !== undefined && this.o.aliases ? this.o.aliases.nameOf(device, m.alias) : m.name;
+    return name === undefined ? undefined : defs.get(name);
+  }
+
+  private async onDeviceCommand(device: string, bytes: Buffer): Promise<void> {
+    const payload = this.decode(bytes, device);
+    if (!payload) return;
+    for (const m of payload.metrics) {
+      const def = this.defOf(device, m);
+      if (!def) {
+        this.refuse(device, undefined, `device "${device}" has no metric ${m.name !== undefined ? `"${m.name}"` : `with alias ${m.alias}`}`);
+        continue;
+      }
+      if (!def.writable || !this.o.write) {
+        this.refuse(device, def, `the tag is not marked writable`);
+        continue;
+      }
+      const checked = checkCommandValue(m.value, def.datatype);
+      if (!checked.ok) {
+        this.refuse(device, def, checked.reason);
         continue;
       }
       try {
-        await this.o.write(device, def.name, m.value);
+        await this.o.write(device, def.name, checked.value);
+        this.counters.writes += 1;
         this.o.log.info({ device, tag: def.name }, 'Wrote a command value to the device.');
       } catch (err) {
-        this.counters.commandsRefused += 1;
-        this.o.log.warn({ device, tag: def.name, err: (err as Error).message }, 'A command write failed.');
+        this.refuse(device, def, `the write failed: ${(err as Error).message}`);
       }
     }
+  }
+
+  /** A refused or failed write: logged, counted, and answered with the tag's real value so no host keeps a wrong one. */
+  private refuse(device: string, def: DeviceMetricDef | undefined, reason: string): void {
+    this.counters.commandsRefused += 1;
+    const tag = def?.name;
+    this.o.log.warn({ device, tag, reason }, `Refused a write${tag ? ` to "${tag}"` : ''} of device "${device}": ${reason}.`);
+    const current = tag === undefined ? undefined : this.deviceMetrics.get(device)?.get(tag);
+    if (current) this.emit({ kind: 'DDATA', device, payload: { timestamp: Date.now(), metrics: [current] } });
   }
 }
