@@ -6,6 +6,8 @@ import { waitFor } from './net.js';
 export interface SeenMessage {
   topic: string;
   payload: DecodedPayload;
+  /** A STATE message's JSON text (its payload is not Sparkplug protobuf). */
+  text?: string;
   at: number;
 }
 
@@ -46,7 +48,9 @@ export class MosquittoSub {
         if (line.includes('received SUBACK')) this.subscribed = true; // -d debug lines
         continue;
       }
-      this.messages.push({ topic: m[1]!, payload: decodePayload(Buffer.from(m[2]!, 'hex')), at: Date.now() });
+      const bytes = Buffer.from(m[2]!, 'hex');
+      if (m[1]!.startsWith('spBv1.0/STATE/')) this.messages.push({ topic: m[1]!, payload: { timestamp: 0, metrics: [] }, text: bytes.toString('utf8'), at: Date.now() });
+      else this.messages.push({ topic: m[1]!, payload: decodePayload(bytes), at: Date.now() });
     }
   }
 

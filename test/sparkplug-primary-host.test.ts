@@ -1,0 +1,124 @@
+// The primary host application: births wait for its STATE online, data is held while it is offline and sent as
+// historical after a fresh birth sequence; stale STATE messages are ignored. Runs against both site brokers.
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, describe, expect, it } from 'vitest';
+// @ts-expect-error plain JavaScript simulator, no types
+import { startSimulatedPlc } from '../scripts/sim-plc.mjs';
+import { GatewayProcess } from './helpers/gateway.js';
+import { MosquittoSub, type SeenMessage } from './helpers/mosquitto-sub.js';
+import { freePort, sleep, waitFor } from './helpers/net.js';
+import { BROKER_KINDS, startSiteBroker } from './helpers/site-broker.js';
+
+const cleanups: Array<() => Promise<unknown> | unknown> = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+const HOST = 'scada-1';
+const STATE = `spBv1.0/STATE/${HOST}`;
+const verb = (m: SeenMessage) => m.topic.split('/')[2]!;
+const bdSeqOf = (m: SeenMessage) => m.payload.metrics.find((x) => x.name === 'bdSeq')?.value;
+const state = (online: boolean, timestamp: number) => JSON.stringify({ online, timestamp });
+
+/** A host application as Sparkplug 3.0 describes it: its will is STATE offline with the timestamp of its online STATE. */
+async function connectHost(port: number, timestamp: number): Promise<MqttClient> {
+  const host = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+    clientId: `${HOST}-${timestamp}`,
+    clean: true,
+    reconnectPeriod: 0,
+    will: { topic: STATE, payload: Buffer.from(state(false, timestamp)), qos: 1, retain: true },
+  });
+  await host.publishAsync(STATE, state(true, timestamp), { qos: 1, retain: true });
+  return host;
+}
+
+async function publishState(port: number, online: boolean, timestamp: number): Promise<void> {
+  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: `state-writer-${Date.now()}`, reconnectPeriod: 0 });
+  await c.publishAsync(STATE, state(online, timestamp), { qos: 1, retain: true });
+  await c.endAsync();
+}
+
+describe.each(BROKER_KINDS)('Sparkplug B primary host with the %s broker', (kind) => {
+  it('births wait for the host; its offline STATE ends the session with NDEATH; held data follows the next births as historical', async () => {
+    const plc = await startSimulatedPlc({ port: await freePort() });
+    cleanups.push(() => plc.close());
+    plc.setHolding(10, [1]);
+    const broker = await startSiteBroker(kind);
+    cleanups.push(() => broker.stop());
+    const sub = new MosquittoSub(broker.port);
+    await sub.start();
+    cleanups.push(() => sub.stop());
+    const g = await GatewayProcess.create({
+      embeddedBroker: false,
+      ports: { mqtt: broker.port, http: await freePort() },
+      extraYaml: `sparkplug: { primary_host: ${HOST} }
+devices:
+  - name: plc-1
+    driver: modbus-tcp
+    host: 127.0.0.1
+    port: ${plc.port}
+    poll: 200ms
+    tags:
+      - { name: level, table: holding, address: 10, type: uint16 }
+`,
+    });
+    cleanups.push(() => g.kill());
+    await g.start();
+
+    // No host yet: connected, subscribed, but silent. Values change meanwhile and are held.
+    await waitFor('the node to wait for its host', async () => (await g.status()).sparkplug.state === 'waiting_for_host', 10_000);
+    for (const v of [2, 3]) {
+      plc.setHolding(10, [v]);
+      await sleep(400);
+    }
+    expect(sub.messages.filter((m) => m.topic !== STATE)).toEqual([]);
+
+    // The host comes online: NBIRTH, DBIRTH, then the held values as historical.
+    const t1 = Date.now();
+    const host = await connectHost(broker.port, t1);
+    cleanups.push(() => host.endAsync(true));
+    const [nbirth1] = await sub.waitForCount((m) => verb(m) === 'NBIRTH', 1);
+    const [hist1] = await sub.waitForCount((m) => verb(m) === 'DDATA' && m.payload.metrics.every((x) => x.isHistorical), 1);
+    expect(hist1!.payload.metrics.map((m) => m.value)).toEqual([2, 3]);
+    const ownAfter = (m: SeenMessage) => sub.messages.filter((x) => x.topic !== STATE && x.at >= m.at);
+    expect(ownAfter(nbirth1!).slice(0, 3).map(verb)).toEqual(['NBIRTH', 'DBIRTH', 'DDATA']);
+
+    // A late, stale offline STATE (older than the host's online) is ignored: no NDEATH.
+    await publishState(broker.port, false, t1 - 60_000);
+    await sleep(800);
+    expect(sub.messages.some((m) => verb(m) === 'NDEATH')).toBe(false);
+    expect((await g.status()).sparkplug.state).toBe('online');
+    // Restore the retained online STATE that the stale message replaced on the broker.
+    await publishState(broker.port, true, t1);
+
+    // The host goes offline (its will, timestamped with its online STATE): NDEATH at once, then a new session waits.
+    host.stream.destroy();
+    const [ndeath] = await sub.waitForCount((m) => verb(m) === 'NDEATH', 1, 15_000);
+    expect(bdSeqOf(ndeath!)).toBe(bdSeqOf(nbirth1!));
+    await waitFor('the node to wait for its host again', async () => (await g.status()).sparkplug.state === 'waiting_for_host', 10_000);
+    const heldFrom = Date.now();
+    for (const v of [4, 5, 6]) {
+      plc.setHolding(10, [v]);
+      await sleep(400);
+    }
+    expect(sub.messages.filter((m) => m.at > ndeath!.at && m.topic !== STATE)).toEqual([]);
+
+    // The host returns: a fresh birth sequence with the new session's bdSeq, then the held data as historical.
+    const host2 = await connectHost(broker.port, Date.now());
+    cleanups.push(() => host2.endAsync(true));
+    const births = await sub.waitForCount((m) => verb(m) === 'NBIRTH', 2);
+    expect(bdSeqOf(births[1]!)).not.toBe(bdSeqOf(nbirth1!));
+    const hist = await sub.waitForCount((m) => verb(m) === 'DDATA' && m.payload.metrics.every((x) => x.isHistorical), 2);
+    expect(hist[1]!.payload.metrics.map((m) => m.value)).toEqual([4, 5, 6]);
+    expect(hist[1]!.payload.metrics.every((m) => m.timestamp! >= heldFrom - 50 && m.timestamp! < births[1]!.payload.timestamp)).toBe(true);
+    expect(ownAfter(births[1]!).slice(0, 3).map(verb)).toEqual(['NBIRTH', 'DBIRTH', 'DDATA']);
+
+    // Live data flows again, not historical.
+    plc.setHolding(10, [7]);
+    const [live] = await sub.waitForCount((m) => m.at > births[1]!.at && verb(m) === 'DDATA' && m.payload.metrics.some((x) => x.value === 7), 1);
+    expect(live!.payload.metrics.every((x) => !x.isHistorical)).toBe(true);
+    const status = (await g.status()).sparkplug;
+    expect(status.primaryHost).toMatchObject({ id: HOST, online: true });
+    expect(status.historicalPublished).toBe(5);
+  });
+});
