@@ -157,18 +157,19 @@ export const configSchema = z
   .superRefine((config, ctx) => {
     const seen = new Map<string, number>();
     config.devices.forEach((device, i) => {
-      const prev = seen.get(device.name);
+      // [tck-id-topic-structure-namespace-unique-device-id] [tck-id-case-sensitivity-sparkplug-ids] unique, also ignoring case.
+      const prev = seen.get(device.name.toLowerCase());
       if (prev !== undefined) {
-        // [tck-id-topic-structure-namespace-unique-device-id]
-        ctx.addIssue({ code: 'custom', path: ['devices', i, 'name'], message: `duplicate device name (also devices[${prev}])` });
+        ctx.addIssue({ code: 'custom', path: ['devices', i, 'name'], message: `duplicate device name (also devices[${prev}]; names must differ in more than upper/lower case)` });
       }
-      seen.set(device.name, i);
+      seen.set(device.name.toLowerCase(), i);
+      // [tck-id-case-sensitivity-metric-names]
       const tagNames = new Set<string>();
       device.tags.forEach((tag, j) => {
-        if (tagNames.has(tag.name)) {
-          ctx.addIssue({ code: 'custom', path: ['devices', i, 'tags', j, 'name'], message: `duplicate tag name "${tag.name}" in device "${device.name}"` });
+        if (tagNames.has(tag.name.toLowerCase())) {
+          ctx.addIssue({ code: 'custom', path: ['devices', i, 'tags', j, 'name'], message: `duplicate tag name "${tag.name}" in device "${device.name}" (names must differ in more than upper/lower case)` });
         }
-        tagNames.add(tag.name);
+        tagNames.add(tag.name.toLowerCase());
       });
     });
   });
