@@ -70,9 +70,12 @@ export class MosquittoSub {
   }
 }
 
-/** Debian's mosquitto_pub sends one Sparkplug payload at QoS 1, as a host application's command would arrive. */
-export function mosquittoPub(port: number, topic: string, metrics: Payload['metrics'], options?: EncodeOptions): number | null {
+/**
+ * Debian's mosquitto_pub sends one Sparkplug payload at QoS 1, as a host application's command would arrive;
+ * with `seq`, as an edge node's message would.
+ */
+export function mosquittoPub(port: number, topic: string, metrics: Payload['metrics'], opts: EncodeOptions & { seq?: number } = {}): number | null {
   requireMosquittoClients();
-  const payload = Buffer.from(encodePayload({ timestamp: Date.now(), metrics }, options));
+  const payload = Buffer.from(encodePayload({ timestamp: Date.now(), seq: opts.seq, metrics }, opts));
   return spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-t', topic, '-s'], { input: payload }).status;
 }
