@@ -1,6 +1,7 @@
 // Eclipse Tahu's Sparkplug B host application (Java, scripts/tahu.sh) as an independent peer: its JSON events.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ROOT } from './cli.js';
 import { track } from './gateway.js';
 import { waitFor } from './net.js';
@@ -57,6 +58,12 @@ export class TahuHost {
       this.buffer = this.buffer.slice(nl + 1);
       if (line.startsWith('{')) this.events.push(JSON.parse(line) as TahuEvent);
     }
+  }
+
+  /** Everything Tahu reported, one JSON line each, kept as a test artifact. */
+  save(file: string): void {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, this.events.map((e) => JSON.stringify(e)).join('\n') + '\n');
   }
 
   of(event: string, where: { node?: string; device?: string } = {}): TahuEvent[] {

@@ -91,6 +91,8 @@ export class EdgeNode {
   /** The last message of the birth sequence under way; a rebirth request is ignored until it went out. */
   private birthUnderway: EdgeMessage | undefined;
   private held: HeldMetric[] = [];
+  /** Devices that had a DBIRTH since the last NBIRTH. */
+  private readonly announced = new Set<string>();
   private hostOnline: boolean;
   private hostTimestamp: number | undefined;
   private readonly counters = { published: 0, rebirths: 0, rebirthsIgnored: 0, writes: 0, commandsRefused: 0, heldDropped: 0, historicalPublished: 0 };
@@ -124,6 +126,14 @@ export class EdgeNode {
   /** First good poll, or the first after an outage: DBIRTH with every metric's current value. */
   deviceOnline(device: string, metrics: Metric[]): void {
     this.deviceMetrics.set(device, new Map(metrics.map((m) => [m.name!, m])));
+    // With aliases, a device that returns within the node's session gets a whole birth sequence rather than a
+    // lone DBIRTH: some hosts (Eclipse Tahu 1.0) keep a dead device's aliases and reject a DBIRTH that declares
+    // them again, then ask for a rebirth; an NBIRTH resets every host's alias table for the node.
+    if (this.o.aliases && this.state === 'online' && this.announced.has(device) && !this.birthUnderway) {
+      this.birth();
+      return;
+    }
+    this.announced.add(device);
     this.emit({ kind: 'DBIRTH', device, payload: { timestamp: Date.now(), metrics: this.birthMetrics(device) } });
   }
 
@@ -283,7 +293,9 @@ export class EdgeNode {
       },
     });
     // [tck-id-payloads-dbirth-order] DBIRTHs right after NBIRTH, before any data.
+    this.announced.clear();
     for (const device of this.deviceMetrics.keys()) {
+      this.announced.add(device);
       last = this.emit({ kind: 'DBIRTH', device, payload: { timestamp: now, metrics: this.birthMetrics(device) } });
     }
     this.birthUnderway = last;
