@@ -1,6 +1,6 @@
 // Reads the YAML file and turns every problem into `FILE:LINE:COL path.to.key: message`.
 import { readFileSync } from 'node:fs';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type YAMLError } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parse as parseYaml, parseDocument, Scalar, visit, type Document, type Node, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type GatewayConfig } from './schema.js';
 
@@ -23,28 +23,84 @@ export function formatProblem(p: ConfigProblem): string {
   return `${p.file}:${p.line}:${p.col} ${p.path || '(file)'}: ${p.message}`;
 }
 
-export function loadConfig(file: string): GatewayConfig {
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `cannot read the file: ${(err as Error).message}` }]);
   }
-  return parseConfig(text, file);
+  return parseConfig(text, file, env);
 }
 
-export function parseConfig(text: string, file = '<config>'): GatewayConfig {
+export function parseConfig(text: string, file = '<config>', env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number) => lineCounter.linePos(offset);
 
   if (doc.errors.length > 0) throw new ConfigError(syntaxProblems(doc.errors, text, file, at));
+  const unset = substituteVariables(doc, env);
+  if (unset.length > 0) {
+    throw new ConfigError(unset.map(({ node, name, path }) => {
+      const pos = at(node.range?.[0] ?? 0);
+      return { file, line: pos.line, col: pos.col, path, message: `environment variable "${name}" is not set (write \${${name}:-default} to give a default)` };
+    }));
+  }
   const result = configSchema.safeParse(doc.toJS() ?? {});
   if (result.success) return result.data;
 
   const problems = result.error.issues.flatMap((issue) => issueToProblems(issue, doc, file, at));
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
   throw new ConfigError(problems);
+}
+
+const VARIABLE = /\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/**
+ * `${VAR}` and `${VAR:-default}` in any string value, from the environment (systemd's Environment= and
+ * EnvironmentFile=); `$${VAR}` stays literally `${VAR}`. A plain scalar that is one reference and nothing else takes
+ * the type its value reads as (`port: ${MQTT_PORT}` is a number). Substitution happens in the parsed document, so
+ * every FILE:LINE:COL still points into the file as written. Returns the references to unset variables.
+ */
+function substituteVariables(doc: Document, env: NodeJS.ProcessEnv): Array<{ node: Scalar; name: string; path: string }> {
+  const unset: Array<{ node: Scalar; name: string; path: string }> = [];
+  visit(doc, {
+    Scalar(_key, node, ancestors) {
+      if (typeof node.value !== 'string' || !node.value.includes('${')) return;
+      const original = node.value;
+      const whole = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/.test(original) && node.type === Scalar.PLAIN;
+      const value = original.replace(VARIABLE, (match, escaped: string | undefined, name: string, fallback: string | undefined) => {
+        if (escaped) return match.slice(1);
+        const v = env[name];
+        if (v !== undefined && v !== '') return v;
+        if (fallback !== undefined) return fallback;
+        unset.push({ node, name, path: keyPath([...ancestors, node]) });
+        return '';
+      });
+      node.value = whole ? typedScalar(value) : value;
+    },
+  });
+  return unset;
+}
+
+/** The dotted key of a node from its ancestors in the document. */
+function keyPath(chain: readonly unknown[]): string {
+  const keys: (string | number)[] = [];
+  chain.forEach((n, i) => {
+    if (isPair(n) && isScalar(n.key)) keys.push(String(n.key.value));
+    else if (isSeq(n)) keys.push(n.items.indexOf(chain[i + 1] as never));
+  });
+  return dotted(keys);
+}
+
+/** "1883" → 1883, "true" → true; anything else stays the text it is. */
+function typedScalar(text: string): unknown {
+  try {
+    const v: unknown = parseYaml(text);
+    return typeof v === 'number' || typeof v === 'boolean' ? v : text;
+  } catch {
+    return text;
+  }
 }
 
 /**
