@@ -86,7 +86,9 @@ describe('gateway → Kafka', () => {
     const forwarded = (await g.status()).uplink.forwarded;
     const metrics = await (await fetch(g.statusUrl.replace('/api/status', '/metrics'))).text();
     const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
-    expect(metric('edge_gateway_records_forwarded')).toBe(forwarded);
+    expect(metric('edge_gateway_records_forwarded_total')).toBe(forwarded);
+    // Every acknowledged record's capture-to-ack time is in the latency histogram.
+    expect(metric('edge_gateway_uplink_latency_seconds_count{historical="false"}') + metric('edge_gateway_uplink_latency_seconds_count{historical="true"}')).toBe(forwarded);
     expect(metric('edge_gateway_samples_captured_total')).toBeGreaterThanOrEqual(2 + 5 + 1); // NBIRTH, DBIRTH, a change
     expect(metric('edge_gateway_uplink_up')).toBe(1);
     expect(metric('edge_gateway_journal_records')).toBe(0);

@@ -7,6 +7,8 @@ import { listenOn } from './listen.js';
 export interface LocalBroker {
   url: string;
   clients(): number;
+  /** False once the listening socket closed (an error, or close()). */
+  listening(): boolean;
   close(): Promise<void>;
 }
 
@@ -22,6 +24,7 @@ export async function startBroker(listen: { host: string; port: number }, log: L
   return {
     url: brokerUrlOf({ host: listen.host, port }),
     clients: () => aedes.connectedClients,
+    listening: () => server.listening,
     async close() {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -135,17 +135,38 @@ async function status(url: string): Promise<number> {
     process.stderr.write(`cannot reach the gateway at ${base}: ${(err as Error).message}\n`);
     return 1;
   }
+  if (body.starting) {
+    process.stdout.write(`${['the gateway is starting, not ready yet:', ...(body.ready?.reasons ?? []).map((r: string) => `  ${r}`)].join('\n')}\n`);
+    return 1;
+  }
+  process.stdout.write(`${formatStatus(body)}\n`);
+  return 0;
+}
+
+/** The status for a terminal: the same as the status page, one line per part, one per tag. */
+function formatStatus(body: Record<string, any>): string {
+  const ms = (n: number | null | undefined) => (n === null || n === undefined ? '-' : n < 1000 ? `${Math.round(n)} ms` : `${Math.round(n / 1000)} s`);
+  const now = Date.parse(body.now ?? '') || Date.now();
+  const tagValue = (v: unknown) => (v === null || v === undefined ? '-' : typeof v === 'number' && !Number.isInteger(v) ? String(Number(v.toPrecision(6))) : String(v));
+  const clients = (n: number | null) => (n === null ? 'external' : `embedded, ${n} ${n === 1 ? 'client' : 'clients'}`);
+  const u = body.uplink;
+  const j = body.journal;
   const lines = [
     `site        ${body.site.group}/${body.site.node}   since ${body.startedAt}`,
-    `sparkplug   ${body.sparkplug.state}  bdSeq ${body.sparkplug.bdSeq}  broker ${body.sparkplug.broker} (${body.sparkplug.brokerClients} clients)`,
-    `uplink      ${body.uplink.state}  ${body.uplink.target ?? ''}  forwarded ${body.uplink.forwarded}${body.uplink.lastError ? `  last error: ${body.uplink.lastError}` : ''}`,
-    `journal     ${body.journal.records} records, ${body.journal.bytes} bytes, oldest ${body.journal.oldestAgeMs === null ? '-' : `${Math.round(body.journal.oldestAgeMs / 1000)} s`} old, next edge.seq ${body.journal.nextSeq}`,
-    `losses      dropped ${Object.entries(body.journal.dropped ?? {}).map(([reason, n]) => `${reason} ${n}`).join(', ') || 'none'}; dead letters ${body.uplink.deadLettered ?? 0}${body.journal.quarantined ? `; corrupt journal moved to ${body.journal.quarantined}` : ''}`,
+    `ready       ${body.ready?.ready === false ? `no: ${body.ready.reasons.join('; ')}` : 'yes'}`,
+    `sparkplug   ${body.sparkplug.state}  bdSeq ${body.sparkplug.bdSeq}  broker ${body.sparkplug.broker} (${clients(body.sparkplug.brokerClients)})`,
+    `uplink      ${u.state}  ${u.target ?? ''}  forwarded ${u.forwarded}  ${u.throughput ?? 0}/s  last ack ${u.lastAckAt ?? '-'}  latency ${ms(u.lastLatencyMs)}${u.lastError ? `  last error: ${u.lastError}` : ''}`,
+    `journal     ${j.records} records, ${j.bytes} bytes, oldest ${j.oldestAgeMs === null ? '-' : `${Math.round(j.oldestAgeMs / 1000)} s`} old, next edge.seq ${j.nextSeq}, captured ${j.captured ?? '-'} (${j.captureRate ?? 0}/s)${j.writeError ? `; ${j.writeError}` : ''}`,
+    `losses      dropped ${Object.entries(j.dropped ?? {}).filter(([, n]) => Number(n) > 0).map(([reason, n]) => `${reason} ${n}`).join(', ') || 'none'}; dead letters ${u.deadLettered ?? 0}${j.quarantined ? `; corrupt journal moved to ${j.quarantined}` : ''}`,
     'devices',
-    ...body.devices.map((d: any) => `  ${String(d.name).padEnd(20)} ${String(d.state).padEnd(8)} polls ${d.polls}  errors ${d.errors}  last ${d.lastPollAt ?? '-'}${d.lastError ? `  ${d.lastError}` : ''}`),
   ];
-  process.stdout.write(`${lines.join('\n')}\n`);
-  return 0;
+  for (const d of body.devices) {
+    lines.push(`  ${String(d.name).padEnd(20)} ${String(d.state).padEnd(8)} polls ${d.polls}  errors ${d.errors}  last ${d.lastPollAt ?? '-'}${d.lastError ? `  ${d.lastError}` : ''}`);
+    const tags: Array<Record<string, any>> = d.tags ?? [];
+    const width = Math.max(12, ...tags.map((t) => String(t.name).length));
+    for (const t of tags) lines.push(`    ${String(t.name).padEnd(width)} ${tagValue(t.value).padStart(12)}  ${String(t.quality).padEnd(5)}  read ${ms(now - Date.parse(t.timestamp))} ago`);
+  }
+  return lines.join('\n');
 }
 
 const VERIFY_OPTIONS = {

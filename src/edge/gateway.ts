@@ -13,11 +13,15 @@ import { brokerUrlOf, startBroker, type LocalBroker } from './broker.js';
 import type { GatewayConfig } from './config/schema.js';
 import { startHttp, type HttpServer } from './http.js';
 import { createMetrics } from './metrics.js';
+import type { Sample } from '../drivers/types.js';
 import { gapJournalEntry, toJournalEntry } from './journal-record.js';
 import { Poller } from './poller.js';
 import { sparkplugTypeOf } from './sparkplug/datatypes.js';
 import { AliasTable } from './sparkplug/aliases.js';
 import { EdgeNode } from './sparkplug/edge-node.js';
+import { readiness, type Readiness, type ReadinessCheck } from './status-page/health.js';
+import { StatusHistory } from './status-page/history.js';
+import { statusRoutes, type StatusSources } from './status-page/routes.js';
 import { DeviceTagModel, type TagDef } from './tag-model.js';
 
 export interface Gateway {
@@ -32,9 +36,26 @@ export interface Gateway {
 export interface GatewayStatus {
   site: { group: string; node: string };
   startedAt: string;
-  devices: Array<{ name: string; driver: string; state: string; lastPollAt: string | null; lastError: string | null; polls: number; errors: number }>;
-  journal: { records: number; bytes: number; fileBytes: number; oldestAgeMs: number | null; nextSeq: number; dropped: Record<string, number>; quarantined: string | null };
-  uplink: { state: string; target: string | null; forwarded: number; deadLettered: number; lastAckAt: string | null; lastError: string | null };
+  /** The gateway's clock when it answered (a laptop's clock may differ). */
+  now: string;
+  ready: Readiness;
+  devices: Array<{
+    name: string; driver: string; state: string; lastPollAt: string | null; lastError: string | null; polls: number; errors: number;
+    /** The latest polled value of every tag; quality `stale` while the device does not answer. */
+    tags: Array<{ name: string; value: Sample['value']; quality: Sample['quality']; timestamp: string }>;
+  }>;
+  journal: {
+    records: number; bytes: number; fileBytes: number; oldestAgeMs: number | null; nextSeq: number; dropped: Record<string, number>; quarantined: string | null;
+    /** Messages captured since start, and per second over the last minute. */
+    captured: number; captureRate: number;
+    /** Set while the journal's writes fail (disk full, I/O errors). */
+    writeError: string | null;
+  };
+  uplink: {
+    state: string; since: string | null; target: string | null; forwarded: number; deadLettered: number; lastAckAt: string | null; lastError: string | null;
+    /** Records acknowledged per second over the last minute; capture-to-acknowledgement time of the last batch's newest record. */
+    throughput: number; lastLatencyMs: number | null;
+  };
   sparkplug: ReturnType<EdgeNode['status']> & { broker: string; brokerClients: number | null };
 }
 
@@ -42,11 +63,20 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const startedAt = new Date();
   const dataDir = resolve(config.data_dir);
   const { group, node } = config.site;
+
+  // The status page and the probes answer from the very start, so that a gateway waiting for disk space says so.
+  const life: { phase: string | undefined; journalError: string | undefined } = { phase: 'starting: opening the journal', journalError: undefined };
+  const checks: ReadinessCheck[] = [() => life.phase, () => life.journalError];
+  const history = new StatusHistory();
+  const sources: StatusSources = { readiness: () => readiness(checks), status: undefined, metrics: undefined, history: () => ({ intervalMs: history.intervalMs, points: history.points() }) };
+  const http = await startHttp(config.http.listen, statusRoutes(sources), log);
+
   const { journal, quarantined } = await openJournalWhenPossible(join(dataDir, 'journal.db'), {
     sync: config.buffer.sync,
     maxBytes: config.buffer.max_bytes,
     whenFull: config.buffer.when_full,
     onWriteError: (err, failing) => {
+      life.journalError = failing ? `the journal cannot write to ${dataDir} (${err?.message ?? 'unknown error'}); captured messages wait in memory` : undefined;
       if (failing) log.error({ err: err?.message }, 'The journal cannot write (disk full?); messages wait in memory and capture resumes when it can.');
       else log.info('The journal writes again.');
     },
@@ -54,7 +84,11 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       log.error({ ...gap }, `Journal dropped ${gap.count} records (edge.seq ${gap.from}..${gap.to}, ${gap.reason}); a gap record tells the cloud.`);
       return gapJournalEntry(group, node, gap);
     },
-  }, (err) => log.error({ err: err.message, dataDir }, 'The journal cannot be opened: the disk is full. Waiting for space; nothing else starts until then.'));
+  }, (err) => {
+    life.phase = `starting: the journal cannot be opened in ${dataDir}: the disk is full (${err.message}); waiting for space`;
+    log.error({ err: err.message, dataDir }, 'The journal cannot be opened: the disk is full. Waiting for space; nothing else starts until then.');
+  });
+  life.phase = 'starting: the local MQTT broker and the Sparkplug session';
   if (quarantined) {
     log.error({ ...quarantined }, `The journal file was corrupt: moved to ${quarantined.movedTo}; a fresh journal continues above edge.seq ${quarantined.to}.`);
   }
@@ -62,6 +96,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
 
   const broker = config.broker.embedded ? await startBroker(config.broker.listen, log) : undefined;
   const brokerUrl = broker?.url ?? brokerUrlOf(config.broker.listen);
+  if (broker) checks.push(() => (broker.listening() ? undefined : `the embedded MQTT broker does not listen on ${config.broker.listen.host}:${config.broker.listen.port} (broker.listen)`));
 
   const drivers = new Map<string, Driver>();
   const models = new Map<string, DeviceTagModel>();
@@ -103,10 +138,12 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   // a broker that is not there does not hold up polling and journaling.
   if (!(await edge.waitOnline(3000))) log.warn({ broker: brokerUrl }, 'The MQTT broker is not reachable yet; polling and journaling start anyway.');
 
+  const latest = new Map<string, Sample[]>();
   const pollers = config.devices.map((device) => {
     const model = models.get(device.name)!;
     return new Poller(device.name, drivers.get(device.name)!, { periodMs: device.poll, timeoutMs: device.timeout }, {
       samples: (samples) => {
+        latest.set(device.name, samples);
         if (!edge.isOnline(device.name)) edge.deviceOnline(device.name, model.birth(samples));
         else edge.deviceData(device.name, model.changes(samples));
       },
@@ -120,25 +157,38 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
 
   const kafka = config.uplink.kafka;
   const forwarder = kafka
-    ? new Forwarder(journal, createKafkaSink(kafka, `edge-gateway-${group}-${node}`, log), { node: `${group}/${node}`, batchSize: kafka.batch_size, replay: config.buffer.replay, replayRate: config.buffer.replay_rate, isPermanent: permanentKafkaError }, log)
+    ? new Forwarder(journal, createKafkaSink(kafka, `edge-gateway-${group}-${node}`, log), { node: `${group}/${node}`, batchSize: kafka.batch_size, replay: config.buffer.replay, replayRate: config.buffer.replay_rate, isPermanent: permanentKafkaError, onAcked: (batch) => metrics.forwarded(batch, Date.now()) }, log)
     : undefined;
   if (!forwarder) log.warn('No uplink configured: the journal keeps everything until one is.');
   forwarder?.start();
 
+  // One history sample now and one per interval: the status page's chart of the last hour.
+  const historySample = (j = journal.stats()) => ({ t: Date.now(), records: j.records, captured: metrics.messagesCaptured(), forwarded: forwarder?.getStatus().forwarded ?? 0 });
+  history.add(historySample());
+  const historyTimer = setInterval(() => history.add(historySample()), history.intervalMs).unref();
+
   const status = (): GatewayStatus => {
     const j = journal.stats();
     const f = forwarder?.getStatus();
+    const now = historySample(j);
+    const rates = history.ratesAt(now);
     return {
       site: { group, node },
       startedAt: startedAt.toISOString(),
+      now: new Date(now.t).toISOString(),
+      ready: readiness(checks),
       devices: pollers.map((p, i) => {
         const s = p.status();
-        return { name: p.device, driver: config.devices[i]!.driver, state: s.state, lastPollAt: iso(s.lastPollAt), lastError: s.lastError, polls: s.polls, errors: s.errors };
+        const tags = (latest.get(p.device) ?? []).map((t) => ({ name: t.tag, value: t.value, quality: s.state === 'up' ? t.quality : 'stale' as const, timestamp: new Date(t.timestamp).toISOString() }));
+        return { name: p.device, driver: config.devices[i]!.driver, state: s.state, lastPollAt: iso(s.lastPollAt), lastError: s.lastError, polls: s.polls, errors: s.errors, tags };
       }),
-      journal: { records: j.records, bytes: j.bytes, fileBytes: j.fileBytes, oldestAgeMs: j.oldestCapturedAt === null ? null : Date.now() - j.oldestCapturedAt, nextSeq: j.nextSeq, dropped: j.dropped, quarantined: quarantined?.movedTo ?? null },
+      journal: {
+        records: j.records, bytes: j.bytes, fileBytes: j.fileBytes, oldestAgeMs: j.oldestCapturedAt === null ? null : Date.now() - j.oldestCapturedAt, nextSeq: j.nextSeq, dropped: j.dropped, quarantined: quarantined?.movedTo ?? null,
+        captured: now.captured, captureRate: rates.capturedPerSec, writeError: life.journalError ?? null,
+      },
       uplink: f
-        ? { state: f.state, target: f.target, forwarded: f.forwarded, deadLettered: j.deadLetters, lastAckAt: iso(f.lastAckAt), lastError: f.lastError }
-        : { state: 'disabled', target: null, forwarded: 0, deadLettered: j.deadLetters, lastAckAt: null, lastError: null },
+        ? { state: f.state, since: iso(f.since), target: f.target, forwarded: f.forwarded, deadLettered: j.deadLetters, lastAckAt: iso(f.lastAckAt), lastError: f.lastError, throughput: rates.forwardedPerSec, lastLatencyMs: metrics.lastUplinkLatencyMs() }
+        : { state: 'disabled', since: null, target: null, forwarded: 0, deadLettered: j.deadLetters, lastAckAt: null, lastError: null, throughput: 0, lastLatencyMs: null },
       sparkplug: { ...edge.status(), broker: brokerUrl, brokerClients: broker?.clients() ?? null },
     };
   };
@@ -147,13 +197,17 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   prune(journal, config.buffer.max_age, log);
   const stopHousekeeping = startHousekeeping(journal, config.buffer.housekeeping, config.buffer.max_age, log);
 
-  const http = await startHttp(config.http.listen, { '/api/status': status, '/metrics': () => metrics.registry }, log);
+  sources.status = status;
+  sources.metrics = metrics.registry;
+  life.phase = undefined;
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
       log.info('Stopping: polling first, then the uplink flush, NDEATH, and the journal.');
+      life.phase = 'stopping';
       stopHousekeeping();
+      clearInterval(historyTimer);
       await Promise.all(pollers.map((p) => p.stop()));
       await forwarder?.stop(5000);
       await edge.stop();

@@ -1,13 +1,20 @@
-// /metrics in Prometheus text format (prom-client). Gauges read the same status the status API shows, at scrape
-// time, so the two never disagree.
+// /metrics in Prometheus text format (prom-client). Gauges and counters read the same status the status API
+// shows, at scrape time, so the two never disagree.
 import { readFileSync } from 'node:fs';
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { JournalRecord } from '../uplink/journal.js';
 import type { GatewayStatus } from './gateway.js';
 
 export interface GatewayMetrics {
   registry: Registry;
   /** Called for every captured message with the number of samples (metrics) it carries. */
   captured(samples: number): void;
+  /** Called for every batch Kafka acknowledged: capture-to-acknowledgement latency of each record. */
+  forwarded(batch: readonly JournalRecord[], ackedAt: number): void;
+  /** Messages captured since start. */
+  messagesCaptured(): number;
+  /** Capture-to-acknowledgement time of the newest record of the last acknowledged batch. */
+  lastUplinkLatencyMs(): number | null;
 }
 
 /** Bytes this process caused to be written to storage (Linux /proc/self/io), or undefined elsewhere. */
@@ -20,40 +27,73 @@ function processWriteBytes(): number | undefined {
   }
 }
 
-export function createMetrics(status: () => GatewayStatus): GatewayMetrics {
+/** From 10 ms (live data on a LAN) to a day (the backlog of a long outage). */
+const LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600];
+
+export function createMetrics(readStatus: () => GatewayStatus): GatewayMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'edge_gateway_process_' });
   const samples = new Counter({ name: 'edge_gateway_samples_captured_total', help: 'Samples (Sparkplug metrics) committed to the journal.', registers: [registry] });
   const messages = new Counter({ name: 'edge_gateway_messages_captured_total', help: 'Messages (journal records) committed.', registers: [registry] });
+  const latency = new Histogram({
+    name: 'edge_gateway_uplink_latency_seconds',
+    help: 'Time from capture (journal commit) to Kafka\'s acknowledgement, per record; historical="true" for records held back by an outage.',
+    labelNames: ['historical'],
+    buckets: LATENCY_BUCKETS,
+    registers: [registry],
+  });
+  for (const historical of ['false', 'true']) latency.zero({ historical });
   const writeBytesAtStart = processWriteBytes();
   let capturedSamples = 0;
+  let capturedMessages = 0;
+  let lastLatencyMs: number | null = null;
+
+  // One status per scrape, not one per metric: the journal's figures come from SQL.
+  let cached: { at: number; status: GatewayStatus } | undefined;
+  const status = () => {
+    if (!cached || Date.now() - cached.at > 200) cached = { at: Date.now(), status: readStatus() };
+    return cached.status;
+  };
 
   const gauge = (name: string, help: string, labelNames: string[], read: (g: Gauge, s: GatewayStatus) => void) =>
     new Gauge({ name, help, labelNames, registers: [registry], collect() { read(this, status()); } });
 
+  /** A counter that follows a count the status keeps since start (which only grows). */
+  const counter = (name: string, help: string, labelNames: string[], read: (s: GatewayStatus) => Array<[Record<string, string>, number]>) => {
+    const seen = new Map<string, number>();
+    return new Counter({
+      name, help, labelNames, registers: [registry],
+      collect() {
+        for (const [labels, value] of read(status())) {
+          const key = JSON.stringify(labels);
+          this.inc(labels, Math.max(0, value - (seen.get(key) ?? 0)));
+          seen.set(key, Math.max(value, seen.get(key) ?? 0));
+        }
+      },
+    });
+  };
+
+  gauge('edge_gateway_ready', '1 while /readyz answers 200 (journal writing, embedded broker listening), else 0.', [], (g, s) => g.set(s.ready.ready ? 1 : 0));
   gauge('edge_gateway_journal_records', 'Records in the journal, not yet acknowledged by Kafka.', [], (g, s) => g.set(s.journal.records));
   gauge('edge_gateway_journal_bytes', 'Bytes of the journal\'s records (key + value).', [], (g, s) => g.set(s.journal.bytes));
   gauge('edge_gateway_journal_file_bytes', 'Size of the journal file.', [], (g, s) => g.set(s.journal.fileBytes));
   gauge('edge_gateway_journal_oldest_age_seconds', 'Age of the oldest record in the journal.', [], (g, s) => g.set((s.journal.oldestAgeMs ?? 0) / 1000));
-  gauge('edge_gateway_journal_dropped_records', 'Records dropped by the journal since start, by reason.', ['reason'], (g, s) => {
-    for (const [reason, n] of Object.entries(s.journal.dropped)) g.set({ reason }, n);
-  });
+  gauge('edge_gateway_journal_write_failing', '1 while the journal\'s writes fail (disk full, I/O errors), else 0.', [], (g, s) => g.set(s.journal.writeError ? 1 : 0));
+  counter('edge_gateway_journal_dropped_records_total', 'Records dropped by the journal since start, by reason (each announced by a gap record).', ['reason'], (s) =>
+    Object.entries(s.journal.dropped).map(([reason, n]) => [{ reason }, n]),
+  );
   gauge('edge_gateway_journal_write_bytes_per_sample', 'Bytes written to storage by the process per captured sample (Linux).', [], (g) => {
     const now = processWriteBytes();
     if (now !== undefined && writeBytesAtStart !== undefined && capturedSamples > 0) g.set((now - writeBytesAtStart) / capturedSamples);
   });
   gauge('edge_gateway_uplink_up', '1 while Kafka acknowledges, else 0.', [], (g, s) => g.set(s.uplink.state === 'up' ? 1 : 0));
-  gauge('edge_gateway_records_forwarded', 'Records acknowledged by Kafka since start.', [], (g, s) => g.set(s.uplink.forwarded));
+  counter('edge_gateway_records_forwarded_total', 'Records acknowledged by Kafka since start.', [], (s) => [[{}, s.uplink.forwarded]]);
   gauge('edge_gateway_dead_letters', 'Records Kafka refused for good, kept in the dead_letters table.', [], (g, s) => g.set(s.uplink.deadLettered));
   gauge('edge_gateway_device_up', '1 while the device answers, else 0.', ['device'], (g, s) => {
     for (const d of s.devices) g.set({ device: d.name }, d.state === 'up' ? 1 : 0);
   });
-  gauge('edge_gateway_device_polls', 'Successful polls since start.', ['device'], (g, s) => {
-    for (const d of s.devices) g.set({ device: d.name }, d.polls);
-  });
-  gauge('edge_gateway_device_errors', 'Failed polls since start.', ['device'], (g, s) => {
-    for (const d of s.devices) g.set({ device: d.name }, d.errors);
-  });
+  counter('edge_gateway_device_polls_total', 'Successful polls since start.', ['device'], (s) => s.devices.map((d) => [{ device: d.name }, d.polls]));
+  counter('edge_gateway_device_errors_total', 'Failed polls since start.', ['device'], (s) => s.devices.map((d) => [{ device: d.name }, d.errors]));
   gauge('edge_gateway_sparkplug_online', '1 while the Sparkplug session is born, else 0.', [], (g, s) => g.set(s.sparkplug.state === 'online' ? 1 : 0));
 
   return {
@@ -62,6 +102,14 @@ export function createMetrics(status: () => GatewayStatus): GatewayMetrics {
       messages.inc();
       samples.inc(n);
       capturedSamples += n;
+      capturedMessages += 1;
     },
+    forwarded(batch, ackedAt) {
+      for (const r of batch) latency.observe({ historical: String(r.held) }, Math.max(0, ackedAt - r.capturedAt) / 1000);
+      const newest = batch[batch.length - 1];
+      if (newest) lastLatencyMs = Math.max(0, ackedAt - newest.capturedAt);
+    },
+    messagesCaptured: () => capturedMessages,
+    lastUplinkLatencyMs: () => lastLatencyMs,
   };
 }

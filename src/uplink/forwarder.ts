@@ -35,6 +35,8 @@ export interface ForwarderOptions {
   replayRate?: number;
   /** Names the reason when an error means the records can never be accepted (too large, not authorized). */
   isPermanent?(err: unknown): string | undefined;
+  /** Told of every batch the sink acknowledged, after the journal let go of it (for latency metrics). */
+  onAcked?(batch: readonly JournalRecord[]): void;
 }
 
 export function toOutRecord(node: string, r: JournalRecord): OutRecord {
@@ -119,6 +121,7 @@ export class Forwarder {
         this.status.forwarded += batch.length;
         this.status.batches += 1;
         this.status.lastAckAt = Date.now();
+        this.options.onAcked?.(batch);
         this.backoffMs = this.minBackoffMs;
         this.failingSince = undefined;
         this.probeSize = undefined;

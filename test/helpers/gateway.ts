@@ -48,10 +48,19 @@ export class GatewayProcess {
   }
 
   get statusUrl(): string {
-    return `http://127.0.0.1:${this.ports.http}/api/status`;
+    return this.url('/api/status');
   }
 
-  async start(): Promise<void> {
+  /** A path on the gateway's HTTP server (http.listen). */
+  url(path: string): string {
+    return `http://127.0.0.1:${this.ports.http}${path}`;
+  }
+
+  /**
+   * Starts the process and waits until its status API answers, or with `until: 'http'` only until its HTTP
+   * server answers /healthz (a gateway that waits for disk space answers /healthz but not yet /api/status).
+   */
+  async start(opts: { until?: 'status' | 'http' } = {}): Promise<void> {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm test does it)`);
     const log = createWriteStream(this.logFile, { flags: 'a' });
     const child = spawn(process.execPath, [CLI, this.command, '--config', this.configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -63,9 +72,10 @@ export class GatewayProcess {
       await waitFor('the broker to listen', () => this.logs().includes('Local MQTT broker listening'), 20_000);
       return;
     }
-    await waitFor(`the gateway status API (log: ${this.logFile})`, async () => {
+    const url = opts.until === 'http' ? this.url('/healthz') : this.statusUrl;
+    await waitFor(`the gateway at ${url} (log: ${this.logFile})`, async () => {
       if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}: ${this.logs().slice(-2000)}`);
-      const res = await fetch(this.statusUrl);
+      const res = await fetch(url);
       return res.ok;
     }, 30_000);
   }
