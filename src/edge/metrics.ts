@@ -95,6 +95,16 @@ export function createMetrics(readStatus: () => GatewayStatus): GatewayMetrics {
   counter('edge_gateway_device_polls_total', 'Successful polls since start.', ['device'], (s) => s.devices.map((d) => [{ device: d.name }, d.polls]));
   counter('edge_gateway_device_errors_total', 'Failed polls since start.', ['device'], (s) => s.devices.map((d) => [{ device: d.name }, d.errors]));
   gauge('edge_gateway_sparkplug_online', '1 while the Sparkplug session is born, else 0.', [], (g, s) => g.set(s.sparkplug.state === 'online' ? 1 : 0));
+  counter('edge_gateway_sparkplug_messages_published_total', 'Sparkplug messages published on the site broker since start.', [], (s) => [[{}, s.sparkplug.published]]);
+  counter('edge_gateway_sparkplug_rebirths_total', 'Rebirth requests answered (ignored: duplicates while a birth sequence was going out).', ['outcome'], (s) => [
+    [{ outcome: 'answered' }, s.sparkplug.rebirths], [{ outcome: 'ignored' }, s.sparkplug.rebirthsIgnored],
+  ]);
+  counter('edge_gateway_sparkplug_writes_total', 'DCMD writes, by outcome (refused: not writable, wrong type, unknown metric, or the PLC failed).', ['outcome'], (s) => [
+    [{ outcome: 'written' }, s.sparkplug.writes], [{ outcome: 'refused' }, s.sparkplug.commandsRefused],
+  ]);
+  gauge('edge_gateway_sparkplug_held_metrics', 'Metrics held while the MQTT session or the primary host is down, to be published as historical.', [], (g, s) => g.set(s.sparkplug.held));
+  counter('edge_gateway_sparkplug_held_dropped_total', 'Held metrics dropped beyond sparkplug.hold_max (the journal and Kafka still have them).', [], (s) => [[{}, s.sparkplug.heldDropped]]);
+  counter('edge_gateway_sparkplug_historical_published_total', 'Held metrics published as historical after a birth.', [], (s) => [[{}, s.sparkplug.historicalPublished]]);
 
   return {
     registry,

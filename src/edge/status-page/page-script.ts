@@ -147,7 +147,10 @@ export const SCRIPT = String.raw`
       ['bdSeq', p.bdSeq === null ? '–' : String(p.bdSeq)],
       ['published', int(p.published)],
       ['rebirths', int(p.rebirths)],
-      ['commands refused', int(p.commandsRefused), p.commandsRefused ? 'err' : '']
+      ['writes', int(p.writes)],
+      ['commands refused', int(p.commandsRefused), p.commandsRefused ? 'err' : ''],
+      ['held for history', int(p.held) + (p.heldDropped ? ' (' + int(p.heldDropped) + ' dropped)' : ''), p.heldDropped ? 'err' : ''],
+      ['primary host', p.primaryHost ? p.primaryHost.id + (p.primaryHost.online ? ' online' : ' offline') : 'none', p.primaryHost && !p.primaryHost.online ? 'err' : '']
     ]);
   }
 
