@@ -2,7 +2,7 @@
 import net from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { ModbusTagConfig } from '../../edge/config/schema.js';
+import { deviceSchema, type ModbusTagConfig } from '../../edge/config/schema.js';
 import { tag } from './test-fixtures.js';
 import { createDriver } from '../index.js';
 import type { Driver, Sample } from '../types.js';
@@ -42,7 +42,7 @@ async function startPlc(options: Record<string, unknown> = {}): Promise<Simulate
 
 
 function driverFor(port: number, tags: ModbusTagConfig[], extra: Partial<ModbusTcpDevice> = {}): { driver: Driver; device: ModbusTcpDevice } {
-  const device: ModbusTcpDevice = { name: 'press-01', driver: 'modbus-tcp', host: '127.0.0.1', port, unit_id: 1, poll: 1000, timeout: 400, max_gap: 8, tags, ...extra };
+  const device = deviceSchema.parse({ name: 'press-01', driver: 'modbus-tcp', host: '127.0.0.1', port, unit_id: 1, poll: 1000, timeout: 400, max_gap: 8, tags, ...extra }) as ModbusTcpDevice;
   const driver = createDriver(device, { log });
   cleanups.push(() => driver.close());
   return { driver, device };
