@@ -102,6 +102,24 @@ describe('an RS-485 bus shared by several devices', () => {
   });
 });
 
+describe('serial port trouble', () => {
+  it('says so when the port does not exist, and when it goes away in the middle of a request', async () => {
+    const missing = createDriver(deviceSchema.parse({ name: 'meter-1', driver: 'modbus-rtu', port: '/dev/ttyNOPE9', tags }), { log });
+    await expect(missing.connect()).rejects.toThrow('device "meter-1" (/dev/ttyNOPE9 unit 1): cannot connect: serial port not found');
+
+    const pair = await startSerialPair();
+    cleanups.push(() => pair.close());
+    const d = createDriver(deviceSchema.parse({ name: 'meter-2', driver: 'modbus-rtu', port: pair.driverSide, timeout: '5s', request_timeout: '4s', tags }), { log });
+    cleanups.push(() => d.close());
+    await d.connect();
+    const started = Date.now();
+    const failing = d.poll(AbortSignal.timeout(5000)); // nobody answers on the other end
+    setTimeout(() => void pair.close(), 100);
+    await expect(failing).rejects.toThrow(`device "meter-2" (${pair.driverSide} unit 1): the serial port closed (USB adapter unplugged, or the port went away) reading holding 0`);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+});
+
 describe('a Modbus TCP gateway in front of several units', () => {
   it('serves them all over one connection, one request at a time; a dead unit does not cost the connection', async () => {
     const server = await startPymodbus({ 1: { values: values(1), watch: true, delay_ms: 20 }, 2: { values: values(2), watch: true, delay_ms: 20 }, 3: { dead: true } }, { tcp: true });

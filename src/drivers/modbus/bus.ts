@@ -25,6 +25,8 @@ export interface Endpoint {
    * reopened for a timeout: a dead unit is not a broken port.
    */
   dropWhenAllUnitsTimeOut: boolean;
+  /** What it means when the connection or port closes under us. */
+  closedMessage: string;
   /** Before each request: forget stray bytes (a late answer to an earlier request). */
   beforeRequest?(client: Client): void;
 }
@@ -43,11 +45,11 @@ class Link {
   private lost: LinkError | undefined;
   private readonly watchers = new Set<(reason: LinkError) => void>();
 
-  constructor() {
+  constructor(closedMessage: string) {
     // The ports report socket errors through the pending request; this only keeps a stray 'error' event from
     // becoming an uncaught exception.
     this.client.on('error', () => undefined);
-    this.client.on('close', () => this.drop('the device closed the connection'));
+    this.client.on('close', () => this.drop(closedMessage));
   }
 
   get alive(): boolean {
@@ -144,7 +146,7 @@ export class Bus {
 
   private async open(timeoutMs: number): Promise<void> {
     this.link?.drop('reconnecting');
-    const next = new Link();
+    const next = new Link(this.endpoint.closedMessage);
     this.link = next;
     this.silentUnits.clear();
     try {

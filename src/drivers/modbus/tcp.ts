@@ -14,6 +14,7 @@ export function tcpEndpoint(device: Pick<ModbusTcpDevice, 'host' | 'port'>): End
     settings: '',
     silenceMs: 0,
     dropWhenAllUnitsTimeOut: true,
+    closedMessage: 'the device closed the connection',
     open: (client, timeoutMs) => client.connectTCP(device.host, { port: device.port, timeout: timeoutMs }),
   };
 }
