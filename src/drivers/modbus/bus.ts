@@ -5,7 +5,7 @@
 // modbus-serial neither settles pending requests when its socket closes nor destroys a socket whose connect
 // timed out, so every request here runs under our own timer and connection-lost watch.
 import modbus from 'modbus-serial';
-import { explain, isTimeout, LinkError } from './errors.js';
+import { exceptionCode, explain, isTimeout, LinkError } from './errors.js';
 
 const ModbusRTU = modbus.default;
 export type Client = InstanceType<typeof ModbusRTU>;
@@ -25,6 +25,12 @@ export interface Endpoint {
    * reopened for a timeout: a dead unit is not a broken port.
    */
   dropWhenAllUnitsTimeOut: boolean;
+  /**
+   * TCP: devices that name the same unit get connections of their own (one PLC split into several devices is
+   * served in parallel, as PLCs serve several clients); only different units share one (a gateway's bus). A
+   * serial port can only be opened once: everything on it shares it.
+   */
+  connectionPerUnit: boolean;
   /** What it means when the connection or port closes under us. */
   closedMessage: string;
   /** Before each request: forget stray bytes (a late answer to an earlier request). */
@@ -113,7 +119,6 @@ export class Bus {
   private queue: Promise<unknown> = Promise.resolve();
   /** Units that timed out since the last answer on this link. */
   private readonly silentUnits = new Set<number>();
-  private owner: string | undefined;
 
   /** The settings of the device that opened the line; whoever joins later must agree with them. */
   constructor(private endpoint: Endpoint) {}
@@ -127,10 +132,10 @@ export class Bus {
     if (this.members.size === 0) {
       this.endpoint = endpoint;
     } else if (!this.members.has(member) && endpoint.settings !== this.endpoint.settings) {
-      throw new LinkError(`${endpoint.label} is in use by device "${this.owner}" with ${this.endpoint.settings}; this device asks for ${endpoint.settings}: every device on one port needs the same baud, parity, data_bits and stop_bits`);
+      const owner = [...this.members][0]!.name;
+      throw new LinkError(`${endpoint.label} is in use by device "${owner}" with ${this.endpoint.settings}; this device asks for ${endpoint.settings}: every device on one port needs the same baud, parity, data_bits and stop_bits`);
     }
     this.members.add(member);
-    this.owner ??= member.name;
     try {
       while (!this.link?.alive) {
         this.connecting ??= this.open(connectTimeoutMs).finally(() => {
@@ -163,7 +168,6 @@ export class Bus {
   leave(member: Member): void {
     this.members.delete(member);
     if (this.members.size > 0) return;
-    this.owner = undefined;
     this.link?.drop('the driver was closed');
     this.link = undefined;
   }
@@ -224,6 +228,7 @@ export class Bus {
       return value;
     } catch (err) {
       if (link && isTimeout(err)) this.timedOut(link, member);
+      else if (exceptionCode(err) !== undefined) this.silentUnits.clear(); // an exception is an answer too
       throw err;
     } finally {
       this.lastEnd = Date.now();
@@ -241,14 +246,23 @@ export class Bus {
 
 // Kept for the life of the process (one per line the configuration names), so that a device reconnecting
 // after its neighbours let go finds the same queue.
-const buses = new Map<string, Bus>();
+const lines = new Map<string, Array<{ bus: Bus; units: Set<number> }>>();
 
-/** The line behind `endpoint`, shared with every other device that names the same one. */
-export function busFor(endpoint: Endpoint): Bus {
-  let bus = buses.get(endpoint.key);
-  if (!bus) {
-    bus = new Bus(endpoint);
-    buses.set(endpoint.key, bus);
+/**
+ * The line behind `endpoint` for a device with `unitId`, shared with every other device that names the same
+ * one; called once per device, when its driver is made.
+ */
+export function busFor(endpoint: Endpoint, unitId: number): Bus {
+  let lanes = lines.get(endpoint.key);
+  if (!lanes) {
+    lanes = [];
+    lines.set(endpoint.key, lanes);
   }
-  return bus;
+  let lane = endpoint.connectionPerUnit ? lanes.find((l) => !l.units.has(unitId)) : lanes[0];
+  if (!lane) {
+    lane = { bus: new Bus(endpoint), units: new Set() };
+    lanes.push(lane);
+  }
+  lane.units.add(unitId);
+  return lane.bus;
 }

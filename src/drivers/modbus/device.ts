@@ -34,7 +34,7 @@ export function createModbusDriver(device: ModbusDevice, endpoint: Endpoint, ctx
   const tags = new Map(device.tags.map((tag) => [tag.name, tag]));
   const configOrder = new Map(device.tags.map((tag, i) => [tag.name, i]));
   const member: Member = { name: device.name, unitId: device.unit_id, requestTimeoutMs: device.request_timeout, pauseMs: device.pause };
-  const bus = busFor(endpoint);
+  const bus = busFor(endpoint, device.unit_id);
   /** Tags whose own address the device refuses: reported bad, logged once. */
   const refused = new Set<string>();
   let joined = false;

@@ -36,6 +36,7 @@ export function rtuEndpoint(device: Pick<ModbusRtuDevice, 'port'> & Framing): En
     settings: describeFraming(device),
     silenceMs: silenceMs(device),
     dropWhenAllUnitsTimeOut: false,
+    connectionPerUnit: false,
     closedMessage: 'the serial port closed (USB adapter unplugged, or the port went away)',
     beforeRequest: forgetReceived,
     open: (client) =>

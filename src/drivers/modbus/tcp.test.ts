@@ -272,6 +272,14 @@ describe('modbus-tcp driver', () => {
     await until(() => plc.connections === 0);
   });
 
+  it('gives devices that name the same unit connections of their own: one PLC split into several devices', async () => {
+    const plc = await startPlc();
+    const drivers = [1, 2, 3].map((i) => driverFor(plc.port, [tag('n', 'holding', 0, 'uint16')], { name: `part-${i}`, unit_id: 1 }).driver);
+    await Promise.all(drivers.map((d) => d.connect()));
+    await until(() => plc.connections === 3);
+    await Promise.all(drivers.map((d) => poll(d)));
+  });
+
   it('keeps the connection through exception 2: the device answered, the link is fine', async () => {
     const plc = await startPlc({ illegal: { holding: [5] } });
     plc.setHolding(0, [1]);

@@ -1,5 +1,6 @@
-// Modbus TCP: a PLC, or a gateway to an RS-485 bus. Devices with the same host and port share one connection
-// (a gateway usually serves its units one request at a time anyway) and are told apart by unit_id.
+// Modbus TCP: a PLC, or a gateway to an RS-485 bus. Devices with the same host and port and different unit_id
+// share one connection (a gateway serves its bus one request at a time anyway); devices naming the same unit of
+// the same host each have their own connection, polled in parallel as before.
 import type { DeviceConfig } from '../../edge/config/schema.js';
 import type { Driver, DriverContext } from '../types.js';
 import type { Endpoint } from './bus.js';
@@ -14,6 +15,7 @@ export function tcpEndpoint(device: Pick<ModbusTcpDevice, 'host' | 'port'>): End
     settings: '',
     silenceMs: 0,
     dropWhenAllUnitsTimeOut: true,
+    connectionPerUnit: true,
     closedMessage: 'the device closed the connection',
     open: (client, timeoutMs) => client.connectTCP(device.host, { port: device.port, timeout: timeoutMs }),
   };
