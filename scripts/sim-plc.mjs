@@ -49,9 +49,10 @@ function freePort(host) {
 /**
  * Starts a simulated PLC. `port: 0` picks a free port (read it back from the result). `unitId` makes it answer
  * only that unit id, silently, like a gateway with nothing behind it; without it every unit id is answered.
- * `demo: true` also runs the demo process values.
+ * `illegal: { holding: [5, 6] }` makes reads touching those addresses answer exception 2, like a PLC whose
+ * register map has holes. `demo: true` also runs the demo process values.
  */
-export async function startSimulatedPlc({ port = 5020, host = '127.0.0.1', unitId, holding, input, coils, discrete, demo = false } = {}) {
+export async function startSimulatedPlc({ port = 5020, host = '127.0.0.1', unitId, holding, input, coils, discrete, illegal = {}, demo = false } = {}) {
   const banks = { holding: new Uint16Array(SIZE), input: new Uint16Array(SIZE), coils: new Uint8Array(SIZE), discrete: new Uint8Array(SIZE) };
   const word = (v) => (checkWords([v]), v);
   const bit = (v) => (v ? 1 : 0);
@@ -76,8 +77,16 @@ export async function startSimulatedPlc({ port = 5020, host = '127.0.0.1', unitI
     }
     cb(null, value);
   };
-  const readWords = (bank, addr, count) => {
+  const holes = (table) => new Set(illegal[table] ?? []);
+  const missing = { holding: holes('holding'), input: holes('input'), coils: holes('coils'), discrete: holes('discrete') };
+  const checkHoles = (table, addr, count) => {
+    for (let a = addr; a < addr + count; a++) {
+      if (missing[table].has(a)) throw modbusError(ILLEGAL_ADDRESS, `${table} ${a} does not exist`);
+    }
+  };
+  const readWords = (bank, addr, count, table) => {
     checkRange(addr, count, MAX_REGISTERS);
+    checkHoles(table, addr, count);
     return Array.from(bank.subarray(addr, addr + count));
   };
   const readBit = (bank, addr) => {
@@ -86,10 +95,10 @@ export async function startSimulatedPlc({ port = 5020, host = '127.0.0.1', unitI
   };
 
   const vector = {
-    getHoldingRegister: (addr, _unit, cb) => answer(cb, () => readWords(banks.holding, addr, 1)[0]),
-    getMultipleHoldingRegisters: (addr, count, _unit, cb) => answer(cb, () => readWords(banks.holding, addr, count)),
-    getInputRegister: (addr, _unit, cb) => answer(cb, () => readWords(banks.input, addr, 1)[0]),
-    getMultipleInputRegisters: (addr, count, _unit, cb) => answer(cb, () => readWords(banks.input, addr, count)),
+    getHoldingRegister: (addr, _unit, cb) => answer(cb, () => readWords(banks.holding, addr, 1, 'holding')[0]),
+    getMultipleHoldingRegisters: (addr, count, _unit, cb) => answer(cb, () => readWords(banks.holding, addr, count, 'holding')),
+    getInputRegister: (addr, _unit, cb) => answer(cb, () => readWords(banks.input, addr, 1, 'input')[0]),
+    getMultipleInputRegisters: (addr, count, _unit, cb) => answer(cb, () => readWords(banks.input, addr, count, 'input')),
     getCoil: (addr, _unit, cb) => answer(cb, () => readBit(banks.coils, addr)),
     getDiscreteInput: (addr, _unit, cb) => answer(cb, () => readBit(banks.discrete, addr)),
     setCoil: (addr, value, _unit, cb) =>
@@ -112,9 +121,11 @@ export async function startSimulatedPlc({ port = 5020, host = '127.0.0.1', unitI
   const listenPort = port === 0 ? await freePort(host) : port;
   const server = new modbus.ServerTCP(vector, { host, port: listenPort, unitID: unitId });
   const sockets = new Set();
+  let accepted = 0;
   server.on('error', () => undefined);
   server.on('socketError', () => undefined); // a client that resets its connection is normal here
   server._server.on('connection', (sock) => {
+    accepted += 1;
     sockets.add(sock);
     sock.once('close', () => sockets.delete(sock));
     const write = sock.write.bind(sock);
@@ -174,6 +185,10 @@ export async function startSimulatedPlc({ port = 5020, host = '127.0.0.1', unitI
     /** How many clients are connected right now. */
     get connections() {
       return sockets.size;
+    },
+    /** How many connections it ever accepted. */
+    get accepted() {
+      return accepted;
     },
     close() {
       closing ??= new Promise((done) => {

@@ -1,5 +1,6 @@
 // The driver registry: one entry per `driver:` value the config schema accepts, checked by the compiler.
 import type { DeviceConfig } from '../edge/config/schema.js';
+import { createModbusRtuDriver } from './modbus/rtu.js';
 import { createModbusTcpDriver } from './modbus/tcp.js';
 import type { Driver, DriverContext } from './types.js';
 
@@ -8,6 +9,7 @@ export type DriverFactory<K extends DriverName = DriverName> = (device: Extract<
 
 export const drivers = {
   'modbus-tcp': createModbusTcpDriver,
+  'modbus-rtu': createModbusRtuDriver,
 } satisfies { [K in DriverName]: DriverFactory<K> };
 
 export function createDriver(device: DeviceConfig, ctx: DriverContext): Driver {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { tag } from './test-fixtures.js';
-import { describeBlock, describePlan, extractReadings, planReads, type BlockRead } from './plan.js';
+import { bridgesGaps, describeBlock, describePlan, extractReadings, planReads, splitBlock, type BlockRead } from './plan.js';
 
 
 const shape = (plan: BlockRead[]) => plan.map((b) => ({ table: b.table, start: b.start, count: b.count, tags: b.tags.map((t) => t.name) }));
@@ -113,5 +113,49 @@ describe('extractReadings', () => {
   it('throws on a short response instead of reading undefined', () => {
     const [block] = planReads([tag('a', 'holding', 0), tag('b', 'holding', 3)], 8);
     expect(() => extractReadings(block!, [1, 2])).toThrow('short response for holding 0..3: 2 of 4 registers');
+  });
+});
+
+describe('wider types, strings and bits', () => {
+  it('plans 64-bit values and strings by their register count, and bits of one register as one register', () => {
+    const plan = planReads([
+      tag('big', 'holding', 0, 'uint64'),
+      tag('name', 'holding', 4, 'string', { length: 5 }),
+      tag('alarm', 'holding', 9, 'bool', { bit: 0 }),
+      tag('fault', 'holding', 9, 'bool', { bit: 15 }),
+    ], 0);
+    expect(shape(plan)).toEqual([{ table: 'holding', start: 0, count: 10, tags: ['big', 'name', 'alarm', 'fault'] }]);
+    const readings = extractReadings(plan[0]!, [0x0020, 0, 0, 1, 0x4142, 0x4300, 0, 0, 0, 0x8000]);
+    expect(readings.map((r) => r.value)).toEqual([9007199254740993n, 'ABC', false, true]);
+  });
+
+  it('applies each tag\'s byte and word order', () => {
+    const [block] = planReads([tag('swapped', 'input', 0, 'float32', { word_order: 'little' }), tag('plain', 'input', 2, 'float32')], 0);
+    const readings = extractReadings(block!, [0xf5c3, 0x4048, 0x4048, 0xf5c3]);
+    expect(readings[0]!.value).toBe(readings[1]!.value);
+  });
+});
+
+describe('splitBlock', () => {
+  const block = (tags: ReturnType<typeof tag>[]) => planReads(tags, 50)[0]!;
+
+  it('cuts a block at the unused addresses it bridged', () => {
+    const b = block([tag('a', 'holding', 0, 'float32'), tag('b', 'holding', 2), tag('c', 'holding', 10), tag('d', 'holding', 30, 'uint32')]);
+    expect(bridgesGaps(b)).toBe(true);
+    expect(shape(splitBlock(b, true))).toEqual([
+      { table: 'holding', start: 0, count: 3, tags: ['a', 'b'] },
+      { table: 'holding', start: 10, count: 1, tags: ['c'] },
+      { table: 'holding', start: 30, count: 2, tags: ['d'] },
+    ]);
+  });
+
+  it('without adjacent tags merging, leaves one block per tag, keeping tags that share registers together', () => {
+    const b = block([tag('a', 'holding', 0, 'float32'), tag('b', 'holding', 2), tag('b0', 'holding', 3, 'bool', { bit: 0 }), tag('b1', 'holding', 3, 'bool', { bit: 1 }), tag('lo', 'holding', 1)]);
+    expect(bridgesGaps(b)).toBe(false);
+    expect(shape(splitBlock(b, false))).toEqual([
+      { table: 'holding', start: 0, count: 2, tags: ['a', 'lo'] },
+      { table: 'holding', start: 2, count: 1, tags: ['b'] },
+      { table: 'holding', start: 3, count: 1, tags: ['b0', 'b1'] },
+    ]);
   });
 });

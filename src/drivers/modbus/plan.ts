@@ -1,6 +1,7 @@
 // Request planning: done once per device, so every poll is the same short list of block reads.
 import { MODBUS_TABLES, type ModbusTagConfig } from '../../edge/config/schema.js';
-import { decode, isBitTable, toEngineering, width, type ModbusTable } from './codec.js';
+import type { TagValue } from '../types.js';
+import { decode, isBitTable, layoutOf, readBit, tagWidth, toEngineering, type ModbusTable } from './codec.js';
 
 export interface BlockRead {
   table: ModbusTable;
@@ -33,7 +34,7 @@ export function planReads(tags: readonly ModbusTagConfig[], maxGap: number, limi
     const limit = isBitTable(table) ? limits.bits : limits.registers;
     const inTable = tags
       .filter((t) => t.table === table)
-      .map((tag) => ({ tag, start: tag.address, end: tag.address + width(tag.type) }))
+      .map((tag) => ({ tag, start: tag.address, end: tag.address + tagWidth(tag) }))
       .sort((a, b) => a.start - b.start || a.end - b.end);
     let block: BlockRead | undefined;
     for (const { tag, start, end } of inTable) {
@@ -88,6 +89,35 @@ export function describeBlock(block: Pick<BlockRead, 'table' | 'start' | 'count'
   return last === block.start ? `${block.table} ${block.start}` : `${block.table} ${block.start}..${last}`;
 }
 
+/**
+ * A block split where it bridged unused addresses: one block per run of addresses that tags really occupy.
+ * With `adjacent: false` even touching tags part, leaving one block per tag (or per group of tags that share
+ * registers, like bits of one register). Used when a device refuses a block (exception 2), to find out which
+ * addresses it does not have.
+ */
+export function splitBlock(block: BlockRead, adjacent: boolean): BlockRead[] {
+  const parts: BlockRead[] = [];
+  const sorted = [...block.tags].sort((a, b) => a.address - b.address);
+  let part: BlockRead | undefined;
+  for (const tag of sorted) {
+    const end = tag.address + tagWidth(tag);
+    const partEnd = part ? part.start + part.count : -1;
+    if (part && (tag.address < partEnd || (adjacent && tag.address === partEnd))) {
+      part.count = Math.max(partEnd, end) - part.start;
+      part.tags.push(tag);
+    } else {
+      part = { table: block.table, start: tag.address, count: end - tag.address, tags: [tag] };
+      parts.push(part);
+    }
+  }
+  return parts;
+}
+
+/** Whether a block reads addresses that no tag occupies. */
+export function bridgesGaps(block: BlockRead): boolean {
+  return splitBlock(block, true).length > 1;
+}
+
 /** One response per block: register words for holding/input, bits for coil/discrete. */
 export type BlockData = readonly number[] | readonly boolean[];
 
@@ -95,7 +125,7 @@ export interface TagReading {
   tag: ModbusTagConfig;
   /** The words or the bit exactly as the device sent them, before decoding and scaling. */
   raw: number[] | boolean;
-  value: number | boolean;
+  value: TagValue;
 }
 
 /**
@@ -108,11 +138,14 @@ export function extractReadings(block: BlockRead, data: BlockData): TagReading[]
   }
   return block.tags.map((tag) => {
     const at = tag.address - block.start;
-    if (tag.type === 'bool') {
+    if (isBitTable(block.table)) {
       const bit = Boolean(data[at]);
       return { tag, raw: bit, value: bit };
     }
-    const words = (data as readonly number[]).slice(at, at + width(tag.type));
-    return { tag, raw: words, value: toEngineering(decode(tag.type, words), tag.scale, tag.offset) };
+    const words = (data as readonly number[]).slice(at, at + tagWidth(tag));
+    if (tag.bit !== undefined) return { tag, raw: words, value: readBit(words[0]!, tag.bit) };
+    if (tag.type === 'bool') throw new RangeError(`tag "${tag.name}": type bool in a register needs a bit`);
+    const raw = decode(tag.type, words, layoutOf(tag));
+    return { tag, raw: words, value: typeof raw === 'string' ? raw : toEngineering(raw, tag.scale, tag.offset) };
   });
 }

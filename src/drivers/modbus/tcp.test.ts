@@ -2,7 +2,7 @@
 import net from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { ModbusTagConfig } from '../../edge/config/schema.js';
+import { deviceSchema, type ModbusTagConfig } from '../../edge/config/schema.js';
 import { tag } from './test-fixtures.js';
 import { createDriver } from '../index.js';
 import type { Driver, Sample } from '../types.js';
@@ -13,6 +13,7 @@ interface SimulatedPlc {
   port: number;
   requests: Record<number, number>;
   connections: number;
+  accepted: number;
   setHolding(addr: number, words: number[]): void;
   setInput(addr: number, words: number[]): void;
   setCoil(addr: number, value: boolean): void;
@@ -42,7 +43,7 @@ async function startPlc(options: Record<string, unknown> = {}): Promise<Simulate
 
 
 function driverFor(port: number, tags: ModbusTagConfig[], extra: Partial<ModbusTcpDevice> = {}): { driver: Driver; device: ModbusTcpDevice } {
-  const device: ModbusTcpDevice = { name: 'press-01', driver: 'modbus-tcp', host: '127.0.0.1', port, unit_id: 1, poll: 1000, timeout: 400, max_gap: 8, tags, ...extra };
+  const device = deviceSchema.parse({ name: 'press-01', driver: 'modbus-tcp', host: '127.0.0.1', port, unit_id: 1, poll: 1000, timeout: 400, max_gap: 8, tags, ...extra }) as ModbusTcpDevice;
   const driver = createDriver(device, { log });
   cleanups.push(() => driver.close());
   return { driver, device };
@@ -252,6 +253,45 @@ describe('modbus-tcp driver', () => {
     await expect(poll(driver)).rejects.toThrow('not connected');
     await driver.connect();
     await expect(poll(driver)).resolves.toHaveLength(1);
+  });
+
+  it('shares one connection between devices on the same host and port; the last one out closes it', async () => {
+    const plc = await startPlc();
+    plc.setHolding(0, [7]);
+    const a = driverFor(plc.port, [tag('n', 'holding', 0, 'uint16')], { name: 'drive-1', unit_id: 1 }).driver;
+    const b = driverFor(plc.port, [tag('n', 'holding', 0, 'uint16')], { name: 'drive-2', unit_id: 2 }).driver;
+    await Promise.all([a.connect(), b.connect()]);
+    await until(() => plc.connections === 1);
+    await Promise.all([poll(a), poll(b)]);
+    expect(plc.connections).toBe(1);
+    await a.close();
+    await expect(poll(a)).rejects.toThrow('device "drive-1"');
+    expect(byTag(await poll(b))).toEqual({ n: 7 });
+    expect(plc.connections).toBe(1);
+    await b.close();
+    await until(() => plc.connections === 0);
+  });
+
+  it('gives devices that name the same unit connections of their own: one PLC split into several devices', async () => {
+    const plc = await startPlc();
+    const drivers = [1, 2, 3].map((i) => driverFor(plc.port, [tag('n', 'holding', 0, 'uint16')], { name: `part-${i}`, unit_id: 1 }).driver);
+    await Promise.all(drivers.map((d) => d.connect()));
+    await until(() => plc.connections === 3);
+    await Promise.all(drivers.map((d) => poll(d)));
+  });
+
+  it('keeps the connection through exception 2: the device answered, the link is fine', async () => {
+    const plc = await startPlc({ illegal: { holding: [5] } });
+    plc.setHolding(0, [1]);
+    plc.setHolding(10, [2]);
+    const { driver } = driverFor(plc.port, [tag('a', 'holding', 0), tag('hole', 'holding', 5), tag('b', 'holding', 10)]);
+    await driver.connect();
+    const samples = await poll(driver);
+    expect(byTag(samples)).toEqual({ a: 1, hole: null, b: 2 });
+    expect(samples.map((s) => s.quality)).toEqual(['good', 'bad', 'good']);
+    await poll(driver);
+    expect(plc.requests[3]).toBe(1 + 3 + 3); // the refused block, then its three pieces twice
+    expect([plc.connections, plc.accepted]).toEqual([1, 1]);
   });
 
   it('refuses a configuration the planner cannot serve, naming the device', () => {

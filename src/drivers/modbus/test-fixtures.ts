@@ -8,4 +8,4 @@ export const tag = (
   address: number,
   type: ModbusTagConfig['type'] = table === 'coil' || table === 'discrete' ? 'bool' : 'uint16',
   extra: Partial<ModbusTagConfig> = {},
-): ModbusTagConfig => ({ name, table, address, type, scale: 1, offset: 0, writable: false, ...extra });
+): ModbusTagConfig => ({ name, table, address, type, scale: 1, offset: 0, writable: false, byte_order: 'big', word_order: 'big', ...extra });

@@ -4,21 +4,25 @@ export type SparkplugDataType =
   | 'Int8' | 'Int16' | 'Int32' | 'Int64' | 'UInt8' | 'UInt16' | 'UInt32' | 'UInt64'
   | 'Float' | 'Double' | 'Boolean' | 'String' | 'DateTime' | 'Text';
 
-/** How a tag is declared in births: its own integer type unless scaling can make it fractional. */
+const UNSCALED: Record<TagType, SparkplugDataType> = {
+  bool: 'Boolean',
+  int16: 'Int16',
+  uint16: 'UInt16',
+  int32: 'Int32',
+  uint32: 'UInt32',
+  int64: 'Int64',
+  uint64: 'UInt64',
+  float32: 'Float',
+  float64: 'Double',
+  string: 'String',
+};
+
+/**
+ * How a tag is declared in births: its own type unless scaling can make it fractional, then Double (a scaled
+ * 64-bit integer too: it is a measurement now, not a counter that must stay exact).
+ */
 export function sparkplugTypeOf(type: TagType, scale = 1, offset = 0): SparkplugDataType {
   const scaled = scale !== 1 || offset !== 0;
-  switch (type) {
-    case 'bool':
-      return 'Boolean';
-    case 'float32':
-      return scaled ? 'Double' : 'Float';
-    case 'int16':
-      return scaled ? 'Double' : 'Int16';
-    case 'uint16':
-      return scaled ? 'Double' : 'UInt16';
-    case 'int32':
-      return scaled ? 'Double' : 'Int32';
-    case 'uint32':
-      return scaled ? 'Double' : 'UInt32';
-  }
+  if (!scaled || type === 'bool' || type === 'string') return UNSCALED[type];
+  return 'Double';
 }
