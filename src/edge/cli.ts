@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // edge-gateway: run | validate | once | status
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from './config/load.js';
+import { ConfigError, formatProblem, loadConfig } from './config/load.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/schema.js';
 import { createLogger } from './log.js';
@@ -113,7 +113,25 @@ function run(file: string): Promise<number> {
   return daemon(file, 'gateway', async (config, log) => {
     const { startGateway } = await import('./gateway.js');
     const gateway = await startGateway(config, log);
-    return () => gateway.stop();
+    // `systemctl reload` (ExecReload validates, then sends SIGHUP): a bad file is refused with the same
+    // FILE:LINE:COL messages as `validate`, and the running config stays.
+    const onHangup = () => {
+      let next: GatewayConfig;
+      try {
+        next = loadConfig(file);
+      } catch (err) {
+        const problems = err instanceof ConfigError ? err.problems.map(formatProblem) : [(err as Error).message];
+        for (const problem of problems) log.error({ config: file }, `Reload refused: ${problem}`);
+        log.error({ config: file, problems: problems.length }, 'Reload refused: the config has errors; the running config stays.');
+        return;
+      }
+      gateway.reload(next).catch((err: Error) => log.error({ err: err.message }, 'Reload failed part way; see the lines before.'));
+    };
+    process.on('SIGHUP', onHangup);
+    return async () => {
+      process.off('SIGHUP', onHangup);
+      await gateway.stop();
+    };
   });
 }
 
@@ -121,7 +139,13 @@ function brokerOnly(file: string): Promise<number> {
   return daemon(file, 'broker', async (config, log) => {
     const { startBroker } = await import('./broker.js');
     const broker = await startBroker(config.broker.listen, log);
-    return () => broker.close();
+    // Clients keep their connections: a changed broker config takes effect at the next restart.
+    const onHangup = () => log.warn({ config: file }, 'Reload: the broker applies config changes at its next restart; nothing changed now.');
+    process.on('SIGHUP', onHangup);
+    return async () => {
+      process.off('SIGHUP', onHangup);
+      await broker.close();
+    };
   });
 }
 

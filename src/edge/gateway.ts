@@ -10,7 +10,7 @@ import { prune, startHousekeeping } from '../uplink/housekeeping.js';
 import { permanentKafkaError } from '../uplink/kafka-errors.js';
 import { createKafkaSink } from '../uplink/kafka-sink.js';
 import { brokerUrlOf, startBroker, type LocalBroker } from './broker.js';
-import type { GatewayConfig } from './config/schema.js';
+import type { DeviceConfig, GatewayConfig } from './config/schema.js';
 import { startHttp, type HttpServer } from './http.js';
 import { createMetrics } from './metrics.js';
 import type { Sample } from '../drivers/types.js';
@@ -26,6 +26,8 @@ import { DeviceTagModel, type TagDef } from './tag-model.js';
 
 export interface Gateway {
   status(): GatewayStatus;
+  /** Applies a new, already validated config with the least disruption; see `planReload`. */
+  reload(next: GatewayConfig): Promise<ReloadOutcome>;
   stop(): Promise<void>;
   readonly broker: LocalBroker | undefined;
   readonly http: HttpServer;
@@ -98,15 +100,19 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const brokerUrl = broker?.url ?? brokerUrlOf(config.broker.listen);
   if (broker) checks.push(() => (broker.listening() ? undefined : `the embedded MQTT broker does not listen on ${config.broker.listen.host}:${config.broker.listen.port} (broker.listen)`));
 
-  const drivers = new Map<string, Driver>();
-  const models = new Map<string, DeviceTagModel>();
-  const defs = new Map<string, TagDef[]>();
-  for (const device of config.devices) {
-    const tagDefs = device.tags.map((t) => ({ name: t.name, datatype: sparkplugTypeOf(t.type, t.scale, t.offset), writable: t.writable }));
-    defs.set(device.name, tagDefs);
-    models.set(device.name, new DeviceTagModel(tagDefs));
-    drivers.set(device.name, createDriver(device, { log: log.child({ device: device.name }) }));
+  /** One configured device: its driver, tag model and poll loop. Replaced as a whole when its config changes. */
+  interface DeviceRuntime {
+    config: DeviceConfig;
+    driver: Driver;
+    model: DeviceTagModel;
+    poller: Poller;
+    defs: TagDef[];
   }
+  const devices = new Map<string, DeviceRuntime>();
+  const tagDefsOf = (device: DeviceConfig): TagDef[] => device.tags.map((t) => ({ name: t.name, datatype: sparkplugTypeOf(t.type, t.scale, t.offset), writable: t.writable }));
+  const allDefs = (list: readonly DeviceConfig[]) => new Map(list.map((d) => [d.name, tagDefsOf(d)]));
+  const aliasesFor = (c: GatewayConfig) => (c.sparkplug.aliases ? AliasTable.open(join(dataDir, 'aliases.json'), allDefs(c.devices)) : undefined);
+  let current = config;
 
   // Reads `status` at scrape time; defined below.
   const metrics = createMetrics(() => status());
@@ -116,8 +122,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     node,
     brokerUrl,
     bdSeqFile: join(dataDir, 'bdseq'),
-    devices: defs,
-    aliases: config.sparkplug.aliases ? AliasTable.open(join(dataDir, 'aliases.json'), defs) : undefined,
+    devices: allDefs(config.devices),
+    aliases: aliasesFor(config),
     primaryHost: config.sparkplug.primary_host,
     holdMax: config.sparkplug.hold_max,
     log,
@@ -128,7 +134,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         publish();
       }),
     write: async (device, tag, value) => {
-      const driver = drivers.get(device);
+      const driver = devices.get(device)?.driver;
       if (!driver?.write) throw new Error(`device "${device}" cannot be written to`);
       await driver.write(tag, value);
     },
@@ -139,9 +145,11 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   if (!(await edge.waitOnline(3000))) log.warn({ broker: brokerUrl }, 'The MQTT broker is not reachable yet; polling and journaling start anyway.');
 
   const latest = new Map<string, Sample[]>();
-  const pollers = config.devices.map((device) => {
-    const model = models.get(device.name)!;
-    return new Poller(device.name, drivers.get(device.name)!, { periodMs: device.poll, timeoutMs: device.timeout }, {
+  const startDevice = (device: DeviceConfig) => {
+    const defs = tagDefsOf(device);
+    const model = new DeviceTagModel(defs);
+    const driver = createDriver(device, { log: log.child({ device: device.name }) });
+    const poller = new Poller(device.name, driver, { periodMs: device.poll, timeoutMs: device.timeout }, {
       samples: (samples) => {
         latest.set(device.name, samples);
         if (!edge.isOnline(device.name)) edge.deviceOnline(device.name, model.birth(samples));
@@ -152,15 +160,31 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         model.reset();
       },
     }, log);
-  });
-  for (const p of pollers) p.start();
+    devices.set(device.name, { config: device, driver, model, poller, defs });
+    poller.start();
+  };
+  /** Stops a device's poll loop and closes its driver; the node announces it dead (DDEATH). */
+  const stopDevice = async (name: string) => {
+    const d = devices.get(name);
+    if (!d) return;
+    devices.delete(name);
+    await d.poller.stop();
+    edge.deviceOffline(name);
+    latest.delete(name);
+  };
+  for (const device of config.devices) startDevice(device);
 
-  const kafka = config.uplink.kafka;
-  const forwarder = kafka
-    ? new Forwarder(journal, createKafkaSink(kafka, `edge-gateway-${group}-${node}`, log), { node: `${group}/${node}`, batchSize: kafka.batch_size, replay: config.buffer.replay, replayRate: config.buffer.replay_rate, isPermanent: permanentKafkaError, onAcked: (batch) => metrics.forwarded(batch, Date.now()) }, log)
-    : undefined;
-  if (!forwarder) log.warn('No uplink configured: the journal keeps everything until one is.');
-  forwarder?.start();
+  const startUplink = (c: GatewayConfig): Forwarder | undefined => {
+    const kafka = c.uplink.kafka;
+    if (!kafka) {
+      log.warn('No uplink configured: the journal keeps everything until one is.');
+      return undefined;
+    }
+    const f = new Forwarder(journal, createKafkaSink(kafka, `edge-gateway-${group}-${node}`, log), { node: `${group}/${node}`, batchSize: kafka.batch_size, replay: c.buffer.replay, replayRate: c.buffer.replay_rate, isPermanent: permanentKafkaError, onAcked: (batch) => metrics.forwarded(batch, Date.now()) }, log);
+    f.start();
+    return f;
+  };
+  let forwarder = startUplink(config);
 
   // One history sample now and one per interval: the status page's chart of the last hour.
   const historySample = (j = journal.stats()) => ({ t: Date.now(), records: j.records, captured: metrics.messagesCaptured(), forwarded: forwarder?.getStatus().forwarded ?? 0 });
@@ -177,10 +201,10 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       startedAt: startedAt.toISOString(),
       now: new Date(now.t).toISOString(),
       ready: readiness(checks),
-      devices: pollers.map((p, i) => {
+      devices: [...devices.values()].map(({ poller: p, config: device }) => {
         const s = p.status();
         const tags = (latest.get(p.device) ?? []).map((t) => ({ name: t.tag, value: t.value, quality: s.state === 'up' ? t.quality : 'stale' as const, timestamp: new Date(t.timestamp).toISOString() }));
-        return { name: p.device, driver: config.devices[i]!.driver, state: s.state, lastPollAt: iso(s.lastPollAt), lastError: s.lastError, polls: s.polls, errors: s.errors, tags };
+        return { name: p.device, driver: device.driver, state: s.state, lastPollAt: iso(s.lastPollAt), lastError: s.lastError, polls: s.polls, errors: s.errors, tags };
       }),
       journal: {
         records: j.records, bytes: j.bytes, fileBytes: j.fileBytes, oldestAgeMs: j.oldestCapturedAt === null ? null : Date.now() - j.oldestCapturedAt, nextSeq: j.nextSeq, dropped: j.dropped, quarantined: quarantined?.movedTo ?? null,
@@ -195,7 +219,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
 
   // Age bound at start, then housekeeping on its schedule.
   prune(journal, config.buffer.max_age, log);
-  const stopHousekeeping = startHousekeeping(journal, config.buffer.housekeeping, config.buffer.max_age, log);
+  let stopHousekeeping = startHousekeeping(journal, config.buffer.housekeeping, config.buffer.max_age, log);
 
   sources.status = status;
   sources.metrics = metrics.registry;
@@ -208,7 +232,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       life.phase = 'stopping';
       stopHousekeeping();
       clearInterval(historyTimer);
-      await Promise.all(pollers.map((p) => p.stop()));
+      await Promise.all([...devices.values()].map((d) => d.poller.stop()));
       await forwarder?.stop(5000);
       await edge.stop();
       await http.close();
@@ -218,7 +242,70 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       log.info({ backlog: left }, 'Stopped; the journal keeps what Kafka has not acknowledged.');
     })());
 
-  return { status, stop, broker, http, edge, journal };
+  // One reload at a time, never during a stop.
+  let reloading: Promise<unknown> = Promise.resolve();
+  const reload = (next: GatewayConfig): Promise<ReloadOutcome> => {
+    const run = reloading.then(async (): Promise<ReloadOutcome> => {
+      if (stopping) return { ...planReload(current, current), restartNeeded: ['the gateway is stopping'] };
+      const plan = planReload(current, next);
+      for (const key of plan.restartNeeded) log.warn({ key }, `Reload: "${key}" changed; it takes effect at the next restart (the running value stays).`);
+      if (plan.logLevel) log.level = next.log_level;
+      // The node's view of its devices first, so that a new device's birth and commands resolve.
+      const kept: GatewayConfig = { ...current, devices: next.devices, uplink: next.uplink, buffer: { ...current.buffer, replay: next.buffer.replay, replay_rate: next.buffer.replay_rate, max_age: next.buffer.max_age, housekeeping: next.buffer.housekeeping }, log_level: next.log_level };
+      for (const name of [...plan.removed, ...plan.changed]) await stopDevice(name);
+      edge.reconfigure(allDefs(next.devices), aliasesFor(kept));
+      for (const device of next.devices) if (plan.added.includes(device.name) || plan.changed.includes(device.name)) startDevice(device);
+      if (plan.uplink) {
+        // The journal keeps every record the old uplink had not delivered; the new one carries on from there.
+        await forwarder?.stop(5000);
+        forwarder = startUplink(kept);
+      }
+      if (plan.housekeeping) {
+        stopHousekeeping();
+        stopHousekeeping = startHousekeeping(journal, next.buffer.housekeeping, next.buffer.max_age, log);
+      }
+      current = kept;
+      log.info({ added: plan.added, removed: plan.removed, restarted: plan.changed, uplink: plan.uplink, restartNeeded: plan.restartNeeded }, 'Reloaded the config.');
+      return plan;
+    });
+    reloading = run.catch(() => undefined);
+    return run;
+  };
+
+  return { status, reload, stop, broker, http, edge, journal };
+}
+
+export interface ReloadOutcome {
+  added: string[];
+  removed: string[];
+  /** Devices whose config changed: only their poll loops restart. */
+  changed: string[];
+  /** The uplink reconnects (its config or the replay settings changed). */
+  uplink: boolean;
+  housekeeping: boolean;
+  logLevel: boolean;
+  /** Keys whose new value needs a restart (the journal, the broker, the HTTP listener, the Sparkplug identity). */
+  restartNeeded: string[];
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** What a reload from `from` to `to` changes. Pure, so that the rules are tested without processes. */
+export function planReload(from: GatewayConfig, to: GatewayConfig): ReloadOutcome {
+  const before = new Map(from.devices.map((d) => [d.name, d]));
+  const after = new Map(to.devices.map((d) => [d.name, d]));
+  const restartNeeded: string[] = [];
+  for (const key of ['site', 'data_dir', 'broker', 'http', 'sparkplug'] as const) if (!same(from[key], to[key])) restartNeeded.push(key);
+  for (const key of ['sync', 'max_bytes', 'when_full'] as const) if (!same(from.buffer[key], to.buffer[key])) restartNeeded.push(`buffer.${key}`);
+  return {
+    added: [...after.keys()].filter((n) => !before.has(n)),
+    removed: [...before.keys()].filter((n) => !after.has(n)),
+    changed: [...after.keys()].filter((n) => before.has(n) && !same(before.get(n), after.get(n))),
+    uplink: !same(from.uplink, to.uplink) || from.buffer.replay !== to.buffer.replay || from.buffer.replay_rate !== to.buffer.replay_rate,
+    housekeeping: !same(from.buffer.housekeeping, to.buffer.housekeeping) || from.buffer.max_age !== to.buffer.max_age,
+    logLevel: from.log_level !== to.log_level,
+    restartNeeded,
+  };
 }
 
 function iso(ms: number | null): string | null {

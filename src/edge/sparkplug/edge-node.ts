@@ -151,6 +151,16 @@ export class EdgeNode {
     this.emit({ kind: 'DDEATH', device, payload: { timestamp: Date.now(), metrics: [] } });
   }
 
+  /**
+   * A reload changed the devices: commands resolve against the new definitions. A device whose tags changed is
+   * stopped (DDEATH) and started again by the caller, so its next DBIRTH declares the new metrics.
+   */
+  reconfigure(devices: ReadonlyMap<string, readonly DeviceMetricDef[]>, aliases: AliasTable | undefined): void {
+    this.defs.clear();
+    for (const [device, metrics] of devices) this.defs.set(device, new Map(metrics.map((m) => [m.name, m])));
+    if (aliases) this.o.aliases = aliases;
+  }
+
   isOnline(device: string): boolean {
     return this.deviceMetrics.has(device);
   }
