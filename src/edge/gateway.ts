@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { createDriver } from '../drivers/index.js';
 import type { Driver } from '../drivers/types.js';
 import { Forwarder } from '../uplink/forwarder.js';
-import { openJournalWhenPossible, type Journal } from '../uplink/journal.js';
+import { openJournalWhenPossible, type Journal, type JournalProgress } from '../uplink/journal.js';
 import { prune, startHousekeeping } from '../uplink/housekeeping.js';
 import { permanentKafkaError } from '../uplink/kafka-errors.js';
 import { createKafkaSink } from '../uplink/kafka-sink.js';
@@ -14,13 +14,15 @@ import type { GatewayConfig } from './config/schema.js';
 import { startHttp, type HttpServer } from './http.js';
 import { createMetrics } from './metrics.js';
 import { gapJournalEntry, toJournalEntry } from './journal-record.js';
-import { Poller } from './poller.js';
+import { Poller, type PollerProgress } from './poller.js';
 import { sparkplugTypeOf } from './sparkplug/datatypes.js';
 import { EdgeNode } from './sparkplug/edge-node.js';
 import { DeviceTagModel, type TagDef } from './tag-model.js';
 
 export interface Gateway {
   status(): GatewayStatus;
+  /** Cheap counters for the systemd watchdog (systemd-watchdog.ts): is capture and polling moving? */
+  progress(): GatewayProgress;
   stop(): Promise<void>;
   readonly broker: LocalBroker | undefined;
   readonly http: HttpServer;
@@ -37,7 +39,17 @@ export interface GatewayStatus {
   sparkplug: ReturnType<EdgeNode['status']> & { broker: string; brokerClients: number | null };
 }
 
-export async function startGateway(config: GatewayConfig, log: Logger): Promise<Gateway> {
+export interface GatewayProgress {
+  journal: JournalProgress;
+  devices: Array<{ name: string } & PollerProgress>;
+}
+
+export interface GatewayHooks {
+  /** Start-up waits for something that may take long (a full disk), so a service manager can wait too. */
+  waiting?(reason: string): void;
+}
+
+export async function startGateway(config: GatewayConfig, log: Logger, hooks: GatewayHooks = {}): Promise<Gateway> {
   const startedAt = new Date();
   const dataDir = resolve(config.data_dir);
   const { group, node } = config.site;
@@ -53,7 +65,10 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       log.error({ ...gap }, `Journal dropped ${gap.count} records (edge.seq ${gap.from}..${gap.to}, ${gap.reason}); a gap record tells the cloud.`);
       return gapJournalEntry(group, node, gap);
     },
-  }, (err) => log.error({ err: err.message, dataDir }, 'The journal cannot be opened: the disk is full. Waiting for space; nothing else starts until then.'));
+  }, (err) => {
+    log.error({ err: err.message, dataDir }, 'The journal cannot be opened: the disk is full. Waiting for space; nothing else starts until then.');
+    hooks.waiting?.('the journal waits for disk space');
+  });
   if (quarantined) {
     log.error({ ...quarantined }, `The journal file was corrupt: moved to ${quarantined.movedTo}; a fresh journal continues above edge.seq ${quarantined.to}.`);
   }
@@ -160,7 +175,9 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       log.info({ backlog: left }, 'Stopped; the journal keeps what Kafka has not acknowledged.');
     })());
 
-  return { status, stop, broker, http, edge, journal };
+  const progress = (): GatewayProgress => ({ journal: journal.progress(), devices: pollers.map((p) => ({ name: p.device, ...p.progress() })) });
+
+  return { status, progress, stop, broker, http, edge, journal };
 }
 
 function iso(ms: number | null): string | null {
