@@ -35,21 +35,22 @@ while [ $# -gt 0 ]; do
   shift
 done
 
-SRC=$(cd "$(dirname "$0")/.." && pwd)
-OPT="$ROOT/opt/$NAME"
-ETC="$ROOT/etc/$NAME"
-STATE="$ROOT/var/lib/$NAME"
-UNIT_DIR="$ROOT/etc/systemd/system"
-BIN="$ROOT/usr/local/bin/$NAME"
-
 say() { echo "install.sh: $*"; }
 die() { echo "install.sh: $*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root: sudo $0"
 if [ -n "$ROOT" ]; then
   [ -d "$ROOT" ] || die "--root $ROOT: no such directory"
-  [ "$(cd "$ROOT" && pwd -P)" != / ] || ROOT=
+  ROOT=$(cd "$ROOT" && pwd -P)
+  [ "$ROOT" != / ] || ROOT=
 fi
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+OPT="$ROOT/opt/$NAME"
+ETC="$ROOT/etc/$NAME"
+STATE="$ROOT/var/lib/$NAME"
+UNIT_DIR="$ROOT/etc/systemd/system"
+BIN="$ROOT/usr/local/bin/$NAME"
 
 # systemctl acts on a running systemd only when it is PID 1 on this root (not in a container, chroot, --root).
 systemd_running() { [ -z "$ROOT" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
@@ -127,15 +128,15 @@ do_install() {
 
   if systemd_running; then
     systemctl daemon-reload
-    systemctl enable "$NAME.service" >/dev/null 2>&1
+    systemctl enable --quiet "$NAME.service"
     # An upgrade restarts what runs, so that the new release is the one running: the broker first.
     for unit in edge-gateway-broker.service edge-gateway.service; do
       if systemctl is-active --quiet "$unit"; then systemctl restart "$unit"; fi
     done
-    systemctl start "$NAME.service"
+    systemctl start "$NAME.service" || die "$NAME did not start: journalctl -u $NAME -n 50 says why"
     say "$NAME is enabled and running: systemctl status $NAME; journalctl -u $NAME -f"
   elif command -v systemctl >/dev/null 2>&1; then
-    systemctl_root enable "$NAME.service" >/dev/null 2>&1
+    systemctl_root enable --quiet "$NAME.service"
     say "$NAME is enabled; systemd is not running here, so it starts at the next boot"
   else
     say "warning: no systemctl: enable and start $NAME.service with this system's service manager"
