@@ -1,6 +1,6 @@
 // Logs under journald: pino's JSON lines, each behind its syslog severity (`<3>` for errors …) when stdout is
 // the stream that JOURNAL_STREAM names, and plain JSON anywhere else.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +14,7 @@ const cleanups = cleanupAfterAll();
 /** A gateway whose journal file is garbage (an error line) and whose PLC does not answer (a warning line). */
 async function gatewayWithTrouble(o: { journalStream?: boolean; env?: Record<string, string> }) {
   const dir = mkdtempSync(join(tmpdir(), 'edge-log-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'data'));
   writeFileSync(join(dir, 'data', 'journal.db'), 'this is not a SQLite database, whatever its name says'.repeat(100));
   const g = await GatewayProcess.create({
