@@ -1,10 +1,13 @@
 #!/usr/bin/env node
-// edge-gateway: run | validate | once | status
+// edge-gateway: run | validate | once | status | broker | verify
 import { parseArgs } from 'node:util';
 import { ConfigError, formatProblem, loadConfig } from './config/load.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/schema.js';
+import type { GatewayHooks, GatewayStatus } from './gateway.js';
 import { createLogger } from './log.js';
+import { systemdNotifier } from './systemd-notify.js';
+import { startWatchdog, stuckReason, watchdogIntervalMs, type WatchedPart } from './systemd-watchdog.js';
 
 const USAGE = `Usage:
   edge-gateway run --config FILE        run the gateway
@@ -80,72 +83,157 @@ function configOrExit(file: string): GatewayConfig | undefined {
   }
 }
 
-function untilSignal(log: Logger): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const shutdown = (signal: string) => {
-      log.info({ signal }, 'Shutdown requested.');
-      resolve();
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
-  });
+type Request = 'stop' | 'reload';
+
+/**
+ * SIGTERM/SIGINT ask to stop, SIGHUP to reload; a second stop signal, once stopping, ends the process at once.
+ * A stop while the part is still starting (a start-up waiting for disk space) exits at once: nothing runs yet
+ * that an orderly stop would save, and the journal loses nothing committed.
+ */
+function signalRequests(log: Logger, starting: () => boolean): () => Promise<Request> {
+  const pending: Request[] = [];
+  let wake: (() => void) | undefined;
+  const stop = (signal: NodeJS.Signals) => {
+    log.info({ signal }, 'Shutdown requested.');
+    if (starting()) {
+      log.info('Still starting: exiting at once.');
+      process.exit(0);
+    }
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
+    pending.push('stop');
+    wake?.();
+  };
+  const reload = (signal: NodeJS.Signals) => {
+    log.info({ signal }, 'Reload requested: re-reading the configuration.');
+    pending.push('reload');
+    wake?.();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', reload);
+  return async () => {
+    while (pending.length === 0) await new Promise<void>((resolve) => (wake = resolve));
+    return pending.includes('stop') ? 'stop' : pending.shift()!;
+  };
 }
 
-/** Runs one long-lived part until SIGTERM/SIGINT, then stops it in order. */
-async function daemon(file: string, what: string, start: (config: GatewayConfig, log: Logger) => Promise<() => Promise<void>>): Promise<number> {
+/** A long-lived part: the gateway or the broker alone. */
+interface Part extends WatchedPart {
+  stop(): Promise<void>;
+  /** Applies a valid new configuration in place, with the least disruption; a part without it keeps running as is. */
+  reload?(next: GatewayConfig): Promise<void>;
+}
+
+type StartPart = (config: GatewayConfig, log: Logger, hooks: GatewayHooks) => Promise<Part>;
+
+/** While start-up waits (a full disk), systemd is asked for more time again and again, instead of killing it. */
+const EXTEND_EVERY_MS = 10_000;
+
+/** CLOCK_MONOTONIC in µs, which systemd wants beside RELOADING=1. */
+const monotonicUsec = () => (process.hrtime.bigint() / 1000n).toString();
+
+/**
+ * Runs one long-lived part until SIGTERM/SIGINT, then stops it in order. Under systemd (Type=notify) it sends
+ * READY=1 once the part has started (the journal open, the broker listening), STATUS= lines, WATCHDOG=1 while
+ * the part makes progress (systemd-watchdog.ts) and STOPPING=1. SIGHUP re-reads the configuration: when it is
+ * valid, the part applies it in place (the gateway restarts only what changed); when not, the problems are
+ * logged and the part runs on unchanged.
+ */
+async function daemon(file: string, what: string, start: StartPart): Promise<number> {
   const config = configOrExit(file);
   if (!config) return 2;
   const log = createLogger(config.log_level);
-  let stop: () => Promise<void>;
-  try {
-    stop = await start(config, log);
-  } catch (err) {
-    log.fatal({ err: (err as Error).message }, `The ${what} cannot start: ${(err as Error).message}`);
-    process.exit(1); // whatever started before the failure must not keep half of it running
-  }
+  const systemd = systemdNotifier(log);
+  const watchdog = startWatchdog(systemd, watchdogIntervalMs(), log);
+  let starting = false;
+  const nextRequest = signalRequests(log, () => starting);
+
+  const startOrExit = async (c: GatewayConfig): Promise<Part> => {
+    starting = true;
+    let extending: NodeJS.Timeout | undefined;
+    const hooks: GatewayHooks = {
+      waiting: (reason) => {
+        const extend = () => systemd.notify({ EXTEND_TIMEOUT_USEC: 3 * EXTEND_EVERY_MS * 1000, STATUS: `starting: ${reason}` });
+        extend();
+        extending ??= setInterval(extend, EXTEND_EVERY_MS);
+      },
+    };
+    try {
+      return await start(c, log, hooks);
+    } catch (err) {
+      log.fatal({ err: (err as Error).message }, `The ${what} cannot start: ${(err as Error).message}`);
+      process.exit(1); // whatever started before the failure must not keep half of it running
+    } finally {
+      clearInterval(extending);
+      starting = false;
+    }
+  };
+  const ready = (p: Part) => {
+    const status = p.status?.() ?? `The ${what} is running.`;
+    systemd.notify({ READY: 1, STATUS: status });
+    watchdog.watch(p, status);
+  };
+
+  let part = await startOrExit(config);
+  ready(part);
   log.info({ config: file, site: config.site }, `The ${what} is running.`);
-  await untilSignal(log);
-  await stop();
+  while ((await nextRequest()) === 'reload') {
+    // `systemctl reload` (ExecReload validates, then sends SIGHUP): a bad file is refused with the same
+    // FILE:LINE:COL messages as `validate`, and the running configuration stays.
+    let next: GatewayConfig;
+    try {
+      next = loadConfig(file);
+    } catch (err) {
+      const problems = err instanceof ConfigError ? err.problems.map(formatProblem) : [(err as Error).message];
+      for (const problem of problems) log.error({ config: file }, `Reload refused: ${problem}`);
+      log.error({ config: file, problems: problems.length }, `Reload refused: ${file} is not valid; the ${what} runs on with the configuration it has.`);
+      continue;
+    }
+    if (!part.reload) {
+      log.warn({ config: file }, `Reload: the ${what} applies configuration changes at its next restart; its clients keep their connections.`);
+      continue;
+    }
+    systemd.notify({ RELOADING: 1, MONOTONIC_USEC: monotonicUsec(), STATUS: `reloading ${file}` });
+    try {
+      await part.reload(next);
+    } catch (err) {
+      log.error({ err: (err as Error).message }, 'Reload failed part way; see the lines before.');
+    }
+    ready(part);
+  }
+  systemd.notify({ STOPPING: 1, STATUS: `stopping the ${what}` });
+  watchdog.stop();
+  await part.stop();
   return 0;
 }
 
 function run(file: string): Promise<number> {
-  return daemon(file, 'gateway', async (config, log) => {
+  return daemon(file, 'gateway', async (config, log, hooks) => {
     const { startGateway } = await import('./gateway.js');
-    const gateway = await startGateway(config, log);
-    // `systemctl reload` (ExecReload validates, then sends SIGHUP): a bad file is refused with the same
-    // FILE:LINE:COL messages as `validate`, and the running config stays.
-    const onHangup = () => {
-      let next: GatewayConfig;
-      try {
-        next = loadConfig(file);
-      } catch (err) {
-        const problems = err instanceof ConfigError ? err.problems.map(formatProblem) : [(err as Error).message];
-        for (const problem of problems) log.error({ config: file }, `Reload refused: ${problem}`);
-        log.error({ config: file, problems: problems.length }, 'Reload refused: the config has errors; the running config stays.');
-        return;
-      }
-      gateway.reload(next).catch((err: Error) => log.error({ err: err.message }, 'Reload failed part way; see the lines before.'));
-    };
-    process.on('SIGHUP', onHangup);
-    return async () => {
-      process.off('SIGHUP', onHangup);
-      await gateway.stop();
+    const gateway = await startGateway(config, log, hooks);
+    return {
+      stop: () => gateway.stop(),
+      reload: async (next) => void (await gateway.reload(next)),
+      stuck: (now, intervalMs) => stuckReason(gateway.progress(), now, intervalMs),
+      status: () => gatewayStatusLine(gateway.status()),
     };
   });
+}
+
+/** The one line `systemctl status` shows. */
+function gatewayStatusLine(s: GatewayStatus): string {
+  const up = s.devices.filter((d) => d.state === 'up').length;
+  return `${up}/${s.devices.length} devices answering; uplink ${s.uplink.state}; Sparkplug ${s.sparkplug.state}; journal ${s.journal.records} records`;
 }
 
 function brokerOnly(file: string): Promise<number> {
   return daemon(file, 'broker', async (config, log) => {
     const { startBroker } = await import('./broker.js');
     const broker = await startBroker(config.broker.listen, log);
-    // Clients keep their connections: a changed broker config takes effect at the next restart.
-    const onHangup = () => log.warn({ config: file }, 'Reload: the broker applies config changes at its next restart; nothing changed now.');
-    process.on('SIGHUP', onHangup);
-    return async () => {
-      process.off('SIGHUP', onHangup);
-      await broker.close();
-    };
+    // Only the event loop is watched: a blocked loop sends no WATCHDOG=1. No `reload`: clients keep their
+    // connections, and a changed broker config takes effect at the next restart.
+    return { stop: () => broker.close(), status: () => `MQTT broker on ${broker.url}; ${broker.clients()} clients` };
   });
 }
 

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { createDriver } from '../drivers/index.js';
 import type { Driver } from '../drivers/types.js';
 import { Forwarder } from '../uplink/forwarder.js';
-import { openJournalWhenPossible, type Journal } from '../uplink/journal.js';
+import { openJournalWhenPossible, type Journal, type JournalProgress } from '../uplink/journal.js';
 import { prune, startHousekeeping } from '../uplink/housekeeping.js';
 import { permanentKafkaError } from '../uplink/kafka-errors.js';
 import { createKafkaSink } from '../uplink/kafka-sink.js';
@@ -15,7 +15,7 @@ import { startHttp, type HttpServer } from './http.js';
 import { createMetrics } from './metrics.js';
 import type { Sample } from '../drivers/types.js';
 import { gapJournalEntry, toJournalEntry } from './journal-record.js';
-import { Poller } from './poller.js';
+import { Poller, type PollerProgress } from './poller.js';
 import { sparkplugTypeOf } from './sparkplug/datatypes.js';
 import { AliasTable } from './sparkplug/aliases.js';
 import { EdgeNode } from './sparkplug/edge-node.js';
@@ -28,6 +28,8 @@ export interface Gateway {
   status(): GatewayStatus;
   /** Applies a new, already validated config with the least disruption; see `planReload`. */
   reload(next: GatewayConfig): Promise<ReloadOutcome>;
+  /** Cheap counters for the systemd watchdog (systemd-watchdog.ts): is capture and polling moving? */
+  progress(): GatewayProgress;
   stop(): Promise<void>;
   readonly broker: LocalBroker | undefined;
   readonly http: HttpServer;
@@ -61,7 +63,17 @@ export interface GatewayStatus {
   sparkplug: ReturnType<EdgeNode['status']> & { broker: string; brokerClients: number | null };
 }
 
-export async function startGateway(config: GatewayConfig, log: Logger): Promise<Gateway> {
+export interface GatewayProgress {
+  journal: JournalProgress;
+  devices: Array<{ name: string } & PollerProgress>;
+}
+
+export interface GatewayHooks {
+  /** Start-up waits for something that may take long (a full disk), so a service manager can wait too. */
+  waiting?(reason: string): void;
+}
+
+export async function startGateway(config: GatewayConfig, log: Logger, hooks: GatewayHooks = {}): Promise<Gateway> {
   const startedAt = new Date();
   const dataDir = resolve(config.data_dir);
   const { group, node } = config.site;
@@ -89,6 +101,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   }, (err) => {
     life.phase = `starting: the journal cannot be opened in ${dataDir}: the disk is full (${err.message}); waiting for space`;
     log.error({ err: err.message, dataDir }, 'The journal cannot be opened: the disk is full. Waiting for space; nothing else starts until then.');
+    hooks.waiting?.('the journal waits for disk space');
   });
   life.phase = 'starting: the local MQTT broker and the Sparkplug session';
   if (quarantined) {
@@ -272,7 +285,9 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     return run;
   };
 
-  return { status, reload, stop, broker, http, edge, journal };
+  const progress = (): GatewayProgress => ({ journal: journal.progress(), devices: [...devices.values()].map(({ poller: p }) => ({ name: p.device, ...p.progress() })) });
+
+  return { status, reload, progress, stop, broker, http, edge, journal };
 }
 
 export interface ReloadOutcome {

@@ -16,6 +16,17 @@ export interface PollerStatus {
   overruns: number;
 }
 
+/** What the watchdog reads: attempts finished, and the time by which the next one must have finished. */
+export interface PollerProgress {
+  attempts: number;
+  /**
+   * When the attempt now due or running must be over (ms since the epoch): its start time plus connect and
+   * read, each bounded by the timeout. A poll loop past this is stuck; a device that does not answer is not,
+   * since its attempts fail within the timeout and the next one is scheduled. Null when stopped.
+   */
+  deadline: number | null;
+}
+
 export interface PollerHandlers {
   samples(samples: Sample[]): void;
   /** The device stopped answering (called once per outage). */
@@ -33,6 +44,8 @@ export class Poller {
   private running = false;
   private current: Promise<void> | undefined;
   private abort: AbortController | undefined;
+  private attempts = 0;
+  private deadline: number | null = null;
   private readonly s: PollerStatus = { state: 'stopped', polls: 0, errors: 0, consecutiveErrors: 0, lastPollAt: null, lastDurationMs: null, lastError: null, overruns: 0 };
 
   constructor(
@@ -57,14 +70,20 @@ export class Poller {
     await this.current?.catch(() => undefined);
     await this.driver.close().catch(() => undefined);
     this.s.state = 'stopped';
+    this.deadline = null;
   }
 
   status(): PollerStatus {
     return { ...this.s };
   }
 
+  progress(): PollerProgress {
+    return { attempts: this.attempts, deadline: this.running ? this.deadline : null };
+  }
+
   private schedule(delayMs: number): void {
     if (!this.running) return;
+    this.deadline = Date.now() + delayMs + 2 * this.options.timeoutMs;
     this.timer = setTimeout(() => {
       this.current = this.tick();
     }, delayMs);
@@ -89,6 +108,7 @@ export class Poller {
       return;
     } finally {
       clearTimeout(timeout);
+      this.attempts += 1;
     }
     const duration = Date.now() - started;
     const { periodMs } = this.options;

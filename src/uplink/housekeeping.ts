@@ -14,11 +14,16 @@ export interface HousekeepingSchedule {
 export const DEFAULT_SCHEDULE: HousekeepingSchedule = { prune: '* * * * *', checkpoint: '*/5 * * * *', vacuum: '30 3 * * *' };
 
 export function startHousekeeping(journal: Journal, schedule: HousekeepingSchedule, maxAgeMs: number, log: Logger): () => void {
-  // A job that fails (a full disk refuses a checkpoint) is logged and tried again at its next time.
+  // A job that fails (a full disk refuses a checkpoint) is tried again at its next time. It is logged when it
+  // starts failing and when it works again, not at every failed run.
+  const failing = new Set<string>();
   const guarded = (name: string, job: () => unknown) => async () => {
     try {
       await job();
+      if (failing.delete(name)) log.info({ job: name }, `Housekeeping job ${name} works again.`);
     } catch (err) {
+      if (failing.has(name)) return;
+      failing.add(name);
       log.warn({ job: name, err: (err as Error).message }, `Housekeeping job ${name} failed; it runs again on schedule.`);
     }
   };

@@ -47,6 +47,16 @@ export interface JournalStats {
   queued: number;
 }
 
+export interface JournalProgress {
+  commits: number;
+  /** Messages queued, not yet committed. */
+  waiting: number;
+  /** When (ms since the epoch) the oldest message not yet committed was queued; null when none waits. */
+  waitingSince: number | null;
+  /** True while commits fail with a known error (disk full) and are retried; the messages wait in memory. */
+  retrying: boolean;
+}
+
 export interface JournalOptions {
   /** `full` fsyncs every commit; `normal` (WAL default) may lose the last commits on power loss, never corrupts. */
   sync?: 'full' | 'normal';
@@ -185,6 +195,10 @@ export class Journal {
   private heldUpTo = 0;
   private deadLetters = 0;
   private queue: JournalEntry[] = [];
+  /** When the oldest message still waiting for its commit was queued; null while nothing waits. */
+  private waitingSince: number | null = null;
+  /** Transactions committed since open: the watchdog's sign that capture makes progress. */
+  private commits = 0;
   private committedCallbacks: Array<() => void> = [];
   private writeFailing = false;
   private writeErrors = 0;
@@ -299,6 +313,7 @@ export class Journal {
       }
       this.stmt.setNextSeq.run(seq);
     })();
+    this.commits += 1;
     this.nextSeq = first + entries.length;
     if (this.heldBack) this.heldUpTo = this.nextSeq - 1;
     this.records += entries.length;
@@ -478,6 +493,7 @@ export class Journal {
    * commit, in queue order.
    */
   enqueue(entry: JournalEntry, onCommitted?: () => void): void {
+    this.waitingSince ??= Date.now();
     this.queue.push(entry);
     if (onCommitted) this.committedCallbacks.push(onCommitted);
     if (this.queue.length >= 1000 && !this.writeFailing) this.flush();
@@ -514,6 +530,7 @@ export class Journal {
       return;
     }
     this.queue = [];
+    this.waitingSince = null;
     this.committedCallbacks = [];
     if (this.writeFailing) this.options.onWriteError?.(undefined, false);
     this.writeFailing = false;
@@ -548,6 +565,11 @@ export class Journal {
   onAppend(listener: () => void): () => void {
     this.appendListeners.add(listener);
     return () => this.appendListeners.delete(listener);
+  }
+
+  /** Cheap enough to read every second: commits so far, and how long the oldest uncommitted message has waited. */
+  progress(): JournalProgress {
+    return { commits: this.commits, waiting: this.queue.length, waitingSince: this.waitingSince, retrying: this.writeFailing };
   }
 
   stats(): JournalStats {

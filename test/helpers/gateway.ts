@@ -1,6 +1,6 @@
 // Runs the built gateway as a real process, as systemd would, so tests can SIGTERM and SIGKILL it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, mkdtempSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, ROOT } from './cli.js';
@@ -18,12 +18,25 @@ export interface GatewayProcessOptions {
   extraYaml: string;
   embeddedBroker?: boolean;
   command?: 'run' | 'broker';
+  /** Extra environment, e.g. NOTIFY_SOCKET and WATCHDOG_USEC as systemd sets them. */
+  env?: Record<string, string>;
+  /**
+   * Like systemd's journal stream: stdout and stderr go straight to the log file, and JOURNAL_STREAM names
+   * that file's device:inode, so the gateway writes journald's `<N>` severity prefixes.
+   */
+  journalStream?: boolean;
 }
+
+/** What systemd hands a service; never inherited by a test's gateway from whatever runs the tests. */
+const SYSTEMD_ENV = ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID', 'JOURNAL_STREAM', 'INVOCATION_ID'];
 
 export class GatewayProcess {
   child: ChildProcess | undefined;
   readonly logFile: string;
   readonly configFile: string;
+
+  private env: Record<string, string> = {};
+  private journalStream = false;
 
   private constructor(readonly dir: string, readonly ports: GatewayPorts, private readonly command: string) {
     this.logFile = join(dir, `${command}.log`);
@@ -34,6 +47,8 @@ export class GatewayProcess {
     const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'edge-gw-'));
     const ports = o.ports ?? { mqtt: await freePort(), http: await freePort() };
     const g = new GatewayProcess(dir, ports, o.command ?? 'run');
+    g.env = o.env ?? {};
+    g.journalStream = o.journalStream ?? false;
     writeFileSync(
       g.configFile,
       [
@@ -62,10 +77,22 @@ export class GatewayProcess {
    */
   async start(opts: { until?: 'status' | 'http' } = {}): Promise<void> {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm test does it)`);
-    const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, [CLI, this.command, '--config', this.configFile], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.pipe(log);
-    child.stderr!.pipe(log);
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const name of SYSTEMD_ENV) delete env[name];
+    Object.assign(env, this.env);
+    let child: ChildProcess;
+    if (this.journalStream) {
+      const fd = openSync(this.logFile, 'a');
+      const st = statSync(this.logFile, { bigint: true });
+      env.JOURNAL_STREAM = `${st.dev}:${st.ino}`;
+      child = spawn(process.execPath, [CLI, this.command, '--config', this.configFile], { cwd: ROOT, env, stdio: ['ignore', fd, fd] });
+      closeSync(fd);
+    } else {
+      const log = createWriteStream(this.logFile, { flags: 'a' });
+      child = spawn(process.execPath, [CLI, this.command, '--config', this.configFile], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout!.pipe(log);
+      child.stderr!.pipe(log);
+    }
     this.child = child;
     track(child);
     if (this.command === 'broker') {
@@ -103,9 +130,11 @@ export class GatewayProcess {
     }
   }
 
+  /** The JSON log lines, without journald's `<N>` prefixes when there are any. */
   logLines(): Array<Record<string, any>> {
     return this.logs()
       .split('\n')
+      .map((l) => l.replace(/^<[0-7]>/, ''))
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l));
   }

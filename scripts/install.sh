@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# Installs a built edge-gateway (this folder after `npm ci && npm run build`) as a systemd service:
+#   /opt/edge-gateway                 the release (dist/, production node_modules/, README, units)
+#   /etc/edge-gateway/gateway.yaml    the configuration: an example is put there only when none exists
+#   /var/lib/edge-gateway             the journal and the Sparkplug bdSeq (the unit's StateDirectory)
+#   /etc/systemd/system/edge-gateway.service, edge-gateway-broker.service
+#   /usr/local/bin/edge-gateway       the command line, for validate/status/once
+# and a system user edge-gateway. Then it enables and starts (or, on an upgrade, restarts) the gateway.
+# Run it again to upgrade: it is idempotent and never touches an existing configuration or journal.
+#
+#   sudo scripts/install.sh               install or upgrade
+#   sudo scripts/install.sh --uninstall   remove the release and the units; keep configuration, journal, user
+#   --root DIR                            act on the filesystem under DIR instead of / (images, tests); the
+#                                         services are enabled there but not started
+set -euo pipefail
+
+NAME=edge-gateway
+UNITS=(edge-gateway.service edge-gateway-broker.service)
+ROOT=
+ACTION=install
+
+usage() {
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  exit "${1:-0}"
+}
+
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --uninstall) ACTION=uninstall ;;
+    --root) [ $# -ge 2 ] || usage 2; ROOT=${2%/}; shift ;;
+    --root=*) ROOT=${1#--root=}; ROOT=${ROOT%/} ;;
+    -h|--help) usage 0 ;;
+    *) echo "install.sh: unknown option \"$1\"" >&2; usage 2 ;;
+  esac
+  shift
+done
+
+say() { echo "install.sh: $*"; }
+die() { echo "install.sh: $*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "run as root: sudo $0"
+if [ -n "$ROOT" ]; then
+  [ -d "$ROOT" ] || die "--root $ROOT: no such directory"
+  ROOT=$(cd "$ROOT" && pwd -P)
+  [ "$ROOT" != / ] || ROOT=
+fi
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+OPT="$ROOT/opt/$NAME"
+ETC="$ROOT/etc/$NAME"
+STATE="$ROOT/var/lib/$NAME"
+UNIT_DIR="$ROOT/etc/systemd/system"
+BIN="$ROOT/usr/local/bin/$NAME"
+
+# systemctl acts on a running systemd only when it is PID 1 on this root (not in a container, chroot, --root).
+systemd_running() { [ -z "$ROOT" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
+systemctl_root() { if [ -n "$ROOT" ]; then systemctl --root="$ROOT" "$@"; else systemctl "$@"; fi; }
+
+user_entry() {
+  if [ -n "$ROOT" ]; then grep "^$NAME:" "$ROOT/etc/passwd" || true; else getent passwd "$NAME" || true; fi
+}
+
+do_uninstall() {
+  if systemd_running; then
+    systemctl disable --now "${UNITS[@]}" >/dev/null 2>&1 || true
+  elif command -v systemctl >/dev/null 2>&1; then
+    systemctl_root disable "${UNITS[@]}" >/dev/null 2>&1 || true
+  fi
+  for unit in "${UNITS[@]}"; do rm -f "$UNIT_DIR/$unit"; done
+  if systemd_running; then systemctl daemon-reload; fi
+  if [ -L "$BIN" ] && [ "$(readlink "$BIN")" = "/opt/$NAME/dist/edge/cli.js" ]; then rm -f "$BIN"; fi
+  rm -rf "$OPT" "$OPT.new" "$OPT.old"
+  say "removed /opt/$NAME and the units; kept /etc/$NAME (configuration), /var/lib/$NAME (journal) and the user $NAME"
+}
+
+do_install() {
+  [ -f "$SRC/dist/edge/cli.js" ] && [ -d "$SRC/node_modules" ] || die "$SRC is not built: run \"npm ci && npm run build\" there first"
+  if [ -z "$ROOT" ]; then
+    command -v node >/dev/null 2>&1 || die "node is not on PATH: install Node.js 20.19 or newer"
+    node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' ||
+      die "Node.js $(node --version) is too old: 20.19 or newer is needed"
+  fi
+
+  # The user, with the dialout group for serial ports (the unit adds it too).
+  if [ -z "$(user_entry)" ]; then
+    local prefix=()
+    [ -z "$ROOT" ] || prefix=(--prefix "$ROOT")
+    useradd "${prefix[@]}" --system --user-group --home-dir "/var/lib/$NAME" --no-create-home --shell /usr/sbin/nologin "$NAME"
+    if grep -q '^dialout:' "$ROOT/etc/group"; then usermod "${prefix[@]}" -a -G dialout "$NAME"; fi
+    say "created the system user $NAME"
+  fi
+  local uid gid
+  uid=$(user_entry | cut -d: -f3)
+  gid=$(user_entry | cut -d: -f4)
+
+  # The release, staged beside the old one and swapped in, so that an interrupted upgrade leaves a whole one.
+  rm -rf "$OPT.new" "$OPT.old"
+  mkdir -p "$OPT.new"
+  cp -a "$SRC/dist" "$SRC/node_modules" "$SRC/package.json" "$SRC/package-lock.json" "$SRC/README.md" "$SRC/config" "$SRC/systemd" "$OPT.new/"
+  mkdir -p "$OPT.new/scripts" && cp -a "$SRC/scripts/install.sh" "$OPT.new/scripts/"
+  if command -v npm >/dev/null 2>&1; then
+    (cd "$OPT.new" && npm prune --omit=dev --offline --ignore-scripts --no-audit --no-fund >/dev/null 2>&1) ||
+      say "warning: npm prune failed; the release keeps its development packages"
+  fi
+  chmod 0755 "$OPT.new/dist/edge/cli.js"
+  chown -R 0:0 "$OPT.new"
+  if [ -e "$OPT" ]; then mv "$OPT" "$OPT.old"; fi
+  mv "$OPT.new" "$OPT"
+  rm -rf "$OPT.old"
+  mkdir -p "$(dirname "$BIN")"
+  ln -sfn "/opt/$NAME/dist/edge/cli.js" "$BIN"
+  say "installed the release in /opt/$NAME ($(node -p 'require(process.argv[1]).version' "$SRC/package.json" 2>/dev/null || echo '?'))"
+
+  # The configuration: never overwritten. Readable by the service (it may hold Kafka credentials), not by all.
+  install -d -m 0750 -o 0 -g "$gid" "$ETC"
+  if [ ! -e "$ETC/gateway.yaml" ]; then
+    sed "s|^data_dir:.*|data_dir: /var/lib/$NAME|" "$SRC/config/gateway.yaml" >"$ETC/gateway.yaml"
+    chown "0:$gid" "$ETC/gateway.yaml"
+    chmod 0640 "$ETC/gateway.yaml"
+    say "put an example configuration in /etc/$NAME/gateway.yaml: edit it, then: $NAME validate --config /etc/$NAME/gateway.yaml"
+  else
+    say "kept the configuration /etc/$NAME/gateway.yaml"
+  fi
+  install -d -m 0750 -o "$uid" -g "$gid" "$STATE"
+
+  mkdir -p "$UNIT_DIR"
+  for unit in "${UNITS[@]}"; do install -m 0644 "$SRC/systemd/$unit" "$UNIT_DIR/$unit"; done
+
+  if systemd_running; then
+    systemctl daemon-reload
+    systemctl enable --quiet "$NAME.service"
+    # An upgrade restarts what runs, so that the new release is the one running: the broker first.
+    for unit in edge-gateway-broker.service edge-gateway.service; do
+      if systemctl is-active --quiet "$unit"; then systemctl restart "$unit"; fi
+    done
+    systemctl start "$NAME.service" || die "$NAME did not start: journalctl -u $NAME -n 50 says why"
+    say "$NAME is enabled and running: systemctl status $NAME; journalctl -u $NAME -f"
+  elif command -v systemctl >/dev/null 2>&1; then
+    systemctl_root enable --quiet "$NAME.service"
+    say "$NAME is enabled; systemd is not running here, so it starts at the next boot"
+  else
+    say "warning: no systemctl: enable and start $NAME.service with this system's service manager"
+  fi
+}
+
+"do_$ACTION"
