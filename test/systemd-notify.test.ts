@@ -229,7 +229,7 @@ describe('systemd notify protocol (fake NOTIFY_SOCKET)', () => {
     writeFileSync(g.configFile, `${original}  - { name: broken }\n`);
     const badAt = Date.now();
     g.child!.kill('SIGHUP');
-    const refused = await waitFor('the refusal', () => g.logLines().find((l) => String(l.msg).startsWith('Reload refused')), 10_000);
+    const refused = await waitFor('the refusal', () => g.logLines().find((l) => String(l.msg).startsWith('Reload refused') && Array.isArray(l.problems)), 10_000);
     expect(refused.level).toBe(50);
     expect(refused.problems.join('\n')).toMatch(/devices\[1\]\.driver/);
     await sleep(2500);

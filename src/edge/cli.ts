@@ -187,7 +187,7 @@ async function daemon(file: string, what: string, start: StartPart): Promise<num
     } catch (err) {
       const problems = err instanceof ConfigError ? err.problems.map(formatProblem) : [(err as Error).message];
       for (const problem of problems) log.error({ config: file }, `Reload refused: ${problem}`);
-      log.error({ config: file, problems: problems.length }, `Reload refused: ${file} is not valid; the ${what} runs on with the configuration it has.`);
+      log.error({ config: file, problems }, `Reload refused: ${file} is not valid; the ${what} runs on with the configuration it has.`);
       continue;
     }
     if (!part.reload) {
