@@ -43,6 +43,8 @@ export interface GatewayStatus {
     name: string; driver: string; state: string; lastPollAt: string | null; lastError: string | null; polls: number; errors: number;
     /** The latest polled value of every tag; quality `stale` while the device does not answer. */
     tags: Array<{ name: string; value: Sample['value']; quality: Sample['quality']; timestamp: string }>;
+    /** The driver's own event counts since start, when it keeps any (mqtt-json: messages, invalid_json, …). */
+    counters?: Readonly<Record<string, number>>;
   }>;
   journal: {
     records: number; bytes: number; fileBytes: number; oldestAgeMs: number | null; nextSeq: number; dropped: Record<string, number>; quarantined: string | null;
@@ -105,7 +107,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     const tagDefs = device.tags.map((t) => ({ name: t.name, datatype: sparkplugTypeOf(t.type, t.scale, t.offset), writable: t.writable }));
     defs.set(device.name, tagDefs);
     models.set(device.name, new DeviceTagModel(tagDefs));
-    drivers.set(device.name, createDriver(device, { log: log.child({ device: device.name }) }));
+    drivers.set(device.name, createDriver(device, { log: log.child({ device: device.name }), siteBrokerUrl: brokerUrl }));
   }
 
   // Reads `status` at scrape time; defined below.
@@ -180,7 +182,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
       devices: pollers.map((p, i) => {
         const s = p.status();
         const tags = (latest.get(p.device) ?? []).map((t) => ({ name: t.tag, value: t.value, quality: s.state === 'up' ? t.quality : 'stale' as const, timestamp: new Date(t.timestamp).toISOString() }));
-        return { name: p.device, driver: config.devices[i]!.driver, state: s.state, lastPollAt: iso(s.lastPollAt), lastError: s.lastError, polls: s.polls, errors: s.errors, tags };
+        const counters = drivers.get(p.device)!.counters?.();
+        return { name: p.device, driver: config.devices[i]!.driver, state: s.state, lastPollAt: iso(s.lastPollAt), lastError: s.lastError, polls: s.polls, errors: s.errors, tags, ...(counters ? { counters } : {}) };
       }),
       journal: {
         records: j.records, bytes: j.bytes, fileBytes: j.fileBytes, oldestAgeMs: j.oldestCapturedAt === null ? null : Date.now() - j.oldestCapturedAt, nextSeq: j.nextSeq, dropped: j.dropped, quarantined: quarantined?.movedTo ?? null,
