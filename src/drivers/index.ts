@@ -2,6 +2,7 @@
 import type { DeviceConfig } from '../edge/config/schema.js';
 import { createModbusRtuDriver } from './modbus/rtu.js';
 import { createModbusTcpDriver } from './modbus/tcp.js';
+import { createMqttJsonDriver } from './mqtt-json/driver.js';
 import type { Driver, DriverContext } from './types.js';
 
 export type DriverName = DeviceConfig['driver'];
@@ -10,6 +11,7 @@ export type DriverFactory<K extends DriverName = DriverName> = (device: Extract<
 export const drivers = {
   'modbus-tcp': createModbusTcpDriver,
   'modbus-rtu': createModbusRtuDriver,
+  'mqtt-json': createMqttJsonDriver,
 } satisfies { [K in DriverName]: DriverFactory<K> };
 
 export function createDriver(device: DeviceConfig, ctx: DriverContext): Driver {

@@ -12,7 +12,9 @@ import { startWatchdog, stuckReason, watchdogIntervalMs, type WatchedPart } from
 const USAGE = `Usage:
   edge-gateway run --config FILE        run the gateway
   edge-gateway validate --config FILE   check a config file; exit 0 when valid, 2 otherwise
-  edge-gateway once --config FILE [--device NAME]   poll every device once and print the values
+  edge-gateway once --config FILE [--device NAME] [--json]
+                                        poll every device once: every tag with its raw registers (hex) or JSON,
+                                        decoded value and quality; exit 1 when a device does not answer
   edge-gateway status [--url URL]       the running gateway's health
   edge-gateway broker --config FILE     the local MQTT broker alone, on broker.listen
   edge-gateway verify --brokers HOST:PORT[,HOST:PORT] --topic TOPIC [--from-beginning] [--idle-ms 5000] [--timeout-ms N] [--json]
@@ -31,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run':
       return run(requireConfig(values.config));
     case 'once':
-      return (await import('./once.js')).once(requireConfig(values.config), values.device);
+      return (await import('./once.js')).once(requireConfig(values.config), { device: values.device, json: values.json });
     case 'broker':
       return brokerOnly(requireConfig(values.config));
     case 'status':

@@ -47,6 +47,8 @@ export interface GatewayStatus {
     name: string; driver: string; state: string; lastPollAt: string | null; lastError: string | null; polls: number; errors: number;
     /** The latest polled value of every tag; quality `stale` while the device does not answer. */
     tags: Array<{ name: string; value: Sample['value']; quality: Sample['quality']; timestamp: string }>;
+    /** The driver's own event counts since start, when it keeps any (mqtt-json: messages, invalid_json, …). */
+    counters?: Readonly<Record<string, number>>;
   }>;
   journal: {
     records: number; bytes: number; fileBytes: number; oldestAgeMs: number | null; nextSeq: number; dropped: Record<string, number>; quarantined: string | null;
@@ -161,7 +163,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   const startDevice = (device: DeviceConfig) => {
     const defs = tagDefsOf(device);
     const model = new DeviceTagModel(defs);
-    const driver = createDriver(device, { log: log.child({ device: device.name }) });
+    const driver = createDriver(device, { log: log.child({ device: device.name }), siteBrokerUrl: brokerUrl });
     const poller = new Poller(device.name, driver, { periodMs: device.poll, timeoutMs: device.timeout }, {
       samples: (samples) => {
         latest.set(device.name, samples);
@@ -217,7 +219,8 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
       devices: [...devices.values()].map(({ poller: p, config: device }) => {
         const s = p.status();
         const tags = (latest.get(p.device) ?? []).map((t) => ({ name: t.tag, value: t.value, quality: s.state === 'up' ? t.quality : 'stale' as const, timestamp: new Date(t.timestamp).toISOString() }));
-        return { name: p.device, driver: device.driver, state: s.state, lastPollAt: iso(s.lastPollAt), lastError: s.lastError, polls: s.polls, errors: s.errors, tags };
+        const counters = devices.get(p.device)!.driver.counters?.();
+        return { name: p.device, driver: device.driver, state: s.state, lastPollAt: iso(s.lastPollAt), lastError: s.lastError, polls: s.polls, errors: s.errors, tags, ...(counters ? { counters } : {}) };
       }),
       journal: {
         records: j.records, bytes: j.bytes, fileBytes: j.fileBytes, oldestAgeMs: j.oldestCapturedAt === null ? null : Date.now() - j.oldestCapturedAt, nextSeq: j.nextSeq, dropped: j.dropped, quarantined: quarantined?.movedTo ?? null,

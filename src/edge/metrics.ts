@@ -94,6 +94,9 @@ export function createMetrics(readStatus: () => GatewayStatus): GatewayMetrics {
   });
   counter('edge_gateway_device_polls_total', 'Successful polls since start.', ['device'], (s) => s.devices.map((d) => [{ device: d.name }, d.polls]));
   counter('edge_gateway_device_errors_total', 'Failed polls since start.', ['device'], (s) => s.devices.map((d) => [{ device: d.name }, d.errors]));
+  counter('edge_gateway_driver_events_total', 'Events a driver counts since start, by device and event (mqtt-json: messages, invalid_json, missing_field, wrong_type, bad_timestamp).', ['device', 'event'], (s) =>
+    s.devices.flatMap((d) => Object.entries(d.counters ?? {}).map(([event, n]): [Record<string, string>, number] => [{ device: d.name, event }, n])),
+  );
   gauge('edge_gateway_sparkplug_online', '1 while the Sparkplug session is born, else 0.', [], (g, s) => g.set(s.sparkplug.state === 'online' ? 1 : 0));
   counter('edge_gateway_sparkplug_messages_published_total', 'Sparkplug messages published on the site broker since start.', [], (s) => [[{}, s.sparkplug.published]]);
   counter('edge_gateway_sparkplug_rebirths_total', 'Rebirth requests answered (ignored: duplicates while a birth sequence was going out).', ['outcome'], (s) => [

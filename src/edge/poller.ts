@@ -103,6 +103,8 @@ export class Poller {
     } catch (err) {
       if (!this.running) return;
       this.failed(err as Error);
+      // A driver that listens keeps its subscription, and retrying it costs the device nothing.
+      if (this.driver.listens) return this.schedule(this.options.periodMs);
       await this.driver.close().catch(() => undefined);
       this.schedule(this.backoff());
       return;

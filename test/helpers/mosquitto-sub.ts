@@ -79,3 +79,11 @@ export function mosquittoPub(port: number, topic: string, metrics: Payload['metr
   const payload = Buffer.from(encodePayload({ timestamp: Date.now(), seq: opts.seq, metrics }, opts));
   return spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-t', topic, '-s'], { input: payload }).status;
 }
+
+/** Debian's mosquitto_pub sends a text message at QoS 1, as a local device would; `retain` keeps it on the broker. */
+export function mosquittoPubText(port: number, topic: string, text: string, opts: { retain?: boolean } = {}): number | null {
+  requireMosquittoClients();
+  const args = ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-t', topic, '-m', text];
+  if (opts.retain) args.push('-r');
+  return spawnSync('mosquitto_pub', args).status;
+}

@@ -90,7 +90,7 @@ export function createModbusDriver(device: ModbusDevice, endpoint: Endpoint, ctx
         }
         const timestamp = Date.now();
         for (const tag of block.tags) {
-          samples.push({ tag: tag.name, value: null, timestamp, quality: 'bad' });
+          samples.push({ tag: tag.name, value: null, timestamp, quality: 'bad', problem: `exception 2 (${EXCEPTIONS[2]})` });
           if (!refused.has(tag.name)) {
             refused.add(tag.name);
             ctx.log.warn({ device: device.name, tag: tag.name }, `${device.name}: tag "${tag.name}" (${describeBlock(block)}): the device refuses its address (exception 2, ${EXCEPTIONS[2]}); it is reported with quality bad.`);
@@ -101,7 +101,7 @@ export function createModbusDriver(device: ModbusDevice, endpoint: Endpoint, ctx
       const timestamp = Date.now();
       try {
         for (const r of extractReadings(block, data)) {
-          samples.push({ tag: r.tag.name, value: r.value, timestamp, quality: 'good' });
+          samples.push({ tag: r.tag.name, value: r.value, timestamp, quality: 'good', raw: typeof r.raw === 'boolean' ? { bit: r.raw } : { registers: r.raw } });
           if (refused.delete(r.tag.name)) ctx.log.info({ device: device.name, tag: r.tag.name }, `${device.name}: tag "${r.tag.name}" answers again.`);
         }
       } catch (err) {

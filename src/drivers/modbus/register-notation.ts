@@ -30,3 +30,14 @@ export function parseRegisterNumber(value: number | string): RegisterRef | strin
   }
   return { table, address: number - 1 };
 }
+
+const FIRST_DIGIT: Record<ModbusTable, string> = { coil: '0', discrete: '1', input: '3', holding: '4' };
+
+/**
+ * The inverse of parseRegisterNumber, for people comparing with a manual: holding 0 → "40001", coil 0 → "00001",
+ * holding 9999 and above → the 6-digit form ("410000").
+ */
+export function formatRegisterNumber(table: ModbusTable, address: number): string {
+  const n = address + 1;
+  return n <= 9999 ? `${FIRST_DIGIT[table]}${String(n).padStart(4, '0')}` : `${FIRST_DIGIT[table]}${String(n).padStart(5, '0')}`;
+}

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parseDuration } from './duration.js';
 import { parseSize } from './size.js';
 import { parseRegisterNumber } from '../../drivers/modbus/register-notation.js';
+import { mqttJsonDeviceSchema } from '../../drivers/mqtt-json/config.js';
 
 // Sparkplug ids end up in MQTT topics: [tck-id-topic-structure-namespace-valid-group-id]
 // [tck-id-topic-structure-namespace-valid-edge-node-id] [tck-id-topic-structure-namespace-valid-device-id]
@@ -165,7 +166,10 @@ const modbusRtuDevice = z
   })
   .transform(withModbusDefaults);
 
-export const deviceSchema = z.discriminatedUnion('driver', [modbusTcpDevice, modbusRtuDevice]);
+// Devices that publish JSON on the site broker: keys in src/drivers/mqtt-json/config.ts.
+const mqttJsonDevice = mqttJsonDeviceSchema({ name: sparkplugId, duration });
+
+export const deviceSchema = z.discriminatedUnion('driver', [modbusTcpDevice, modbusRtuDevice, mqttJsonDevice]);
 
 export const configSchema = z
   .strictObject({

@@ -1,0 +1,96 @@
+// The config keys of an mqtt-json device. The config schema (src/edge/config/schema.ts) passes in the keys every
+// device shares, so this file imports nothing of it at run time.
+import { z } from 'zod';
+import type { TagType } from '../../edge/config/schema.js';
+import { parsePath } from './path.js';
+import { checkTopicFilter } from './topic.js';
+
+/** The `type:` values an mqtt-json tag accepts: the short names, and the Modbus names for narrower Sparkplug types. */
+export const MQTT_JSON_TYPES = {
+  bool: 'bool',
+  int: 'int64',
+  float: 'float64',
+  string: 'string',
+  int16: 'int16',
+  uint16: 'uint16',
+  int32: 'int32',
+  uint32: 'uint32',
+  int64: 'int64',
+  uint64: 'uint64',
+  float32: 'float32',
+  float64: 'float64',
+} as const satisfies Record<string, TagType>;
+
+const typeNames = Object.keys(MQTT_JSON_TYPES) as [keyof typeof MQTT_JSON_TYPES, ...(keyof typeof MQTT_JSON_TYPES)[]];
+
+const jsonPath = z.string().superRefine((text, ctx) => {
+  const parsed = parsePath(text);
+  if (typeof parsed === 'string') ctx.addIssue({ code: 'custom', message: parsed });
+});
+
+const topicFilter = z.string().superRefine((text, ctx) => {
+  const problem = checkTopicFilter(text);
+  if (problem) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(text)}: ${problem}` });
+});
+
+/** `mqtt://HOST:PORT` or `HOST:PORT`, as an mqtt:// URL. */
+const brokerAddress = z.string().transform((value, ctx) => {
+  const m = /^(?:mqtt:\/\/)?(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):(\d{1,5})$/.exec(value.trim());
+  if (!m || Number(m[2]) > 65535) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not HOST:PORT or mqtt://HOST:PORT (example: 127.0.0.1:1883)` });
+    return z.NEVER;
+  }
+  return `mqtt://${m[1]}:${m[2]}`;
+});
+
+const mqttJsonTag = z
+  .strictObject({
+    name: z.string().min(1),
+    path: jsonPath,
+    // Only messages on this topic; without it, every message of the device.
+    topic: topicFilter.optional(),
+    type: z.enum(typeNames).default('float'),
+    scale: z.number().default(1),
+    offset: z.number().default(0),
+    timestamp_path: jsonPath.optional(),
+    writable: z.boolean().optional(),
+  })
+  .transform((raw, ctx) => {
+    const { writable, type, ...rest } = raw;
+    if (writable) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['writable'],
+        message: 'mqtt-json tags cannot be written: the driver only listens to what the device publishes (remove writable, or use a Modbus tag)',
+      });
+    }
+    const tagType: TagType = MQTT_JSON_TYPES[type];
+    if ((tagType === 'bool' || tagType === 'string') && (raw.scale !== 1 || raw.offset !== 0)) {
+      ctx.addIssue({ code: 'custom', path: [raw.scale !== 1 ? 'scale' : 'offset'], message: `scale and offset apply to numbers, not to type ${type}` });
+    }
+    return { ...rest, type: tagType, writable: false as const };
+  });
+
+export function mqttJsonDeviceSchema(shared: { name: z.ZodType<string>; duration: z.ZodType<number, string | number> }) {
+  return z
+    .strictObject({
+      name: shared.name,
+      driver: z.literal('mqtt-json'),
+      // One filter or a list; wildcards allowed.
+      topic: z.union([topicFilter, z.array(topicFilter).min(1)]),
+      // Another broker than the gateway's own (broker.listen).
+      broker: brokerAddress.optional(),
+      poll: shared.duration.default(1000),
+      timeout: shared.duration.default(2000),
+      // No message for this long: the device is down (DDEATH).
+      stale_after: shared.duration.default(60_000),
+      // The default for the device's tags.
+      timestamp_path: jsonPath.optional(),
+      tags: z.array(mqttJsonTag).min(1),
+    })
+    .transform((device) => ({
+      ...device,
+      topic: typeof device.topic === 'string' ? [device.topic] : device.topic,
+      tags: device.tags.map((t) => ({ ...t, timestamp_path: t.timestamp_path ?? device.timestamp_path })),
+    }));
+}
