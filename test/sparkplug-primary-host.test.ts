@@ -66,7 +66,10 @@ devices:
     await g.start();
 
     // No host yet: connected, subscribed, but silent. Values change meanwhile and are held.
-    await waitFor('the node to wait for its host', async () => (await g.status()).sparkplug.state === 'waiting_for_host', 10_000);
+    await waitFor('the node to wait for its host, its device polled', async () => {
+      const s = await g.status();
+      return s.sparkplug.state === 'waiting_for_host' && s.devices[0].polls > 0;
+    }, 10_000);
     for (const v of [2, 3]) {
       plc.setHolding(10, [v]);
       await sleep(400);

@@ -137,7 +137,8 @@ describe.each(BROKER_KINDS)('Sparkplug B session with the %s broker', (kind) => 
       devicesYaml: (port) => `devices:${deviceYaml('plc-1', port, '\n      - { name: setpoint, table: holding, address: 11, type: uint16, writable: true }')}`,
     });
     plc.setHolding(10, [5]);
-    await sub.waitForCount((m) => m.topic.includes('/DDATA/') && m.payload.metrics.some((x) => x.value === 5), 1);
+    // In a birth or in data, depending on whether the first poll came before the change.
+    await sub.waitForCount((m) => /\/(DBIRTH|DDATA)\//.test(m.topic) && m.payload.metrics.some((x) => x.name === 'level' && x.value === 5), 1);
 
     // A write to a writable tag reaches the PLC.
     expect(mosquittoPub(brokerPort, DCMD, [{ name: 'setpoint', datatype: 'UInt16', value: 42 }])).toBe(0);
