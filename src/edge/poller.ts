@@ -1,9 +1,13 @@
-// The poll loop of one device, owned by the edge: no overlapping polls, a timeout on every poll, exponential
-// backoff with jitter on errors, and no giving up. Drivers never schedule themselves.
+// The poll loop of one device, owned by the edge: no overlapping polls (a slow poll skips ticks and warns that
+// it cannot keep up), a timeout on every poll (connect included), exponential backoff with jitter on errors, and
+// no giving up. Each device has its own loop, so a failing or slow device never delays another. When polls
+// happen is a Schedule: a fixed interval, or a cron expression for slow meters. Drivers never schedule themselves.
 import type { Logger } from 'pino';
 import type { Driver, Sample } from '../drivers/types.js';
+import type { Schedule } from './schedule.js';
 
-export type DeviceState = 'starting' | 'up' | 'down' | 'stopped';
+/** `stale`: the last poll(s) failed, fewer than `downAfter` in a row; `down`: declared down. */
+export type DeviceState = 'starting' | 'up' | 'stale' | 'down' | 'stopped';
 
 export interface PollerStatus {
   state: DeviceState;
@@ -13,27 +17,37 @@ export interface PollerStatus {
   lastPollAt: number | null;
   lastDurationMs: number | null;
   lastError: string | null;
+  /** Polls that ran past the time of the next one. */
   overruns: number;
+  /** Polls that were due but not started because the one before was still running. */
+  skipped: number;
 }
 
 export interface PollerHandlers {
   samples(samples: Sample[]): void;
-  /** The device stopped answering (called once per outage). */
+  /** A poll failed, and the device is not declared down yet (called once per run of failed polls). */
+  missed?(error: Error): void;
+  /** The device stopped answering: `downAfter` polls in a row failed (called once per outage). */
   down(error: Error): void;
 }
 
 export interface PollerOptions {
-  periodMs: number;
+  schedule: Schedule;
   timeoutMs: number;
+  /** Failed polls in a row after which the device is declared down; default 1. */
+  downAfter?: number;
   maxBackoffMs?: number;
 }
+
+/** setTimeout overflows past 2^31 − 1 ms (24.8 days), which a yearly cron expression exceeds. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class Poller {
   private timer: NodeJS.Timeout | undefined;
   private running = false;
   private current: Promise<void> | undefined;
   private abort: AbortController | undefined;
-  private readonly s: PollerStatus = { state: 'stopped', polls: 0, errors: 0, consecutiveErrors: 0, lastPollAt: null, lastDurationMs: null, lastError: null, overruns: 0 };
+  private readonly s: PollerStatus = { state: 'stopped', polls: 0, errors: 0, consecutiveErrors: 0, lastPollAt: null, lastDurationMs: null, lastError: null, overruns: 0, skipped: 0 };
 
   constructor(
     readonly device: string,
@@ -47,7 +61,7 @@ export class Poller {
     if (this.running) return;
     this.running = true;
     this.s.state = 'starting';
-    this.schedule(0);
+    this.arm(this.options.schedule.first());
   }
 
   async stop(): Promise<void> {
@@ -56,6 +70,7 @@ export class Poller {
     this.abort?.abort(new Error('gateway stopping'));
     await this.current?.catch(() => undefined);
     await this.driver.close().catch(() => undefined);
+    this.options.schedule.dispose();
     this.s.state = 'stopped';
   }
 
@@ -63,52 +78,68 @@ export class Poller {
     return { ...this.s };
   }
 
-  private schedule(delayMs: number): void {
+  /** Runs a poll `delayMs` from now; a wait longer than setTimeout can hold is taken in steps. */
+  private arm(delayMs: number): void {
     if (!this.running) return;
+    if (delayMs > MAX_TIMER_MS) {
+      this.timer = setTimeout(() => this.arm(delayMs - MAX_TIMER_MS), MAX_TIMER_MS);
+      return;
+    }
     this.timer = setTimeout(() => {
       this.current = this.tick();
-    }, delayMs);
+    }, Math.max(0, delayMs));
   }
 
   private async tick(): Promise<void> {
-    const started = Date.now();
-    this.abort = new AbortController();
-    const timeout = setTimeout(() => this.abort?.abort(new Error(`no answer within ${this.options.timeoutMs} ms`)), this.options.timeoutMs);
+    const started = performance.now();
+    const abort = (this.abort = new AbortController());
+    const { timeoutMs } = this.options;
+    const timeout = setTimeout(() => abort.abort(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    let samples: Sample[];
     try {
-      await this.driver.connect();
-      // The edge enforces the timeout even on a driver that ignores its signal.
-      const samples = await untilAborted(this.driver.poll(this.abort.signal), this.abort.signal);
-      if (!this.running) return;
-      this.succeeded(started);
-      this.handlers.samples(samples);
+      // The edge enforces the timeout even on a driver that ignores its signal, and on connecting as well.
+      await untilAborted(this.driver.connect(), abort.signal);
+      samples = await untilAborted(this.driver.poll(abort.signal), abort.signal);
     } catch (err) {
       if (!this.running) return;
       this.failed(err as Error);
       await this.driver.close().catch(() => undefined);
-      this.schedule(this.backoff());
+      this.arm(this.options.schedule.retryIn(this.backoff()));
       return;
     } finally {
       clearTimeout(timeout);
     }
-    const duration = Date.now() - started;
-    const { periodMs } = this.options;
-    // Re-arm with period − duration; a poll longer than the period skips ticks instead of overlapping.
-    if (duration > periodMs) {
+    if (!this.running) return;
+    this.succeeded(started);
+    try {
+      this.handlers.samples(samples);
+    } catch (err) {
+      // A fault of ours, not of the device: it must not count against the device or stop its polling.
+      this.log.error({ device: this.device, err: (err as Error).message }, `Samples of device "${this.device}" could not be processed.`);
+    }
+    const next = this.options.schedule.next();
+    if (next.skipped > 0) {
       this.s.overruns += 1;
+      this.s.skipped += next.skipped;
       if (this.s.overruns === 1 || this.s.overruns % 100 === 0) {
-        this.log.warn({ device: this.device, durationMs: duration, periodMs, overruns: this.s.overruns }, `Device "${this.device}" cannot keep up: one poll takes longer than its interval.`);
+        this.log.warn(
+          { device: this.device, durationMs: this.s.lastDurationMs, schedule: this.options.schedule.describe(), overruns: this.s.overruns, skipped: this.s.skipped },
+          `Device "${this.device}" cannot keep up: one poll takes longer than its interval; polls due meanwhile are skipped.`,
+        );
       }
     }
-    this.schedule(periodMs - (duration % periodMs));
+    this.arm(next.delayMs);
   }
 
   private succeeded(started: number): void {
-    const wasDown = this.s.state === 'down';
+    const was = this.s.state;
     this.s.state = 'up';
     this.s.polls += 1;
     this.s.lastPollAt = Date.now();
-    this.s.lastDurationMs = this.s.lastPollAt - started;
-    if (wasDown) this.log.info({ device: this.device, afterErrors: this.s.consecutiveErrors }, `Device "${this.device}" answers again.`);
+    this.s.lastDurationMs = Math.round(performance.now() - started);
+    if (was === 'down' || was === 'stale') {
+      this.log.info({ device: this.device, afterErrors: this.s.consecutiveErrors }, `Device "${this.device}" answers again.`);
+    }
     this.s.consecutiveErrors = 0;
   }
 
@@ -116,16 +147,27 @@ export class Poller {
     this.s.errors += 1;
     this.s.consecutiveErrors += 1;
     this.s.lastError = err.message;
-    if (this.s.state !== 'down') {
+    if (this.s.state === 'down') return;
+    const downAfter = this.options.downAfter ?? 1;
+    if (this.s.consecutiveErrors >= downAfter) {
       this.s.state = 'down';
-      this.log.warn({ device: this.device, err: err.message }, `Device "${this.device}" is not answering; retrying with backoff.`);
+      this.log.warn({ device: this.device, err: err.message, failedPolls: this.s.consecutiveErrors }, `Device "${this.device}" is not answering; declared down, retrying with backoff.`);
       this.handlers.down(err);
+    } else if (this.s.state !== 'stale') {
+      const wasUp = this.s.state === 'up';
+      this.s.state = 'stale';
+      if (wasUp) {
+        this.log.warn({ device: this.device, err: err.message, downAfter }, `Device "${this.device}" missed a poll; its values are stale until it answers (declared down after ${downAfter} failed polls in a row).`);
+      }
+      this.handlers.missed?.(err);
     }
   }
 
   private backoff(): number {
-    const max = this.options.maxBackoffMs ?? Math.max(30_000, this.options.periodMs);
-    const base = Math.min(max, this.options.periodMs * 2 ** Math.min(this.s.consecutiveErrors - 1, 16));
+    const { schedule } = this.options;
+    const max = this.options.maxBackoffMs ?? Math.max(30_000, schedule.backoffBaseMs);
+    const base = Math.min(max, schedule.backoffBaseMs * 2 ** Math.min(this.s.consecutiveErrors - 1, 16));
+    // "Equal jitter": at least half the step, so retries spread out but still back off.
     return base / 2 + Math.random() * (base / 2);
   }
 }
