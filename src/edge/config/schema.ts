@@ -1,8 +1,10 @@
 // One zod schema is the config's validation, its documentation and its unknown-key rejection.
 import cron from 'node-cron';
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { durationSchema } from './duration.js';
+import { pollKeys } from './poll-schema.js';
 import { parseSize } from './size.js';
+import { deviceTagModelKeys, tagModelKeys } from './tag-model-schema.js';
 
 // Sparkplug ids end up in MQTT topics: [tck-id-topic-structure-namespace-valid-group-id]
 // [tck-id-topic-structure-namespace-valid-edge-node-id] [tck-id-topic-structure-namespace-valid-device-id]
@@ -11,16 +13,7 @@ const sparkplugId = z
   .min(1)
   .regex(/^[^+/#]+$/, 'must not contain "+", "/" or "#" (it becomes part of an MQTT topic)');
 
-const duration = z
-  .union([z.string(), z.number().int().positive()])
-  .transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (examples: 500ms, 1s, 5m, 2h)` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+const duration = durationSchema;
 
 const size = z
   .union([z.string(), z.number().int().positive()])
@@ -60,6 +53,7 @@ const modbusTag = z
     scale: z.number().default(1),
     offset: z.number().default(0),
     writable: z.boolean().default(false),
+    ...tagModelKeys,
   })
   .superRefine((tag, ctx) => {
     const bitTable = tag.table === 'coil' || tag.table === 'discrete';
@@ -80,8 +74,8 @@ const modbusTcpDevice = z.strictObject({
   host: z.string().min(1),
   port: z.number().int().min(1).max(65535).default(502),
   unit_id: z.number().int().min(0).max(255).default(1),
-  poll: duration.default(1000),
-  timeout: duration.default(2000),
+  ...pollKeys,
+  ...deviceTagModelKeys,
   max_gap: z.number().int().min(0).max(100).default(8),
   tags: z.array(modbusTag).min(1),
 });
