@@ -11,10 +11,12 @@ import { permanentKafkaError } from '../uplink/kafka-errors.js';
 import { createKafkaSink } from '../uplink/kafka-sink.js';
 import { brokerUrlOf, startBroker, type LocalBroker } from './broker.js';
 import type { GatewayConfig } from './config/schema.js';
+import { tagModelSettings } from './config/tag-model-schema.js';
 import { startHttp, type HttpServer } from './http.js';
 import { createMetrics } from './metrics.js';
 import { gapJournalEntry, toJournalEntry } from './journal-record.js';
 import { Poller } from './poller.js';
+import { scheduleFor } from './schedule.js';
 import { sparkplugTypeOf } from './sparkplug/datatypes.js';
 import { AliasTable } from './sparkplug/aliases.js';
 import { EdgeNode } from './sparkplug/edge-node.js';
@@ -67,7 +69,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   const models = new Map<string, DeviceTagModel>();
   const defs = new Map<string, TagDef[]>();
   for (const device of config.devices) {
-    const tagDefs = device.tags.map((t) => ({ name: t.name, datatype: sparkplugTypeOf(t.type, t.scale, t.offset), writable: t.writable }));
+    const tagDefs = device.tags.map((t) => ({ name: t.name, datatype: sparkplugTypeOf(t.type, t.scale, t.offset), writable: t.writable, ...tagModelSettings(device, t) }));
     defs.set(device.name, tagDefs);
     models.set(device.name, new DeviceTagModel(tagDefs));
     drivers.set(device.name, createDriver(device, { log: log.child({ device: device.name }) }));
@@ -105,11 +107,14 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
 
   const pollers = config.devices.map((device) => {
     const model = models.get(device.name)!;
-    return new Poller(device.name, drivers.get(device.name)!, { periodMs: device.poll, timeoutMs: device.timeout }, {
+    const schedule = scheduleFor(device.poll);
+    return new Poller(device.name, drivers.get(device.name)!, { schedule, timeoutMs: device.timeout, downAfter: device.down_after }, {
       samples: (samples) => {
         if (!edge.isOnline(device.name)) edge.deviceOnline(device.name, model.birth(samples));
         else edge.deviceData(device.name, model.changes(samples));
       },
+      // Missed polls before the device is declared down: its values go out again, marked stale.
+      missed: () => edge.deviceData(device.name, model.stale(Date.now())),
       down: () => {
         edge.deviceOffline(device.name);
         model.reset();
