@@ -157,7 +157,7 @@ describe('poller', () => {
     await sleep(200);
     expect(p.status()).toMatchObject({ state: 'up', errors: 0 });
     expect(p.status().polls).toBeGreaterThan(3);
-    expect(lines.some((l) => l.level === 50 && l.err === 'boom')).toBe(true);
+    expect(lines.some((l) => l.level === 50 && l.err === 'boom' && l.handler === 'samples')).toBe(true);
   });
 });
 

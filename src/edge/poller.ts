@@ -111,12 +111,7 @@ export class Poller {
     }
     if (!this.running) return;
     this.succeeded(started);
-    try {
-      this.handlers.samples(samples);
-    } catch (err) {
-      // A fault of ours, not of the device: it must not count against the device or stop its polling.
-      this.log.error({ device: this.device, err: (err as Error).message }, `Samples of device "${this.device}" could not be processed.`);
-    }
+    this.notify('samples', () => this.handlers.samples(samples));
     const next = this.options.schedule.next();
     if (next.skipped > 0) {
       this.s.overruns += 1;
@@ -152,14 +147,23 @@ export class Poller {
     if (this.s.consecutiveErrors >= downAfter) {
       this.s.state = 'down';
       this.log.warn({ device: this.device, err: err.message, failedPolls: this.s.consecutiveErrors }, `Device "${this.device}" is not answering; declared down, retrying with backoff.`);
-      this.handlers.down(err);
+      this.notify('down', () => this.handlers.down(err));
     } else if (this.s.state !== 'stale') {
       const wasUp = this.s.state === 'up';
       this.s.state = 'stale';
       if (wasUp) {
         this.log.warn({ device: this.device, err: err.message, downAfter }, `Device "${this.device}" missed a poll; its values are stale until it answers (declared down after ${downAfter} failed polls in a row).`);
       }
-      this.handlers.missed?.(err);
+      this.notify('missed', () => this.handlers.missed?.(err));
+    }
+  }
+
+  /** A fault in a handler is ours, not the device's: it must neither count against the device nor stop its polling. */
+  private notify(what: string, handler: () => void): void {
+    try {
+      handler();
+    } catch (err) {
+      this.log.error({ device: this.device, err: (err as Error).message, handler: what }, `Handling "${what}" of device "${this.device}" failed.`);
     }
   }
 
