@@ -69,15 +69,21 @@ describe('interval schedule', () => {
     const s = intervalSchedule(100, () => t);
     expect(s.first()).toBe(0);
     t = 1030; // the poll took 30 ms
-    expect(s.next()).toEqual({ delayMs: 70, skipped: 0 });
+    expect(s.next(30)).toEqual({ delayMs: 70, skipped: 0 });
     t = 1110; // the timer fired 10 ms late and the poll took 0: the next one is still at 1200
-    expect(s.next()).toEqual({ delayMs: 90, skipped: 0 });
+    expect(s.next(0)).toEqual({ delayMs: 90, skipped: 0 });
     t = 1450; // the poll due at 1200 took 250 ms: 1300 and 1400 are skipped, the next is at 1500
-    expect(s.next()).toEqual({ delayMs: 50, skipped: 2 });
-    t = 1500;
-    expect(s.retryIn(400)).toBe(400); // a failure: the retry at 1900 becomes the grid
-    t = 1900;
-    expect(s.next()).toEqual({ delayMs: 100, skipped: 0 });
+    expect(s.next(250)).toEqual({ delayMs: 50, skipped: 2 });
+    t = 1640; // due at 1500, started 120 ms late (a busy machine), took 20 ms: the one due at 1600 runs at once
+    expect(s.next(20)).toEqual({ delayMs: 0, skipped: 0 });
+    t = 1650; // ... and the grid holds: the next is at 1700
+    expect(s.next(10)).toEqual({ delayMs: 50, skipped: 0 });
+    t = 1950; // due at 1700, but the machine stalled: more than a period behind, 1800 and 1900 are skipped
+    expect(s.next(10)).toEqual({ delayMs: 50, skipped: 2 });
+    t = 2000;
+    expect(s.retryIn(400)).toBe(400); // a failure: the retry at 2400 becomes the grid
+    t = 2400;
+    expect(s.next(0)).toEqual({ delayMs: 100, skipped: 0 });
   });
 });
 

@@ -112,14 +112,14 @@ export class Poller {
     if (!this.running) return;
     this.succeeded(started);
     this.notify('samples', () => this.handlers.samples(samples));
-    const next = this.options.schedule.next();
+    const next = this.options.schedule.next(this.s.lastDurationMs ?? 0);
     if (next.skipped > 0) {
       this.s.overruns += 1;
       this.s.skipped += next.skipped;
       if (this.s.overruns === 1 || this.s.overruns % 100 === 0) {
         this.log.warn(
           { device: this.device, durationMs: this.s.lastDurationMs, schedule: this.options.schedule.describe(), overruns: this.s.overruns, skipped: this.s.skipped },
-          `Device "${this.device}" cannot keep up: one poll takes longer than its interval; polls due meanwhile are skipped.`,
+          `Device "${this.device}" cannot keep up with its poll schedule: polls due while one was still running (or waiting for a busy machine) are skipped.`,
         );
       }
     }

@@ -6,8 +6,11 @@ import type { PollSchedule } from './config/poll-schema.js';
 export interface Schedule {
   /** ms until the first poll. */
   first(): number;
-  /** A poll just ended: ms until the next one, and how many polls fell due meanwhile and are skipped. */
-  next(): { delayMs: number; skipped: number };
+  /**
+   * A poll that took `durationMs` just ended: ms until the next one, and how many polls fell due meanwhile and are
+   * skipped.
+   */
+  next(durationMs: number): { delayMs: number; skipped: number };
   /** A poll failed and the retry comes after `backoffMs`; the schedule goes on from that retry. */
   retryIn(backoffMs: number): number;
   /** The first step of the error backoff, ms; each failure in a row doubles it. */
@@ -22,7 +25,9 @@ export function scheduleFor(poll: PollSchedule): Schedule {
 
 /**
  * Every `periodMs`, on a fixed grid of a monotonic clock: a late timer does not push later polls back, and a
- * wall-clock step (NTP, a technician setting the time) neither stops polling nor causes a burst.
+ * wall-clock step (NTP, a technician setting the time) neither stops polling nor causes a burst. A poll that took
+ * longer than the period skips the ticks that fell due meanwhile. A poll that was short but started late (a busy
+ * machine) is followed at once by the next, which keeps the pace; more than a period behind, ticks are skipped.
  */
 export function intervalSchedule(periodMs: number, now: () => number = () => performance.now()): Schedule {
   let due = 0;
@@ -32,14 +37,13 @@ export function intervalSchedule(periodMs: number, now: () => number = () => per
       due = now();
       return 0;
     },
-    next() {
+    next(durationMs) {
       const t = now();
       due += periodMs;
-      let skipped = 0;
-      if (due < t) {
-        skipped = Math.ceil((t - due) / periodMs);
-        due += skipped * periodMs;
-      }
+      if (due >= t) return { delayMs: due - t, skipped: 0 };
+      if (durationMs <= periodMs && t - due < periodMs) return { delayMs: 0, skipped: 0 };
+      const skipped = Math.ceil((t - due) / periodMs);
+      due += skipped * periodMs;
       return { delayMs: due - t, skipped };
     },
     retryIn(backoffMs) {
