@@ -50,9 +50,10 @@ function freePort(host) {
  * Starts a simulated PLC. `port: 0` picks a free port (read it back from the result). `unitId` makes it answer
  * only that unit id, silently, like a gateway with nothing behind it; without it every unit id is answered.
  * `illegal: { holding: [5, 6] }` makes reads touching those addresses answer exception 2, like a PLC whose
- * register map has holes. `demo: true` also runs the demo process values.
+ * register map has holes. `demo: true` also runs the demo process values. `delay` (ms) makes every answer that
+ * late, like a slow PLC or a congested serial gateway; `setDelay()` changes it while running.
  */
-export async function startSimulatedPlc({ port = 5020, host = '127.0.0.1', unitId, holding, input, coils, discrete, illegal = {}, demo = false } = {}) {
+export async function startSimulatedPlc({ port = 5020, host = '127.0.0.1', unitId, holding, input, coils, discrete, illegal = {}, demo = false, delay = 0 } = {}) {
   const banks = { holding: new Uint16Array(SIZE), input: new Uint16Array(SIZE), coils: new Uint8Array(SIZE), discrete: new Uint8Array(SIZE) };
   const word = (v) => (checkWords([v]), v);
   const bit = (v) => (v ? 1 : 0);
@@ -62,12 +63,23 @@ export async function startSimulatedPlc({ port = 5020, host = '127.0.0.1', unitI
   fill(banks.discrete, discrete, bit);
 
   let paused = false;
+  let delayMs = delay;
   /** Responses sent, by function code (exception responses count under the code they answer). */
   const requests = {};
+  /** Arrival time (ms since the epoch) of every request frame, the latest 10,000. */
+  const requestLog = [];
 
   // While paused the callback is never called: ServerTCP then sends nothing and the request is forgotten,
   // which is what a hung PLC with a live TCP stack looks like. Writes are not applied either.
   const answer = (cb, fn) => {
+    if (paused) return;
+    if (delayMs > 0) {
+      setTimeout(() => respond(cb, fn), delayMs);
+      return;
+    }
+    respond(cb, fn);
+  };
+  const respond = (cb, fn) => {
     if (paused) return;
     let value;
     try {
@@ -128,6 +140,17 @@ export async function startSimulatedPlc({ port = 5020, host = '127.0.0.1', unitI
     accepted += 1;
     sockets.add(sock);
     sock.once('close', () => sockets.delete(sock));
+    // Log arrivals at the socket, one entry per Modbus TCP frame (MBAP length field), before any delay or pause.
+    let pending = Buffer.alloc(0);
+    sock.on('data', (chunk) => {
+      const at = Date.now();
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 6 && pending.length >= 6 + pending.readUInt16BE(4)) {
+        pending = pending.subarray(6 + pending.readUInt16BE(4));
+        requestLog.push(at);
+      }
+      if (requestLog.length > 10_000) requestLog.splice(0, requestLog.length - 10_000);
+    });
     const write = sock.write.bind(sock);
     // Count at the socket: ServerTCP calls the vector once per bit for coils, so the vector cannot count requests.
     sock.write = (frame, ...rest) => {
@@ -152,6 +175,7 @@ export async function startSimulatedPlc({ port = 5020, host = '127.0.0.1', unitI
     port: listenPort,
     host,
     requests,
+    requestLog,
     setHolding(addr, words) {
       checkWords(words);
       banks.holding.set(words, addr);
@@ -181,6 +205,10 @@ export async function startSimulatedPlc({ port = 5020, host = '127.0.0.1', unitI
     /** true: stop answering (requests are swallowed, the TCP connection stays up); false: answer again. */
     pause(on = true) {
       paused = Boolean(on);
+    },
+    /** Every answer `ms` late from now on (0: at once). */
+    setDelay(ms) {
+      delayMs = ms;
     },
     /** How many clients are connected right now. */
     get connections() {

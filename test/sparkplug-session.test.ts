@@ -136,6 +136,8 @@ describe.each(BROKER_KINDS)('Sparkplug B session with the %s broker', (kind) => 
     const { plc, sub, g, brokerPort } = await startSite(kind, {
       devicesYaml: (port) => `devices:${deviceYaml('plc-1', port, '\n      - { name: setpoint, table: holding, address: 11, type: uint16, writable: true }')}`,
     });
+    // After the birth: a first poll that lands after this change would put 5 in the DBIRTH, and no DDATA would follow.
+    await sub.waitForCount((m) => m.topic.includes('/DBIRTH/'), 1);
     plc.setHolding(10, [5]);
     // In a birth or in data, depending on whether the first poll came before the change.
     await sub.waitForCount((m) => /\/(DBIRTH|DDATA)\//.test(m.topic) && m.payload.metrics.some((x) => x.name === 'level' && x.value === 5), 1);

@@ -11,11 +11,13 @@ import { permanentKafkaError } from '../uplink/kafka-errors.js';
 import { createKafkaSink } from '../uplink/kafka-sink.js';
 import { brokerUrlOf, startBroker, type LocalBroker } from './broker.js';
 import type { DeviceConfig, GatewayConfig } from './config/schema.js';
+import { tagModelSettings } from './config/tag-model-schema.js';
 import { startHttp, type HttpServer } from './http.js';
 import { createMetrics } from './metrics.js';
 import type { Sample } from '../drivers/types.js';
 import { gapJournalEntry, toJournalEntry } from './journal-record.js';
 import { Poller, type PollerProgress } from './poller.js';
+import { scheduleFor } from './schedule.js';
 import { sparkplugTypeOf } from './sparkplug/datatypes.js';
 import { AliasTable } from './sparkplug/aliases.js';
 import { EdgeNode } from './sparkplug/edge-node.js';
@@ -124,7 +126,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
     defs: TagDef[];
   }
   const devices = new Map<string, DeviceRuntime>();
-  const tagDefsOf = (device: DeviceConfig): TagDef[] => device.tags.map((t) => ({ name: t.name, datatype: sparkplugTypeOf(t.type, t.scale, t.offset), writable: t.writable }));
+  const tagDefsOf = (device: DeviceConfig): TagDef[] => device.tags.map((t) => ({ name: t.name, datatype: sparkplugTypeOf(t.type, t.scale, t.offset), writable: t.writable, ...tagModelSettings(device, t) }));
   const allDefs = (list: readonly DeviceConfig[]) => new Map(list.map((d) => [d.name, tagDefsOf(d)]));
   const aliasesFor = (c: GatewayConfig) => (c.sparkplug.aliases ? AliasTable.open(join(dataDir, 'aliases.json'), allDefs(c.devices)) : undefined);
   let current = config;
@@ -164,12 +166,14 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
     const defs = tagDefsOf(device);
     const model = new DeviceTagModel(defs);
     const driver = createDriver(device, { log: log.child({ device: device.name }), siteBrokerUrl: brokerUrl });
-    const poller = new Poller(device.name, driver, { periodMs: device.poll, timeoutMs: device.timeout }, {
+    const poller = new Poller(device.name, driver, { schedule: scheduleFor(typeof device.poll === 'number' ? { kind: 'interval', ms: device.poll } : device.poll), timeoutMs: device.timeout, downAfter: 'down_after' in device ? device.down_after : undefined }, {
       samples: (samples) => {
         latest.set(device.name, samples);
         if (!edge.isOnline(device.name)) edge.deviceOnline(device.name, model.birth(samples));
         else edge.deviceData(device.name, model.changes(samples));
       },
+      // Missed polls before the device is declared down: its values go out again, marked stale.
+      missed: () => edge.deviceData(device.name, model.stale(Date.now())),
       down: () => {
         edge.deviceOffline(device.name);
         model.reset();

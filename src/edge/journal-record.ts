@@ -1,6 +1,7 @@
 // A Sparkplug message as the cloud receives it: the Kafka record contract of the README.
 import type { Gap, JournalEntry, RecordType } from '../uplink/journal.js';
 import type { EdgeMessage, MessageKind } from './sparkplug/edge-node.js';
+import { QUALITY_PROPERTY, qualityOfCode } from './sparkplug/quality.js';
 
 const TYPE: Record<MessageKind, RecordType> = { NBIRTH: 'birth', DBIRTH: 'birth', DDATA: 'data', NDEATH: 'death', DDEATH: 'death' };
 
@@ -12,6 +13,8 @@ export function toJournalEntry(group: string, node: string, message: EdgeMessage
     timestamp: m.timestamp ?? message.payload.timestamp,
     datatype: m.datatype,
     value: m.value,
+    // good, stale or bad: the metric's Sparkplug Quality property; metrics without one (bdSeq) are good.
+    quality: qualityOfCode(m.properties?.[QUALITY_PROPERTY]),
   }));
   // Field order matters: the forwarder rewrites the first `"historical":false` for records held back.
   const value =

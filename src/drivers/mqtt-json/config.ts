@@ -1,6 +1,7 @@
 // The config keys of an mqtt-json device. The config schema (src/edge/config/schema.ts) passes in the keys every
 // device shares, so this file imports nothing of it at run time.
 import { z } from 'zod';
+import { deviceTagModelKeys, tagModelKeys } from '../../edge/config/tag-model-schema.js';
 import type { TagType } from '../../edge/config/schema.js';
 import { parsePath } from './path.js';
 import { checkTopicFilter } from './topic.js';
@@ -54,6 +55,7 @@ const mqttJsonTag = z
     offset: z.number().default(0),
     timestamp_path: jsonPath.optional(),
     writable: z.boolean().optional(),
+    ...tagModelKeys,
   })
   .transform((raw, ctx) => {
     const { writable, type, ...rest } = raw;
@@ -86,6 +88,7 @@ export function mqttJsonDeviceSchema(shared: { name: z.ZodType<string>; duration
       stale_after: shared.duration.default(60_000),
       // The default for the device's tags.
       timestamp_path: jsonPath.optional(),
+      ...deviceTagModelKeys,
       tags: z.array(mqttJsonTag).min(1),
     })
     .transform((device) => ({

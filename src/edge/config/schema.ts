@@ -1,10 +1,12 @@
 // One zod schema is the config's validation, its documentation and its unknown-key rejection.
 import cron from 'node-cron';
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { durationSchema } from './duration.js';
+import { pollKeys } from './poll-schema.js';
 import { parseSize } from './size.js';
 import { parseRegisterNumber } from '../../drivers/modbus/register-notation.js';
 import { mqttJsonDeviceSchema } from '../../drivers/mqtt-json/config.js';
+import { deviceTagModelKeys, tagModelKeys } from './tag-model-schema.js';
 
 // Sparkplug ids end up in MQTT topics: [tck-id-topic-structure-namespace-valid-group-id]
 // [tck-id-topic-structure-namespace-valid-edge-node-id] [tck-id-topic-structure-namespace-valid-device-id]
@@ -13,16 +15,7 @@ const sparkplugId = z
   .min(1)
   .regex(/^[^+/#]+$/, 'must not contain "+", "/" or "#" (it becomes part of an MQTT topic)');
 
-const duration = z
-  .union([z.string(), z.number().int().positive()])
-  .transform((value, ctx) => {
-    const ms = parseDuration(value);
-    if (ms === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (examples: 500ms, 1s, 5m, 2h)` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+const duration = durationSchema;
 
 const size = z
   .union([z.string(), z.number().int().positive()])
@@ -71,6 +64,7 @@ const modbusTag = z
     scale: z.number().default(1),
     offset: z.number().default(0),
     writable: z.boolean().default(false),
+    ...tagModelKeys,
   })
   .transform((raw, ctx) => {
     const issue = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: [key], message });
@@ -109,8 +103,8 @@ const modbusTag = z
 // What every Modbus device has, whatever carries its frames.
 const modbusDeviceKeys = {
   name: sparkplugId,
-  poll: duration.default(1000),
-  timeout: duration.default(2000),
+  ...pollKeys,
+  ...deviceTagModelKeys,
   request_timeout: duration.optional(),
   max_gap: z.number().int().min(0).max(100).default(8),
   byte_order: endianness.default('big'),

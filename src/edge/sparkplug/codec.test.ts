@@ -88,4 +88,37 @@ describe('Sparkplug codec', () => {
     // Without a resolver the datatype stays unknown and the raw field is returned.
     expect(decodePayload(bytes).metrics[0]!.datatype).toBeUndefined();
   });
+
+  // [tck-id-payloads-propertyset-keys-array-size] [tck-id-payloads-propertyset-quality-value-type]
+  // [tck-id-payloads-propertyset-quality-value-value]
+  it('carries the Quality property as an Int32 in a PropertySet whose keys and values match, also on a null value', () => {
+    const metrics: Metric[] = [
+      { name: 'good', datatype: 'Double', value: 1.5, timestamp: 1, properties: { Quality: 192 } },
+      { name: 'stale', alias: 3, datatype: 'UInt16', value: 7, timestamp: 1, properties: { Quality: 500 } },
+      { name: 'bad', datatype: 'Float', value: null, timestamp: 1, properties: { Quality: 0 } },
+      { name: 'none', datatype: 'Boolean', value: true, timestamp: 1 },
+    ];
+    const bytes = encodePayload({ timestamp: 5, metrics });
+    expect(decodePayload(bytes).metrics.map((m) => [m.name, m.value, m.properties])).toEqual([
+      ['good', 1.5, { Quality: 192 }], ['stale', 7, { Quality: 500 }], ['bad', null, { Quality: 0 }], ['none', true, undefined],
+    ]);
+    // The generated message itself: one key, one value of type Int32 (3) in int_value.
+    const raw = (require('sparkplug-payload/lib/sparkplugPayloadProto.js') as any).org.eclipse.tahu.protobuf.Payload.decode(bytes);
+    expect(raw.metrics[1].properties.keys).toEqual(['Quality']);
+    expect(raw.metrics[1].properties.values).toHaveLength(1);
+    expect(raw.metrics[1].properties.values[0]).toMatchObject({ type: 3, intValue: 500 });
+    expect(raw.metrics[3].properties).toBeNull();
+    // And the library's decoder, as a JavaScript host reads it.
+    const lib = library.decodePayload(bytes) as unknown as { metrics: Array<{ properties?: Record<string, { type: string; value: unknown }> }> };
+    expect(lib.metrics[0]!.properties).toEqual({ Quality: { type: 'Int32', value: 192 } });
+  });
+
+  it('reads integer properties of any integer type a peer may send, and leaves other types out', () => {
+    const Proto = (require('sparkplug-payload/lib/sparkplugPayloadProto.js') as any).org.eclipse.tahu.protobuf.Payload;
+    const bytes = Proto.encode({ timestamp: 1, metrics: [{ name: 'm', datatype: 10, doubleValue: 2, properties: {
+      keys: ['Quality', 'engUnit', 'u32', 'nothing'],
+      values: [{ type: 7, longValue: 192 }, { type: 12, stringValue: 'degC' }, { type: 7, intValue: 4_000_000_000 }, { type: 3, isNull: true }],
+    } }] }).finish();
+    expect(decodePayload(bytes).metrics[0]!.properties).toEqual({ Quality: 192, u32: 4_000_000_000 });
+  });
 });

@@ -11,6 +11,12 @@ const ProtoPayload = (require('sparkplug-payload/lib/sparkplugPayloadProto.js') 
 
 export type MetricValue = number | boolean | bigint | string | null;
 
+/**
+ * A metric's PropertySet, limited to what we publish and read: Int32 values by key (the "Quality" property).
+ * Other property types that arrive are left out.
+ */
+export type MetricProperties = Record<string, number>;
+
 export interface Metric {
   name?: string;
   alias?: number;
@@ -19,6 +25,7 @@ export interface Metric {
   datatype: SparkplugDataType;
   value: MetricValue;
   isHistorical?: boolean;
+  properties?: MetricProperties;
 }
 
 export interface Payload {
@@ -75,6 +82,7 @@ export function encodePayload(payload: Payload, options: EncodeOptions = {}): Ui
       // [tck-id-payloads-metric-datatype-value-type] [tck-id-payloads-metric-datatype-value] the enum's uint32 code.
       if (options.datatypes !== false) out.datatype = DATATYPE_CODES[m.datatype];
       if (m.isHistorical) out.isHistorical = true;
+      if (m.properties) out.properties = propertySet(m.properties);
       if (m.value === null) out.isNull = true;
       else Object.assign(out, valueField(m));
       return out;
@@ -82,6 +90,16 @@ export function encodePayload(payload: Payload, options: EncodeOptions = {}): Ui
   };
   if (payload.seq !== undefined) message.seq = toLongInput(payload.seq, true);
   return ProtoPayload.encode(message).finish();
+}
+
+const INT32 = DATATYPE_CODES.Int32;
+
+/** [tck-id-payloads-propertyset-keys-array-size] keys and values side by side, as many of each. */
+function propertySet(properties: MetricProperties): { keys: string[]; values: object[] } {
+  const keys = Object.keys(properties);
+  // Negative values go sign-extended into the unsigned 32-bit field, as for Int32 metrics.
+  const values = keys.map((k) => ({ type: INT32, intValue: Number(BigInt.asUintN(32, BigInt(Math.trunc(properties[k]!)))) }));
+  return { keys, values };
 }
 
 /** The protobuf field each datatype travels in. */
@@ -146,6 +164,7 @@ interface RawMetric {
   doubleValue?: number;
   booleanValue?: boolean;
   stringValue?: string;
+  properties?: { keys?: string[]; values?: Array<{ type?: number; isNull?: boolean; intValue?: number; longValue?: unknown }> };
 }
 
 /**
@@ -165,9 +184,33 @@ export function decodePayload(bytes: Uint8Array, resolveType?: TypeResolver): De
     if (datatype) metric.datatype = datatype;
     metric.value = m.isNull ? null : decodeValue(datatype, m);
     if (m.isHistorical) metric.isHistorical = true;
+    const properties = has(m, 'properties') ? readProperties(m.properties!) : undefined;
+    if (properties) metric.properties = properties;
     payload.metrics.push(metric);
   }
   return payload;
+}
+
+/** The integer properties of a PropertySet; undefined when it holds none. */
+function readProperties(set: NonNullable<RawMetric['properties']>): MetricProperties | undefined {
+  const keys = set.keys ?? [];
+  const values = set.values ?? [];
+  const out: MetricProperties = {};
+  let any = false;
+  keys.forEach((key, i) => {
+    const v = values[i];
+    if (!v || v.isNull) return;
+    const type = DATATYPE_NAMES[v.type ?? 0];
+    let n: number | undefined;
+    if (type === 'Int8' || type === 'Int16' || type === 'Int32') n = has(v, 'intValue') ? v.intValue! | 0 : undefined;
+    else if (type === 'UInt8' || type === 'UInt16' || type === 'UInt32') {
+      n = has(v, 'intValue') ? v.intValue! >>> 0 : has(v, 'longValue') ? Number(fromLong(v.longValue, true)) : undefined;
+    }
+    if (n === undefined) return;
+    out[key] = n;
+    any = true;
+  });
+  return any ? out : undefined;
 }
 
 function has<T extends object>(o: T, key: keyof T & string): boolean {
