@@ -221,7 +221,7 @@ function startPlcWorker() {
 // The gateway side.
 
 async function main() {
-  const [{ default: Database }, { default: ModbusRTU }, { pino }, { createDriver }, { planReads, extractReadings }, { parseConfig }, { sparkplugTypeOf }, { DeviceTagModel }, { toJournalEntry }, { Journal }, { Poller }] = await Promise.all([
+  const [{ default: Database }, { default: ModbusRTU }, { pino }, { createDriver }, { planReads, extractReadings }, { parseConfig }, { sparkplugTypeOf }, { DeviceTagModel }, { toJournalEntry }, { Journal }, { Poller }, { scheduleFor }] = await Promise.all([
     import('better-sqlite3'),
     import('modbus-serial'),
     import('pino'),
@@ -233,6 +233,7 @@ async function main() {
     import('../dist/edge/journal-record.js'),
     import('../dist/uplink/journal.js'),
     import('../dist/edge/poller.js'),
+    import('../dist/edge/schedule.js'),
   ]);
   const silent = pino({ level: 'silent' });
   const now = () => performance.now();
@@ -548,7 +549,7 @@ async function main() {
         timings[n].push([s, e]);
         if (timings[n].length === want && ++complete === runtimes.length) allDone();
       };
-      const pollers = runtimes.map((d) => new Poller(d.device.name, d.timed, { periodMs, timeoutMs: d.device.timeout }, d.handlers, silent));
+      const pollers = runtimes.map((d) => new Poller(d.device.name, d.timed, { schedule: scheduleFor({ kind: 'interval', ms: periodMs }), timeoutMs: d.device.timeout }, d.handlers, silent));
       pollers.forEach((p) => p.start());
       let timer;
       const late = new Promise((r) => (timer = setTimeout(() => r('late'), want * FLEET_PERIOD_MS * 5 + 30_000)));

@@ -7,6 +7,7 @@ import { createDriver } from '../src/drivers/index.js';
 import type { Driver, Sample } from '../src/drivers/types.js';
 import { deviceSchema } from '../src/edge/config/schema.js';
 import { Poller } from '../src/edge/poller.js';
+import { scheduleFor } from '../src/edge/schedule.js';
 import { sleep } from './helpers/net.js';
 import { startPymodbus, startSerialPair, type KnownValue, type UnitSpec } from './helpers/pymodbus.js';
 
@@ -38,7 +39,7 @@ async function pollFor(devices: Array<Record<string, unknown>>, ms: number): Pro
     const device = deviceSchema.parse(config);
     const driver: Driver = createDriver(device, { log });
     const entry: Polled = { name: device.name, last: [], downs: 0, poller: undefined as unknown as Poller };
-    entry.poller = new Poller(device.name, driver, { periodMs: device.poll, timeoutMs: device.timeout }, {
+    entry.poller = new Poller(device.name, driver, { schedule: scheduleFor(device.poll), timeoutMs: device.timeout }, {
       samples: (s) => (entry.last = s),
       down: () => (entry.downs += 1),
     }, log);
