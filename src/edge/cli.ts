@@ -12,6 +12,7 @@ const USAGE = `Usage:
   edge-gateway once --config FILE [--device NAME]   poll every device once and print the values
   edge-gateway status [--url URL]       the running gateway's health
   edge-gateway broker --config FILE     the local MQTT broker alone, on broker.listen
+  edge-gateway passwd                   read a password (typed, or piped on stdin) and print its hash for broker.users[].password_hash
   edge-gateway verify --brokers HOST:PORT[,HOST:PORT] --topic TOPIC [--from-beginning] [--idle-ms 5000] [--timeout-ms N] [--json]
                                         check a topic for edge.seq gaps per node; exit 0 when complete, 1 when not`;
 
@@ -35,6 +36,8 @@ async function main(argv: string[]): Promise<number> {
       return status(values.url ?? 'http://127.0.0.1:8080');
     case 'verify':
       return verifyTopic(values);
+    case 'passwd':
+      return (await import('./passwd.js')).passwd();
     case undefined:
     case 'help':
     case '--help':
@@ -120,7 +123,7 @@ function run(file: string): Promise<number> {
 function brokerOnly(file: string): Promise<number> {
   return daemon(file, 'broker', async (config, log) => {
     const { startBroker } = await import('./broker.js');
-    const broker = await startBroker(config.broker.listen, log);
+    const broker = await startBroker(config.broker.listen, log, { security: config.broker });
     return () => broker.close();
   });
 }

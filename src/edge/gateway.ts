@@ -9,7 +9,8 @@ import { openJournalWhenPossible, type Journal } from '../uplink/journal.js';
 import { prune, startHousekeeping } from '../uplink/housekeeping.js';
 import { permanentKafkaError } from '../uplink/kafka-errors.js';
 import { createKafkaSink } from '../uplink/kafka-sink.js';
-import { brokerUrlOf, startBroker, type LocalBroker } from './broker.js';
+import { brokerUrlOf, startBroker, type BrokerStats, type LocalBroker } from './broker.js';
+import { nodeLogin } from './broker-auth.js';
 import type { GatewayConfig } from './config/schema.js';
 import { startHttp, type HttpServer } from './http.js';
 import { createMetrics } from './metrics.js';
@@ -36,6 +37,8 @@ export interface GatewayStatus {
   journal: { records: number; bytes: number; fileBytes: number; oldestAgeMs: number | null; nextSeq: number; dropped: Record<string, number>; quarantined: string | null };
   uplink: { state: string; target: string | null; forwarded: number; deadLettered: number; lastAckAt: string | null; lastError: string | null };
   sparkplug: ReturnType<EdgeNode['status']> & { broker: string; brokerClients: number | null };
+  /** The embedded broker's refusals and denials; null when the broker runs elsewhere. */
+  broker: BrokerStats | null;
 }
 
 export async function startGateway(config: GatewayConfig, log: Logger): Promise<Gateway> {
@@ -60,7 +63,9 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
   }
   log.info({ dataDir, backlog: journal.stats().records, nextSeq: journal.stats().nextSeq }, 'Journal open.');
 
-  const broker = config.broker.embedded ? await startBroker(config.broker.listen, log) : undefined;
+  // The edge node logs in like any client: as broker.node_user, or by a credential made now for the embedded broker.
+  const login = nodeLogin(config.broker);
+  const broker = config.broker.embedded ? await startBroker(config.broker.listen, log, { security: config.broker, node: login && { group, node, login } }) : undefined;
   const brokerUrl = broker?.url ?? brokerUrlOf(config.broker.listen);
 
   const drivers = new Map<string, Driver>();
@@ -80,6 +85,8 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
     group,
     node,
     brokerUrl,
+    username: login?.username,
+    password: login?.password,
     bdSeqFile: join(dataDir, 'bdseq'),
     devices: defs,
     aliases: config.sparkplug.aliases ? AliasTable.open(join(dataDir, 'aliases.json'), defs) : undefined,
@@ -140,6 +147,7 @@ export async function startGateway(config: GatewayConfig, log: Logger): Promise<
         ? { state: f.state, target: f.target, forwarded: f.forwarded, deadLettered: j.deadLetters, lastAckAt: iso(f.lastAckAt), lastError: f.lastError }
         : { state: 'disabled', target: null, forwarded: 0, deadLettered: j.deadLetters, lastAckAt: null, lastError: null },
       sparkplug: { ...edge.status(), broker: brokerUrl, brokerClients: broker?.clients() ?? null },
+      broker: broker?.stats() ?? null,
     };
   };
 

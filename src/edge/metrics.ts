@@ -54,6 +54,15 @@ export function createMetrics(status: () => GatewayStatus): GatewayMetrics {
   gauge('edge_gateway_device_errors', 'Failed polls since start.', ['device'], (g, s) => {
     for (const d of s.devices) g.set({ device: d.name }, d.errors);
   });
+  gauge('edge_gateway_broker_refused_connections', 'MQTT connections the embedded broker refused since start, by reason.', ['reason'], (g, s) => {
+    if (!s.broker) return;
+    for (const [reason, n] of Object.entries(s.broker.refused)) g.set({ reason }, n);
+    g.set({ reason: 'too_many_open' }, s.broker.connectionsDropped);
+  });
+  gauge('edge_gateway_broker_denied', 'MQTT publishes dropped and subscriptions refused by the topic rights since start.', ['action'], (g, s) => {
+    if (!s.broker) return;
+    for (const [action, n] of Object.entries(s.broker.denied)) g.set({ action }, n);
+  });
   gauge('edge_gateway_sparkplug_online', '1 while the Sparkplug session is born, else 0.', [], (g, s) => g.set(s.sparkplug.state === 'online' ? 1 : 0));
 
   return {
