@@ -1,35 +1,143 @@
-// The site's MQTT broker (aedes), on broker.listen. Local HMIs and SCADA connect here with no cloud at all.
-import { Aedes } from 'aedes';
-import { createServer, type Server } from 'node:net';
+// The site's MQTT broker (aedes), on broker.listen and optionally a TLS listener. Local HMIs and SCADA connect here
+// with no cloud at all. Who may connect and what they may do is decided by broker-auth.ts.
+import { Aedes, type Client } from 'aedes';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
+import { edgeNodeRights } from './broker-acl.js';
+import { BrokerAccess, type BrokerAccessConfig, type BrokerAccessStats, type Identity, type NodeLogin } from './broker-auth.js';
 import { listenOn } from './listen.js';
 
 export interface LocalBroker {
   url: string;
   clients(): number;
-  /** False once the listening socket closed (an error, or close()). */
+  stats(): BrokerStats;
+  /** False once a listening socket closed (an error, or close()). */
   listening(): boolean;
   close(): Promise<void>;
 }
 
-export async function startBroker(listen: { host: string; port: number }, log: Logger): Promise<LocalBroker> {
-  const aedes = await Aedes.createBroker();
-  const server: Server = createServer(aedes.handle);
-  const port = await listenOn(server, listen, 'broker.listen').catch(async (err: Error) => {
-    await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    throw err;
-  });
-  log.info({ host: listen.host, port }, 'Local MQTT broker listening.');
-  aedes.on('clientError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'MQTT client error.'));
-  return {
-    url: brokerUrlOf({ host: listen.host, port }),
-    clients: () => aedes.connectedClients,
-    listening: () => server.listening,
-    async close() {
-      await new Promise<void>((resolve) => aedes.close(() => resolve()));
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+export interface BrokerStats extends BrokerAccessStats {
+  clients: number;
+  /** TCP connections closed at once because too many had not yet logged in. */
+  connectionsDropped: number;
+}
+
+export interface BrokerOptions {
+  /** The `broker` section: users, anonymous access, TLS listener, limits. Absent: an open broker. */
+  security?: BrokerAccessConfig & { tls?: { listen: { host: string; port: number }; cert_file: string; key_file: string; ca_file?: string | undefined } | undefined };
+  /** The gateway's edge node (group/node) and its internal credential, admitted with the node's rights. */
+  node?: { group: string; node: string; login: NodeLogin };
+}
+
+/** Publishes that a client may not make are dropped by renaming them to this topic, which nobody may subscribe to. */
+const DROPPED = '$edge-gateway/dropped';
+
+export async function startBroker(listen: { host: string; port: number }, log: Logger, options: BrokerOptions = {}): Promise<LocalBroker> {
+  const security = options.security ?? {};
+  const internal = options.node && options.node.login.username !== security.node_user
+    ? { login: options.node.login, rights: edgeNodeRights(options.node.group, options.node.node) }
+    : undefined;
+  const access = new BrokerAccess(security, internal, log);
+  const identities = new WeakMap<Client, Identity>();
+  const identityOf = (client: Client) => identities.get(client);
+  const remoteOf = (client: Client | null) => (client?.conn as Socket | undefined)?.remoteAddress ?? 'unknown';
+
+  const aedes = await Aedes.createBroker({
+    authenticate(client, username, password, done) {
+      const remote = remoteOf(client);
+      access.login(username, password, remote).then((result) => {
+        if (!result.ok) return done(Object.assign(new Error(`refused: ${result.reason}`), { returnCode: result.returnCode }), false);
+        // Gone while its password was checked: nothing to count (its 'close' has passed already).
+        if ((client.conn as Socket).destroyed) return done(Object.assign(new Error('closed during login'), { returnCode: 3 }), false);
+        const admitted = access.admit(client, result.identity, remote);
+        if (!admitted.ok) return done(Object.assign(new Error(`refused: ${admitted.reason}`), { returnCode: admitted.returnCode }), false);
+        identities.set(client, result.identity);
+        client.conn.once('close', () => access.release(client));
+        done(null, true);
+      }, (err: Error) => done(Object.assign(err, { returnCode: 3 }), false));
     },
+    // [MQTT-3.3.5-2] a publish the client may not make is acknowledged and dropped, as Mosquitto does: a host
+    // application with a wrong ACL keeps its session (and its STATE), the log and the counter say what happened.
+    authorizePublish(client, packet, done) {
+      if (packet.topic.startsWith('$SYS/')) return done(new Error('$SYS/ topics are reserved'));
+      if (client === null) return done(null); // a will kept from an earlier session, authorized when it was made
+      if (!access.mayPublish(identityOf(client), packet.topic, remoteOf(client))) {
+        packet.topic = DROPPED;
+        packet.retain = false;
+        packet.payload = Buffer.alloc(0);
+      }
+      done(null);
+    },
+    authorizeSubscribe(client, sub, done) {
+      const allowed = !sub.topic.startsWith('$edge-gateway/') && access.maySubscribe(identityOf(client), sub.topic, remoteOf(client));
+      done(null, allowed ? sub : null); // refused: SUBACK 0x80 for this filter, the others stand
+    },
+  });
+
+  // Connections that have not logged in yet are bounded too, so that a flood of idle sockets cannot exhaust memory.
+  const maxPending = 2 * Math.min(security.max_clients ?? 1000, 100_000) + 16;
+  let sockets = 0;
+  let connectionsDropped = 0;
+  let lastDropLog = 0;
+  const guard = (server: Server) =>
+    server.on('connection', (socket: Socket) => {
+      if (sockets >= maxPending + aedes.connectedClients) {
+        connectionsDropped += 1;
+        socket.destroy();
+        if (Date.now() - lastDropLog > 60_000) {
+          lastDropLog = Date.now();
+          log.warn({ open: sockets, dropped: connectionsDropped, remote: socket.remoteAddress }, 'MQTT connection closed at once: too many connections are open (broker.max_clients).');
+        }
+        return;
+      }
+      sockets += 1;
+      socket.once('close', () => (sockets -= 1));
+    });
+
+  const servers: Server[] = [];
+  const closeAll = async () => {
+    await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   };
+  try {
+    const plain = guard(createServer(aedes.handle));
+    servers.push(plain);
+    const port = await listenOn(plain, listen, 'broker.listen');
+    log.info({ host: listen.host, port, users: security.users?.length ?? 0, anonymous: !security.users?.length || security.allow_anonymous === true }, 'Local MQTT broker listening.');
+    const tls = security.tls;
+    if (tls) {
+      const server = createTlsServer(
+        { cert: readPem(tls.cert_file, 'broker.tls.cert_file'), key: readPem(tls.key_file, 'broker.tls.key_file'), ...(tls.ca_file ? { ca: readPem(tls.ca_file, 'broker.tls.ca_file'), requestCert: true, rejectUnauthorized: true } : {}) },
+        aedes.handle,
+      );
+      server.on('tlsClientError', (err, socket) => log.debug({ remote: socket.remoteAddress, err: err.message }, 'MQTT TLS handshake failed.'));
+      servers.push(guard(server));
+      const tlsPort = await listenOn(server, tls.listen, 'broker.tls.listen');
+      log.info({ host: tls.listen.host, port: tlsPort, clientCertificates: tls.ca_file !== undefined }, 'Local MQTT broker listening with TLS.');
+    }
+    aedes.on('clientError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'MQTT client error.'));
+    aedes.on('connectionError', (client, err) => log.debug({ remote: remoteOf(client), err: err.message }, 'MQTT connection error.'));
+    return {
+      url: brokerUrlOf({ host: listen.host, port }),
+      clients: () => aedes.connectedClients,
+      stats: () => ({ clients: aedes.connectedClients, ...structuredClone(access.stats), connectionsDropped }),
+      listening: () => servers.every((s) => s.listening),
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+function readPem(file: string, key: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new Error(`${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
 }
 
 /** Where a local client reaches a broker listening on `listen` (a wildcard address is reached on loopback). */

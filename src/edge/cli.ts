@@ -17,6 +17,7 @@ const USAGE = `Usage:
                                         decoded value and quality; exit 1 when a device does not answer
   edge-gateway status [--url URL]       the running gateway's health
   edge-gateway broker --config FILE     the local MQTT broker alone, on broker.listen
+  edge-gateway passwd                   read a password (typed, or piped on stdin) and print its hash for broker.users[].password_hash
   edge-gateway verify --brokers HOST:PORT[,HOST:PORT] --topic TOPIC [--from-beginning] [--idle-ms 5000] [--timeout-ms N] [--json]
                                         check a topic for edge.seq gaps per node; exit 0 when complete, 1 when not`;
 
@@ -40,6 +41,8 @@ async function main(argv: string[]): Promise<number> {
       return status(values.url ?? 'http://127.0.0.1:8080');
     case 'verify':
       return verifyTopic(values);
+    case 'passwd':
+      return (await import('./passwd.js')).passwd();
     case undefined:
     case 'help':
     case '--help':
@@ -232,7 +235,7 @@ function gatewayStatusLine(s: GatewayStatus): string {
 function brokerOnly(file: string): Promise<number> {
   return daemon(file, 'broker', async (config, log) => {
     const { startBroker } = await import('./broker.js');
-    const broker = await startBroker(config.broker.listen, log);
+    const broker = await startBroker(config.broker.listen, log, { security: config.broker });
     // Only the event loop is watched: a blocked loop sends no WATCHDOG=1. No `reload`: clients keep their
     // connections, and a changed broker config takes effect at the next restart.
     return { stop: () => broker.close(), status: () => `MQTT broker on ${broker.url}; ${broker.clients()} clients` };

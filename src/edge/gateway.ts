@@ -9,7 +9,8 @@ import { openJournalWhenPossible, type Journal, type JournalProgress } from '../
 import { prune, startHousekeeping } from '../uplink/housekeeping.js';
 import { permanentKafkaError } from '../uplink/kafka-errors.js';
 import { createKafkaSink } from '../uplink/kafka-sink.js';
-import { brokerUrlOf, startBroker, type LocalBroker } from './broker.js';
+import { brokerUrlOf, startBroker, type BrokerStats, type LocalBroker } from './broker.js';
+import { nodeLogin } from './broker-auth.js';
 import type { DeviceConfig, GatewayConfig } from './config/schema.js';
 import { tagModelSettings } from './config/tag-model-schema.js';
 import { startHttp, type HttpServer } from './http.js';
@@ -65,6 +66,8 @@ export interface GatewayStatus {
     throughput: number; lastLatencyMs: number | null;
   };
   sparkplug: ReturnType<EdgeNode['status']> & { broker: string; brokerClients: number | null };
+  /** The embedded broker's refusals and denials; null when the broker runs elsewhere. */
+  broker: BrokerStats | null;
 }
 
 export interface GatewayProgress {
@@ -113,7 +116,9 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   }
   log.info({ dataDir, backlog: journal.stats().records, nextSeq: journal.stats().nextSeq }, 'Journal open.');
 
-  const broker = config.broker.embedded ? await startBroker(config.broker.listen, log) : undefined;
+  // The edge node logs in like any client: as broker.node_user, or by a credential made now for the embedded broker.
+  const login = nodeLogin(config.broker);
+  const broker = config.broker.embedded ? await startBroker(config.broker.listen, log, { security: config.broker, node: login && { group, node, login } }) : undefined;
   const brokerUrl = broker?.url ?? brokerUrlOf(config.broker.listen);
   if (broker) checks.push(() => (broker.listening() ? undefined : `the embedded MQTT broker does not listen on ${config.broker.listen.host}:${config.broker.listen.port} (broker.listen)`));
 
@@ -138,6 +143,8 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
     group,
     node,
     brokerUrl,
+    username: login?.username,
+    password: login?.password,
     bdSeqFile: join(dataDir, 'bdseq'),
     devices: allDefs(config.devices),
     aliases: aliasesFor(config),
@@ -234,6 +241,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
         ? { state: f.state, since: iso(f.since), target: f.target, forwarded: f.forwarded, deadLettered: j.deadLetters, lastAckAt: iso(f.lastAckAt), lastError: f.lastError, throughput: rates.forwardedPerSec, lastLatencyMs: metrics.lastUplinkLatencyMs() }
         : { state: 'disabled', since: null, target: null, forwarded: 0, deadLettered: j.deadLetters, lastAckAt: null, lastError: null, throughput: 0, lastLatencyMs: null },
       sparkplug: { ...edge.status(), broker: brokerUrl, brokerClients: broker?.clients() ?? null },
+      broker: broker?.stats() ?? null,
     };
   };
 

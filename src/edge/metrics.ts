@@ -97,6 +97,15 @@ export function createMetrics(readStatus: () => GatewayStatus): GatewayMetrics {
   counter('edge_gateway_driver_events_total', 'Events a driver counts since start, by device and event (mqtt-json: messages, invalid_json, missing_field, wrong_type, bad_timestamp).', ['device', 'event'], (s) =>
     s.devices.flatMap((d) => Object.entries(d.counters ?? {}).map(([event, n]): [Record<string, string>, number] => [{ device: d.name, event }, n])),
   );
+  gauge('edge_gateway_broker_refused_connections', 'MQTT connections the embedded broker refused since start, by reason.', ['reason'], (g, s) => {
+    if (!s.broker) return;
+    for (const [reason, n] of Object.entries(s.broker.refused)) g.set({ reason }, n);
+    g.set({ reason: 'too_many_open' }, s.broker.connectionsDropped);
+  });
+  gauge('edge_gateway_broker_denied', 'MQTT publishes dropped and subscriptions refused by the topic rights since start.', ['action'], (g, s) => {
+    if (!s.broker) return;
+    for (const [action, n] of Object.entries(s.broker.denied)) g.set({ action }, n);
+  });
   gauge('edge_gateway_sparkplug_online', '1 while the Sparkplug session is born, else 0.', [], (g, s) => g.set(s.sparkplug.state === 'online' ? 1 : 0));
   counter('edge_gateway_sparkplug_messages_published_total', 'Sparkplug messages published on the site broker since start.', [], (s) => [[{}, s.sparkplug.published]]);
   counter('edge_gateway_sparkplug_rebirths_total', 'Rebirth requests answered (ignored: duplicates while a birth sequence was going out).', ['outcome'], (s) => [

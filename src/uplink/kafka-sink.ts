@@ -1,6 +1,9 @@
-import { CompressionTypes, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import { CompressionTypes, Kafka, logLevel, Partitioners, type Producer, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from '../edge/config/schema.js';
+import { readSecret } from '../edge/secrets.js';
 import type { OutRecord, UplinkSink } from './sink.js';
 
 /**
@@ -9,20 +12,35 @@ import type { OutRecord, UplinkSink } from './sink.js';
  */
 export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logger): UplinkSink {
   const requestTimeout = 15000;
-  const kafka = new Kafka({
-    clientId: config.client_id ?? clientId,
-    brokers: config.brokers,
-    connectionTimeout: 3000,
-    requestTimeout,
-    retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 2000 },
-    logLevel: logLevel.WARN,
-    logCreator: () => ({ namespace, label, log: entry }) => {
-      const { message, ...rest } = entry;
-      log.debug({ kafkajs: namespace, level: label, ...rest }, message);
-    },
-  });
+  if (config.sasl?.mechanism === 'plain' && !config.tls) {
+    log.warn({ uplink: config.brokers.join(',') }, 'uplink.kafka.sasl: PLAIN without uplink.kafka.tls sends the password in clear text over the network.');
+  }
+  if (config.tls && !config.tls.reject_unauthorized) {
+    log.warn('uplink.kafka.tls.reject_unauthorized is false: any server can pose as the Kafka cluster.');
+  }
+  /**
+   * A client per producer: the TLS files and the SASL password are read afresh whenever the connection is built
+   * again, so a fixed password file or a renewed certificate is taken up at the next retry, without a restart.
+   */
+  const newKafka = () =>
+    new Kafka({
+      clientId: config.client_id ?? clientId,
+      brokers: config.brokers,
+      ssl: tlsOptions(config),
+      sasl: saslOptions(config),
+      connectionTimeout: 3000,
+      requestTimeout,
+      retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 2000 },
+      logLevel: logLevel.WARN,
+      logCreator: () => ({ namespace, label, log: entry }) => {
+        const { message, ...rest } = entry;
+        log.debug({ kafkajs: namespace, level: label, ...rest }, message);
+      },
+    });
   let producer: Producer | undefined;
   let connected = false;
+  /** The last configuration error logged, so that a retry loop logs it once, not once per attempt. */
+  let loggedProblem: string | undefined;
 
   /**
    * One connect or send, bounded by the request timeout. A network cut that sends no FIN and no RST leaves
@@ -53,11 +71,31 @@ export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logg
     }
   }
 
+  /**
+   * A refused login or a failed TLS handshake is the config's fault, not the network's: its error names the key
+   * to fix and is logged as an error once (the forwarder keeps retrying and the journal keeps every record).
+   */
+  function problem(err: Error): Error {
+    const explained = explain(err, config);
+    if (!explained.message.startsWith('uplink.kafka.')) return err;
+    if (loggedProblem !== explained.message) {
+      loggedProblem = explained.message;
+      log.error({ uplink: config.brokers.join(','), err: explained.message }, `${explained.message} The journal keeps every record until the uplink connects.`);
+    }
+    return explained;
+  }
+
   return {
     target: `${config.brokers.join(',')}/${config.topic}`,
     async connect() {
       if (connected && producer) return;
       if (!producer) {
+        let kafka: Kafka;
+        try {
+          kafka = newKafka();
+        } catch (err) {
+          throw problem(err as Error);
+        }
         const p = kafka.producer({
           createPartitioner: Partitioners.DefaultPartitioner,
           allowAutoTopicCreation: true,
@@ -70,8 +108,13 @@ export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logg
         producer = p;
       }
       const p = producer;
-      await bounded(p, 'connect', p.connect());
+      try {
+        await bounded(p, 'connect', p.connect());
+      } catch (err) {
+        throw problem(err as Error);
+      }
       if (producer === p) connected = true;
+      loggedProblem = undefined;
     },
     async send(records) {
       const p = producer;
@@ -94,4 +137,48 @@ export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logg
       if (p) await p.disconnect().catch(() => undefined);
     },
   };
+}
+
+function readPem(file: string, key: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new Error(`${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
+  }
+}
+
+function tlsOptions(config: KafkaConfig): ConnectionOptions | undefined {
+  const tls = config.tls;
+  if (!tls) return undefined;
+  return {
+    rejectUnauthorized: tls.reject_unauthorized,
+    ...(tls.ca_file ? { ca: [readPem(tls.ca_file, 'uplink.kafka.tls.ca_file')] } : {}),
+    ...(tls.cert_file ? { cert: readPem(tls.cert_file, 'uplink.kafka.tls.cert_file') } : {}),
+    ...(tls.key_file ? { key: readPem(tls.key_file, 'uplink.kafka.tls.key_file') } : {}),
+    ...(tls.servername ? { servername: tls.servername } : {}),
+  };
+}
+
+function saslOptions(config: KafkaConfig): SASLOptions | undefined {
+  const sasl = config.sasl;
+  if (!sasl) return undefined;
+  return { mechanism: sasl.mechanism, username: sasl.username, password: readSecret(sasl, 'uplink.kafka.sasl') } as SASLOptions;
+}
+
+const TLS_FAILURE = /certificate|self[- ]signed|SSL|TLS|handshake|unable to verify|altnames|ERR_TLS/i;
+
+/** The error again, with the config key to look at when the cause is the login, the TLS set-up or a secret. */
+function explain(err: Error, config: KafkaConfig): Error {
+  if (err.message.startsWith('uplink.kafka.')) return err; // a secret or a PEM file that cannot be read
+  const chain: Error[] = [];
+  for (let e: unknown = err; e instanceof Error && chain.length < 5; e = (e as { cause?: unknown; originalError?: unknown }).cause ?? (e as { originalError?: unknown }).originalError) chain.push(e);
+  const auth = chain.find((e) => e.name === 'KafkaJSSASLAuthenticationError' || /SASL .*authentication failed|Authentication failed/i.test(e.message));
+  if (auth && config.sasl) {
+    return new Error(`uplink.kafka.sasl: Kafka refused the login of "${config.sasl.username}" (${config.sasl.mechanism.toUpperCase()}): ${auth.message}. Check the user, the password in ${config.sasl.password_file !== undefined ? 'password_file' : 'password_env'}, and the mechanism the listener enables.`, { cause: err });
+  }
+  const tlsFailure = chain.find((e) => TLS_FAILURE.test(e.message) || /^ERR_TLS|CERT|^UNABLE_TO/.test(String((e as NodeJS.ErrnoException).code ?? '')));
+  if (tlsFailure && config.tls) {
+    return new Error(`uplink.kafka.tls: the TLS connection to Kafka failed: ${tlsFailure.message}. Check ca_file, cert_file/key_file and the brokers' certificate names.`, { cause: err });
+  }
+  return err;
 }

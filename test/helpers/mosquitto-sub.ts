@@ -23,14 +23,15 @@ export class MosquittoSub {
   private subscribed = false;
   stderr = '';
 
-  constructor(private readonly port: number, private readonly topic = 'spBv1.0/#') {}
+  /** `args`: more mosquitto_sub options, e.g. `-u NAME -P PASSWORD` or `--cafile ca.pem`. */
+  constructor(private readonly port: number, private readonly topic = 'spBv1.0/#', private readonly args: string[] = []) {}
 
   /** Subscribes and resolves once the subscription is in place (mosquitto_sub -d prints SUBACK). */
   async start(): Promise<void> {
     requireMosquittoClients();
     // %t topic, %x payload as hex: binary protobuf survives the pipe.
     // stdbuf: line-buffered stdout, so the SUBACK and each message reach us as they happen.
-    const child = spawn('stdbuf', ['-oL', 'mosquitto_sub','-h', '127.0.0.1', '-p', String(this.port), '-q', '1', '-t', this.topic, '-F', '%t %x', '-d', '-i', `test-sub-${process.pid}-${Date.now()}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('stdbuf', ['-oL', 'mosquitto_sub','-h', '127.0.0.1', '-p', String(this.port), '-q', '1', '-t', this.topic, '-F', '%t %x', '-d', '-i', `test-sub-${process.pid}-${Date.now()}`, ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.onData(chunk));
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
@@ -72,12 +73,12 @@ export class MosquittoSub {
 
 /**
  * Debian's mosquitto_pub sends one Sparkplug payload at QoS 1, as a host application's command would arrive;
- * with `seq`, as an edge node's message would.
+ * with `seq`, as an edge node's message would; `args` adds mosquitto_pub options (a login, TLS).
  */
-export function mosquittoPub(port: number, topic: string, metrics: Payload['metrics'], opts: EncodeOptions & { seq?: number } = {}): number | null {
+export function mosquittoPub(port: number, topic: string, metrics: Payload['metrics'], opts: EncodeOptions & { seq?: number } = {}, args: string[] = []): number | null {
   requireMosquittoClients();
   const payload = Buffer.from(encodePayload({ timestamp: Date.now(), seq: opts.seq, metrics }, opts));
-  return spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-t', topic, '-s'], { input: payload }).status;
+  return spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-t', topic, '-s', ...args], { input: payload }).status;
 }
 
 /** Debian's mosquitto_pub sends a text message at QoS 1, as a local device would; `retain` keeps it on the broker. */

@@ -7,6 +7,8 @@ import { parseSize } from './size.js';
 import { parseRegisterNumber } from '../../drivers/modbus/register-notation.js';
 import { mqttJsonDeviceSchema } from '../../drivers/mqtt-json/config.js';
 import { deviceTagModelKeys, tagModelKeys } from './tag-model-schema.js';
+import { hostPort } from './host-port.js';
+import { brokerSecurityKeys, brokerSecurityProblems, kafkaSecurityKeys, nodeUserProblems } from './security.js';
 
 // Sparkplug ids end up in MQTT topics: [tck-id-topic-structure-namespace-valid-group-id]
 // [tck-id-topic-structure-namespace-valid-edge-node-id] [tck-id-topic-structure-namespace-valid-device-id]
@@ -31,17 +33,6 @@ const size = z
 const cronExpression = z
   .string()
   .refine((v) => cron.validate(v), { message: 'not a cron expression (minute hour day month weekday, e.g. "30 3 * * *")' });
-
-const hostPort = (defaultHost: string) =>
-  z.string().transform((value, ctx) => {
-    const m = /^(?:\[?([^\]]*)\]?:)?(\d{1,5})$/.exec(value.trim());
-    const port = m ? Number(m[2]) : NaN;
-    if (!m || port > 65535) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not HOST:PORT (example: 127.0.0.1:1883)` });
-      return z.NEVER;
-    }
-    return { host: m[1] || defaultHost, port };
-  });
 
 export const TAG_TYPES = ['bool', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'float32', 'float64', 'string'] as const;
 export const MODBUS_TABLES = ['coil', 'discrete', 'input', 'holding'] as const;
@@ -176,8 +167,10 @@ export const configSchema = z
         // false: the broker runs in its own process (`edge-gateway broker`) or is another MQTT broker at `listen`,
         // so that HMIs keep their connections and receive the NDEATH when the gateway restarts or crashes.
         embedded: z.boolean().default(true),
+        ...brokerSecurityKeys,
       })
-      .default({ listen: { host: '127.0.0.1', port: 1883 }, embedded: true }),
+      .superRefine(brokerSecurityProblems)
+      .prefault({}),
     // How the edge node speaks Sparkplug B on the site broker.
     sparkplug: z
       .strictObject({
@@ -221,6 +214,7 @@ export const configSchema = z
             topic: z.string().min(1).default('iot.telemetry.raw'),
             client_id: z.string().min(1).optional(),
             batch_size: z.number().int().min(1).max(100_000).default(1000),
+            ...kafkaSecurityKeys,
           })
           .optional(),
       })
@@ -232,6 +226,7 @@ export const configSchema = z
       .default({ listen: { host: '127.0.0.1', port: 8080 } }),
   })
   .superRefine((config, ctx) => {
+    nodeUserProblems(config, ctx);
     const seen = new Map<string, number>();
     config.devices.forEach((device, i) => {
       // [tck-id-topic-structure-namespace-unique-device-id] [tck-id-case-sensitivity-sparkplug-ids] unique, also ignoring case.

@@ -30,6 +30,9 @@ export interface EdgeNodeOptions {
   group: string;
   node: string;
   brokerUrl: string;
+  /** The MQTT login on the broker (broker.node_user, or the embedded broker's internal credential). */
+  username?: string;
+  password?: string;
   bdSeqFile: string;
   devices: ReadonlyMap<string, readonly DeviceMetricDef[]>;
   /** Present when `sparkplug.aliases` is on: data messages then carry aliases instead of names. */
@@ -210,6 +213,8 @@ export class EdgeNode {
     // [tck-id-operational-behavior-primary-application-state-with-multiple-servers-single-server] one server at a time.
     const client = mqtt.connect(this.o.brokerUrl, {
       clientId: `edge-gateway:${this.o.group}:${this.o.node}`,
+      username: this.o.username,
+      password: this.o.password,
       protocolVersion: 4,
       clean: true, // [tck-id-principles-persistence-clean-session-311]
       reconnectPeriod: 0,

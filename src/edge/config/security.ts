@@ -1,0 +1,178 @@
+// The config keys of the site broker's and the Kafka uplink's security: users, topic rights, TLS, limits, SASL.
+// Passwords are never written here: a hash (`edge-gateway passwd`), a file or an environment variable.
+import { z } from 'zod';
+import { filterProblem, missingEdgeNodeRights } from '../broker-acl.js';
+import { isPasswordHash } from '../passwords.js';
+import { hostPort } from './host-port.js';
+
+const topicFilter = z.string().superRefine((value, ctx) => {
+  const problem = filterProblem(value);
+  if (problem) ctx.addIssue({ code: 'custom', message: `not an MQTT topic filter: ${problem}` });
+});
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not an environment variable name');
+
+const secretKeys = {
+  // A file holding the password (a trailing line end is ignored). Relative: in $CREDENTIALS_DIRECTORY (systemd
+  // LoadCredential=) when set, else in the working directory.
+  password_file: z.string().min(1).optional(),
+  // An environment variable holding the password.
+  password_env: envName.optional(),
+};
+
+const rightsKeys = {
+  // Topic filters (MQTT wildcards + and #) this client may publish to / subscribe to. Nothing when empty.
+  publish: z.array(topicFilter).default([]),
+  subscribe: z.array(topicFilter).default([]),
+  // May publish Sparkplug commands (NCMD, DCMD), which write to PLCs; `publish` never grants them.
+  command: z.boolean().default(false),
+};
+
+const brokerUser = z
+  .strictObject({
+    name: z.string().min(1).regex(/^[^$\s][^\s]*$/, 'must not start with "$" or hold spaces'),
+    // Made by `edge-gateway passwd`.
+    password_hash: z
+      .string()
+      .refine(isPasswordHash, { message: 'not a password hash made by "edge-gateway passwd" (scrypt$14$8$1$...)' })
+      .optional(),
+    ...secretKeys,
+    ...rightsKeys,
+  })
+  .superRefine((user, ctx) => {
+    const given = [user.password_hash, user.password_file, user.password_env].filter((v) => v !== undefined).length;
+    if (given !== 1) {
+      ctx.addIssue({ code: 'custom', message: `user "${user.name}": give exactly one of password_hash, password_file, password_env (${given} given)` });
+    }
+  });
+
+export const brokerSecurityKeys = {
+  // Let clients connect without a username. Needed, and must be written out, for an open broker on a network
+  // address. With users, anonymous clients get the rights in `anonymous` (none by default).
+  allow_anonymous: z.boolean().default(false),
+  users: z.array(brokerUser).min(1).optional(),
+  anonymous: z.strictObject(rightsKeys).optional(),
+  // The user of `users` the gateway's edge node logs in as (its password from password_file/password_env). Without
+  // it the embedded broker admits the edge node by a credential made afresh at every start, kept in memory only.
+  node_user: z.string().min(1).optional(),
+  // A TLS listener beside `listen`.
+  tls: z
+    .strictObject({
+      listen: hostPort('0.0.0.0').default({ host: '0.0.0.0', port: 8883 }),
+      cert_file: z.string().min(1),
+      key_file: z.string().min(1),
+      // When set, every TLS client must present a certificate signed by this CA.
+      ca_file: z.string().min(1).optional(),
+    })
+    .optional(),
+  // Most clients connected at once (the edge node not counted), and most from one IP address.
+  max_clients: z.number().int().min(1).default(1000),
+  max_clients_per_ip: z.number().int().min(1).optional(),
+};
+
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+interface BrokerSecurityInput {
+  listen: { host: string; port: number };
+  embedded: boolean;
+  allow_anonymous: boolean;
+  users?: Array<{ name: string; password_hash?: string | undefined; password_file?: string | undefined; password_env?: string | undefined }> | undefined;
+  anonymous?: unknown;
+  node_user?: string | undefined;
+  tls?: { listen: { host: string; port: number } } | undefined;
+}
+
+export function brokerSecurityProblems(broker: BrokerSecurityInput, ctx: z.RefinementCtx): void {
+  const open = (key: (string | number)[], where: { host: string; port: number }) => {
+    if (isLoopback(where.host) || broker.users || broker.allow_anonymous) return;
+    ctx.addIssue({
+      code: 'custom',
+      path: key,
+      message: `${where.host} is reachable from the network: set broker.users (who may connect, with passwords) or write "allow_anonymous: true" to let anyone connect without a password`,
+    });
+  };
+  open(['listen'], broker.listen);
+  if (broker.tls) open(['tls', 'listen'], broker.tls.listen);
+
+  const names = new Map<string, number>();
+  broker.users?.forEach((user, i) => {
+    const prev = names.get(user.name);
+    if (prev !== undefined) ctx.addIssue({ code: 'custom', path: ['users', i, 'name'], message: `duplicate user name (also users[${prev}])` });
+    names.set(user.name, i);
+  });
+  if (broker.anonymous !== undefined && broker.users && !broker.allow_anonymous) {
+    ctx.addIssue({ code: 'custom', path: ['anonymous'], message: 'has no effect: with broker.users, anonymous clients are refused unless "allow_anonymous: true"' });
+  }
+  if (broker.node_user !== undefined) {
+    const user = broker.users?.find((u) => u.name === broker.node_user);
+    if (!user) {
+      ctx.addIssue({ code: 'custom', path: ['node_user'], message: `"${broker.node_user}" is not one of broker.users` });
+    } else if (user.password_file === undefined && user.password_env === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['node_user'], message: `the edge node logs in as "${user.name}" and must know its password: give that user password_file or password_env, not only password_hash` });
+    }
+  } else if (broker.users && !broker.embedded) {
+    ctx.addIssue({ code: 'custom', path: ['users'], message: 'with broker.embedded false the edge node logs in to the broker process like any client: set broker.node_user to the user it logs in as' });
+  }
+}
+
+type Rights = { publish: string[]; subscribe: string[]; command: boolean };
+
+/** node_user must have the rights the edge node needs; checked against site and sparkplug. */
+export function nodeUserProblems(
+  config: { site: { group: string; node: string }; broker: { node_user?: string | undefined; users?: Array<Rights & { name: string }> | undefined }; sparkplug: { primary_host?: string | undefined } },
+  ctx: z.RefinementCtx,
+): void {
+  const name = config.broker.node_user;
+  const user = config.broker.users?.find((u) => u.name === name);
+  if (!user) return;
+  const missing = missingEdgeNodeRights(user, config.site.group, config.site.node);
+  const host = config.sparkplug.primary_host;
+  if (host !== undefined && !user.subscribe.some((f) => f === '#' || f === 'spBv1.0/STATE/+' || f === 'spBv1.0/STATE/#' || f === `spBv1.0/STATE/${host}`)) {
+    missing.push(`subscribe spBv1.0/STATE/${host}`);
+  }
+  if (missing.length > 0) {
+    ctx.addIssue({ code: 'custom', path: ['broker', 'node_user'], message: `user "${user.name}" lacks what the edge node needs: ${missing.join(', ')}` });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Kafka
+
+const kafkaTls = z
+  .strictObject({
+    // The CA that signed the brokers' certificates (PEM); the system's CAs when absent.
+    ca_file: z.string().min(1).optional(),
+    // The gateway's client certificate and key (PEM), for brokers that ask for one (ssl.client.auth=required).
+    cert_file: z.string().min(1).optional(),
+    key_file: z.string().min(1).optional(),
+    // false accepts any broker certificate: for tests only, it defeats TLS.
+    reject_unauthorized: z.boolean().default(true),
+    // The name the brokers' certificates are checked against, when it differs from the bootstrap host.
+    servername: z.string().min(1).optional(),
+  })
+  .superRefine((tls, ctx) => {
+    if ((tls.cert_file === undefined) !== (tls.key_file === undefined)) {
+      ctx.addIssue({ code: 'custom', path: [tls.cert_file === undefined ? 'cert_file' : 'key_file'], message: 'cert_file and key_file go together' });
+    }
+  });
+
+export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+
+const kafkaSasl = z
+  .strictObject({
+    mechanism: z.enum(SASL_MECHANISMS),
+    username: z.string().min(1),
+    ...secretKeys,
+  })
+  .superRefine((sasl, ctx) => {
+    const given = [sasl.password_file, sasl.password_env].filter((v) => v !== undefined).length;
+    if (given !== 1) ctx.addIssue({ code: 'custom', message: `give exactly one of password_file, password_env (${given} given); the password itself never goes in this file` });
+  });
+
+export const kafkaSecurityKeys = {
+  // TLS to the brokers: `tls: true` with the system's CAs, or the object above.
+  tls: z.preprocess((v) => (v === true ? {} : v === false ? undefined : v), kafkaTls.optional()),
+  sasl: kafkaSasl.optional(),
+};
