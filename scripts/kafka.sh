@@ -29,17 +29,8 @@ MARKER="$LIBS_DIR/.complete"
 log() { printf '[kafka.sh] %s\n' "$*" >&2; }
 die() { printf '[kafka.sh] error: %s\n' "$*" >&2; exit 1; }
 
-find_java() {
-  if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then
-    printf '%s\n' "$JAVA_HOME/bin/java"
-  elif [[ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/java ]]; then
-    printf '%s\n' /usr/lib/jvm/java-17-openjdk-amd64/bin/java
-  elif command -v java >/dev/null 2>&1; then
-    command -v java
-  else
-    die "java not found. Install a JRE 17+ (e.g. 'sudo apt-get install openjdk-17-jre-headless') or set JAVA_HOME."
-  fi
-}
+# shellcheck source=java.sh
+source "$(dirname "${BASH_SOURCE[0]}")/java.sh"
 
 write_log4j_config() {
   mkdir -p "$CONFIG_DIR"

@@ -26,17 +26,8 @@ MAIN_CLASS="local.edgegateway.tahu.HostHarness"
 log() { printf '[tahu.sh] %s\n' "$*" >&2; }
 die() { printf '[tahu.sh] error: %s\n' "$*" >&2; exit 1; }
 
-find_java() {
-  if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then
-    printf '%s\n' "$JAVA_HOME/bin/java"
-  elif [[ -x /usr/lib/jvm/java-17-openjdk-amd64/bin/java ]]; then
-    printf '%s\n' /usr/lib/jvm/java-17-openjdk-amd64/bin/java
-  elif command -v java >/dev/null 2>&1; then
-    command -v java
-  else
-    die "java not found. Install a JDK 17+ (e.g. 'sudo apt-get install openjdk-17-jdk-headless') or set JAVA_HOME."
-  fi
-}
+# shellcheck source=java.sh
+source "$(dirname "${BASH_SOURCE[0]}")/java.sh"
 
 # What the build depends on: the Tahu version and the harness sources. A change rebuilds.
 source_hash() {
