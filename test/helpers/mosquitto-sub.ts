@@ -1,5 +1,6 @@
 // Debian's mosquitto_sub as an independent MQTT peer: what any HMI on the site network would see.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { decodePayload, encodePayload, type DecodedPayload, type EncodeOptions, type Payload } from '../../src/edge/sparkplug/codec.js';
 import { waitFor } from './net.js';
 
@@ -19,7 +20,6 @@ export function requireMosquittoClients(): void {
 export class MosquittoSub {
   readonly messages: SeenMessage[] = [];
   private child: ChildProcess | undefined;
-  private buffer = '';
   private subscribed = false;
   stderr = '';
 
@@ -33,26 +33,20 @@ export class MosquittoSub {
     // stdbuf: line-buffered stdout, so the SUBACK and each message reach us as they happen.
     const child = spawn('stdbuf', ['-oL', 'mosquitto_sub','-h', '127.0.0.1', '-p', String(this.port), '-q', '1', '-t', this.topic, '-F', '%t %x', '-d', '-i', `test-sub-${process.pid}-${Date.now()}`, ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.onData(chunk));
+    createInterface({ input: child.stdout! }).on('line', (line) => this.onLine(line.trim()));
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr += chunk));
     await waitFor('mosquitto_sub to subscribe', () => this.subscribed || this.stderr.includes('SUBACK'), 10_000, 20);
   }
 
-  private onData(chunk: string): void {
-    this.buffer += chunk;
-    let nl: number;
-    while ((nl = this.buffer.indexOf('\n')) >= 0) {
-      const line = this.buffer.slice(0, nl).trim();
-      this.buffer = this.buffer.slice(nl + 1);
-      const m = /^(spBv1\.0\/\S+) ([0-9a-f]*)$/.exec(line);
-      if (!m) {
-        if (line.includes('received SUBACK')) this.subscribed = true; // -d debug lines
-        continue;
-      }
-      const bytes = Buffer.from(m[2]!, 'hex');
-      if (m[1]!.startsWith('spBv1.0/STATE/')) this.messages.push({ topic: m[1]!, payload: { timestamp: 0, metrics: [] }, text: bytes.toString('utf8'), at: Date.now() });
-      else this.messages.push({ topic: m[1]!, payload: decodePayload(bytes), at: Date.now() });
+  private onLine(line: string): void {
+    const m = /^(spBv1\.0\/\S+) ([0-9a-f]*)$/.exec(line);
+    if (!m) {
+      if (line.includes('received SUBACK')) this.subscribed = true; // -d debug lines
+      return;
     }
+    const bytes = Buffer.from(m[2]!, 'hex');
+    if (m[1]!.startsWith('spBv1.0/STATE/')) this.messages.push({ topic: m[1]!, payload: { timestamp: 0, metrics: [] }, text: bytes.toString('utf8'), at: Date.now() });
+    else this.messages.push({ topic: m[1]!, payload: decodePayload(bytes), at: Date.now() });
   }
 
   verbs(): string[] {

@@ -1,5 +1,6 @@
 // Eclipse Tahu's Sparkplug B host application (Java, scripts/tahu.sh) as an independent peer: its JSON events.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ROOT } from './cli.js';
@@ -27,7 +28,6 @@ export class TahuHost {
   readonly events: TahuEvent[] = [];
   stderr = '';
   private child: ChildProcess | undefined;
-  private buffer = '';
 
   constructor(private readonly o: { port: number; hostId?: string }) {}
 
@@ -38,7 +38,9 @@ export class TahuHost {
     const child = spawn('bash', args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     track(child);
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.onData(chunk));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.startsWith('{')) this.events.push(JSON.parse(line) as TahuEvent);
+    });
     child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderr = (this.stderr + chunk).slice(-20_000)));
     const exited = new Promise<never>((_, reject) =>
       child.once('exit', (code) =>
@@ -48,16 +50,6 @@ export class TahuHost {
     exited.catch(() => undefined); // a later exit (stop) is not an error
     // The first build resolves Tahu from Maven Central: allow for it.
     await Promise.race([exited, waitFor('the Tahu host application to connect', () => this.events.some((e) => e.event === 'connected'), 150_000, 50)]);
-  }
-
-  private onData(chunk: string): void {
-    this.buffer += chunk;
-    let nl: number;
-    while ((nl = this.buffer.indexOf('\n')) >= 0) {
-      const line = this.buffer.slice(0, nl).trim();
-      this.buffer = this.buffer.slice(nl + 1);
-      if (line.startsWith('{')) this.events.push(JSON.parse(line) as TahuEvent);
-    }
   }
 
   /** Everything Tahu reported, one JSON line each, kept as a test artifact. */
