@@ -122,13 +122,11 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   const brokerUrl = broker?.url ?? brokerUrlOf(config.broker.listen);
   if (broker) checks.push(() => (broker.listening() ? undefined : `the embedded MQTT broker does not listen on ${config.broker.listen.host}:${config.broker.listen.port} (broker.listen)`));
 
-  /** One configured device: its driver, tag model and poll loop. Replaced as a whole when its config changes. */
+  /** One configured device: its driver and poll loop (the loop's handlers hold its tag model). Replaced as a whole when its config changes. */
   interface DeviceRuntime {
     config: DeviceConfig;
     driver: Driver;
-    model: DeviceTagModel;
     poller: Poller;
-    defs: TagDef[];
   }
   const devices = new Map<string, DeviceRuntime>();
   const tagDefsOf = (device: DeviceConfig): TagDef[] => device.tags.map((t) => ({ name: t.name, datatype: sparkplugTypeOf(t.type, t.scale, t.offset), writable: t.writable, ...tagModelSettings(device, t) }));
@@ -170,8 +168,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
 
   const latest = new Map<string, Sample[]>();
   const startDevice = (device: DeviceConfig) => {
-    const defs = tagDefsOf(device);
-    const model = new DeviceTagModel(defs);
+    const model = new DeviceTagModel(tagDefsOf(device));
     const driver = createDriver(device, { log: log.child({ device: device.name }), siteBrokerUrl: brokerUrl });
     const poller = new Poller(device.name, driver, { schedule: scheduleFor(typeof device.poll === 'number' ? { kind: 'interval', ms: device.poll } : device.poll), timeoutMs: device.timeout, downAfter: 'down_after' in device ? device.down_after : undefined }, {
       samples: (samples) => {
@@ -186,7 +183,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
         model.reset();
       },
     }, log);
-    devices.set(device.name, { config: device, driver, model, poller, defs });
+    devices.set(device.name, { config: device, driver, poller });
     poller.start();
   };
   /** Stops a device's poll loop and closes its driver; the node announces it dead (DDEATH). */
