@@ -28,6 +28,15 @@ describe('edge-gateway validate', () => {
     expect(r.stderr.trim()).toBe('test/configs/bad-indent.yaml:5:6 (file): YAML syntax: this line is indented differently from the lines around it');
   });
 
+  it('names a bad redundant MQTT server, and servers that the embedded broker would make pointless', () => {
+    const bad = runCli(['validate', '--config', 'test/configs/servers-bad.yaml']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.trim()).toBe('test/configs/servers-bad.yaml:6:46 sparkplug.servers[2]: "mqtt-b" is not HOST:PORT (example: 127.0.0.1:1883)');
+    const embedded = runCli(['validate', '--config', 'test/configs/servers-embedded.yaml']);
+    expect(embedded.code).toBe(2);
+    expect(embedded.stderr.trim()).toMatch(/^test\/configs\/servers-embedded\.yaml:5:12 sparkplug\.servers: .*broker\.embedded: false/);
+  });
+
   it('reports a missing file as a problem with the file, not a crash', () => {
     const r = runCli(['validate', '--config', 'test/configs/no-such-file.yaml']);
     expect(r.code).toBe(2);

@@ -140,7 +140,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   const edge = new EdgeNode({
     group,
     node,
-    brokerUrl,
+    servers: config.sparkplug.servers?.map(brokerUrlOf) ?? [brokerUrl],
     username: login?.username,
     password: login?.password,
     bdSeqFile: join(dataDir, 'bdseq'),
@@ -237,7 +237,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
       uplink: f
         ? { state: f.state, since: iso(f.since), target: f.target, forwarded: f.forwarded, deadLettered: j.deadLetters, lastAckAt: iso(f.lastAckAt), lastError: f.lastError, throughput: rates.forwardedPerSec, lastLatencyMs: metrics.lastUplinkLatencyMs() }
         : { state: 'disabled', since: null, target: null, forwarded: 0, deadLettered: j.deadLetters, lastAckAt: null, lastError: null, throughput: 0, lastLatencyMs: null },
-      sparkplug: { ...edge.status(), broker: brokerUrl, brokerClients: broker?.clients() ?? null },
+      sparkplug: { ...edge.status(), broker: edge.status().server, brokerClients: broker?.clients() ?? null },
       broker: broker?.stats() ?? null,
     };
   };

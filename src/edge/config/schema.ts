@@ -180,6 +180,9 @@ export const configSchema = z
         primary_host: sparkplugId.optional(),
         // Most metrics held in memory while the MQTT session is down, published as historical after the next birth.
         hold_max: z.number().int().min(0).default(100_000),
+        // Redundant MQTT servers (HOST:PORT), used one at a time in this order: the node goes on to the next when one
+        // cannot be reached or the primary host goes offline on it. Default: the broker at broker.listen.
+        servers: z.array(hostPort('127.0.0.1')).min(1).optional(),
       })
       .default({ aliases: false, hold_max: 100_000 }),
     devices: z.array(deviceSchema).default([]),
@@ -227,6 +230,9 @@ export const configSchema = z
   })
   .superRefine((config, ctx) => {
     nodeUserProblems(config, ctx);
+    if (config.sparkplug.servers !== undefined && config.broker.embedded) {
+      ctx.addIssue({ code: 'custom', path: ['sparkplug', 'servers'], message: 'the edge node walks through these servers only with broker.embedded: false (with the embedded broker it publishes on that broker)' });
+    }
     const seen = new Map<string, number>();
     config.devices.forEach((device, i) => {
       // [tck-id-topic-structure-namespace-unique-device-id] [tck-id-case-sensitivity-sparkplug-ids] unique, also ignoring case.

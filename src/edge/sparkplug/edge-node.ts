@@ -29,7 +29,11 @@ export interface DeviceMetricDef {
 export interface EdgeNodeOptions {
   group: string;
   node: string;
-  brokerUrl: string;
+  /**
+   * The MQTT servers, in the order they are tried: one at a time, the next when a server cannot be reached or
+   * when the primary host goes offline on it. Usually one: the site broker.
+   */
+  servers: readonly string[];
   /** The MQTT login on the broker (broker.node_user, or the embedded broker's internal credential). */
   username?: string;
   password?: string;
@@ -65,9 +69,16 @@ export interface EdgeNodeStatus {
   heldDropped: number;
   historicalPublished: number;
   primaryHost: { id: string; online: boolean; timestamp: number | null } | null;
+  /** The MQTT server of the current (or the next) session. */
+  server: string;
+  servers: readonly string[];
+  /** Times the node went on to the next server in the list. */
+  serverSwitches: number;
 }
 
 const REBIRTH = 'Node Control/Rebirth';
+/** Offered with more than one server: a host application can send the node to the next one. */
+const NEXT_SERVER = 'Node Control/Next Server';
 /** Metrics per historical payload. */
 const HISTORY_CHUNK = 500;
 
@@ -98,7 +109,11 @@ export class EdgeNode {
   private readonly announced = new Set<string>();
   private hostOnline: boolean;
   private hostTimestamp: number | undefined;
-  private readonly counters = { published: 0, rebirths: 0, rebirthsIgnored: 0, writes: 0, commandsRefused: 0, heldDropped: 0, historicalPublished: 0 };
+  private readonly counters = { published: 0, rebirths: 0, rebirthsIgnored: 0, writes: 0, commandsRefused: 0, heldDropped: 0, historicalPublished: 0, serverSwitches: 0 };
+  /** Index in `servers` of the server of the current (or the next) session. */
+  private serverIndex = 0;
+  /** Why the next session goes to the next server (the primary host went offline here, or a host asked for it). */
+  private walkOn: string | undefined;
   private loop: Promise<void> | undefined;
   private closeSession: (() => void) | undefined;
   private wakeLoop: (() => void) | undefined;
@@ -123,7 +138,7 @@ export class EdgeNode {
 
   status(): EdgeNodeStatus {
     const primaryHost = this.o.primaryHost === undefined ? null : { id: this.o.primaryHost, online: this.hostOnline, timestamp: this.hostTimestamp ?? null };
-    return { state: this.state, bdSeq: this.bdSeq, ...this.counters, held: this.held.length, primaryHost };
+    return { state: this.state, bdSeq: this.bdSeq, ...this.counters, held: this.held.length, primaryHost, server: this.server, servers: this.o.servers };
   }
 
   /** First good poll, or the first after an outage: DBIRTH with every metric's current value. */
@@ -187,12 +202,29 @@ export class EdgeNode {
     this.state = 'stopped';
   }
 
+  private get server(): string {
+    return this.o.servers[this.serverIndex]!;
+  }
+
+  /**
+   * Sessions one after the other. A server that cannot be reached, or on which the primary host went offline, gives
+   * way to the next one in the list; the loop waits (with growing backoff) only after a whole round failed.
+   */
   private async sessionLoop(): Promise<void> {
     let backoff = 500;
+    let failedInRow = 0;
     while (this.running) {
       const ok = await this.runSession();
       if (!this.running) break;
+      failedInRow = ok ? 0 : failedInRow + 1;
+      // [tck-id-operational-behavior-edge-node-termination-host-offline-reconnect]
+      // [tck-id-operational-behavior-primary-application-state-with-multiple-servers-walk] on to the next server.
+      const why = ok ? this.walkOn : 'it cannot be reached';
+      this.walkOn = undefined;
+      if (why !== undefined && this.o.servers.length > 1) this.nextServer(why);
       if (ok) backoff = 500;
+      // A server that failed while others are left to try is followed by the next one at once.
+      if (!ok && failedInRow % this.o.servers.length !== 0) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, backoff / 2 + Math.random() * (backoff / 2));
         this.wakeLoop = () => {
@@ -204,6 +236,18 @@ export class EdgeNode {
     }
   }
 
+  private nextServer(why: string): void {
+    const from = this.server;
+    this.serverIndex = (this.serverIndex + 1) % this.o.servers.length;
+    this.counters.serverSwitches += 1;
+    // The host's STATE is read afresh on the next server: its retained STATE there is taken as it is.
+    if (this.o.primaryHost !== undefined) {
+      this.hostOnline = false;
+      this.hostTimestamp = undefined;
+    }
+    this.o.log.warn({ from, to: this.server, why }, `Leaving MQTT server ${from} (${why}); trying ${this.server}.`);
+  }
+
   /** One MQTT session from CONNECT to close; true when it was accepted by the broker. */
   private async runSession(): Promise<boolean> {
     this.state = 'connecting';
@@ -211,7 +255,7 @@ export class EdgeNode {
     const bdSeq = this.bdSeqStore.next();
     // [tck-id-message-flow-edge-node-birth-publish-connect] the MQTT session comes before any birth;
     // [tck-id-operational-behavior-primary-application-state-with-multiple-servers-single-server] one server at a time.
-    const client = mqtt.connect(this.o.brokerUrl, {
+    const client = mqtt.connect(this.server, {
       clientId: `edge-gateway:${this.o.group}:${this.o.node}`,
       username: this.o.username,
       password: this.o.password,
@@ -267,7 +311,7 @@ export class EdgeNode {
       client.end(true);
     }
     await closed;
-    if ((this.state as SessionState) === 'online' && this.running) this.o.log.warn({ broker: this.o.brokerUrl }, 'Sparkplug session lost; reconnecting. Data is held and sent as historical after the next birth.');
+    if ((this.state as SessionState) === 'online' && this.running) this.o.log.warn({ broker: this.server }, 'Sparkplug session lost; reconnecting. Data is held and sent as historical after the next birth.');
     this.leaveOnline();
     this.state = 'offline';
     client.removeAllListeners('message');
@@ -282,7 +326,7 @@ export class EdgeNode {
     this.state = 'online';
     this.epoch += 1;
     this.birth();
-    this.o.log.info({ broker: this.o.brokerUrl, bdSeq: this.bdSeq, why }, 'Sparkplug session online.');
+    this.o.log.info({ broker: this.server, bdSeq: this.bdSeq, why }, 'Sparkplug session online.');
   }
 
   private leaveOnline(): void {
@@ -304,6 +348,8 @@ export class EdgeNode {
           { name: 'bdSeq', datatype: 'Int64', value: this.bdSeq!, timestamp: now },
           // [tck-id-topics-nbirth-rebirth-metric] Boolean, false; [tck-id-operational-behavior-data-commands-rebirth-name-aliases] no alias.
           { name: REBIRTH, datatype: 'Boolean', value: false, timestamp: now },
+          // Optional control, declared in NBIRTH since it is supported (with more than one server).
+          ...(this.o.servers.length > 1 ? [{ name: NEXT_SERVER, datatype: 'Boolean' as const, value: false, timestamp: now }] : []),
         ],
       },
     });
@@ -429,14 +475,16 @@ export class EdgeNode {
     if (this.hostOnline && this.state === 'waiting_for_host') this.goOnline('primary host online');
     // [tck-id-message-flow-edge-node-birth-publish-phid-offline] [tck-id-operational-behavior-edge-node-termination-host-offline]
     // NDEATH, disconnect, and a new session that waits for the host; data meanwhile is held.
-    if (!this.hostOnline && this.state === 'online') this.endSessionForHost();
+    if (!this.hostOnline && this.state === 'online') this.endSession('the primary host application went offline on it');
   }
 
-  private endSessionForHost(): void {
+  /** NDEATH, disconnect; the session loop goes on to the next server. */
+  private endSession(why: string): void {
     const client = this.client!;
     const death = this.deathPayload(this.bdSeq ?? 0);
     this.leaveOnline();
     this.state = 'offline';
+    this.walkOn = why;
     this.o.capture({ kind: 'NDEATH', payload: death }, () => undefined);
     client.publish(nodeTopic(this.o.group, 'NDEATH', this.o.node), Buffer.from(encodePayload(death)), { qos: 1, retain: false }, () => client.end());
   }
@@ -465,7 +513,12 @@ export class EdgeNode {
       // [tck-id-operational-behavior-data-commands-ncmd-rebirth-verb] [tck-id-operational-behavior-data-commands-ncmd-rebirth-name]
       // [tck-id-operational-behavior-data-commands-ncmd-rebirth-value]
       if (m.name === REBIRTH && m.value === true) this.onRebirth();
-      else if (m.name !== REBIRTH) {
+      else if (m.name === NEXT_SERVER && this.o.servers.length > 1) {
+        if (m.value === true && this.state === 'online') {
+          this.o.log.info('A host application asked the edge node to go on to the next MQTT server.');
+          this.endSession('a host application sent Node Control/Next Server');
+        }
+      } else if (m.name !== REBIRTH) {
         this.counters.commandsRefused += 1;
         this.o.log.warn({ metric: m.name ?? m.alias }, 'Ignored a node command for a metric this edge node does not have.');
       }
