@@ -164,7 +164,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   edge.start();
   // Give the session a moment, so that a normal start reads NBIRTH, DBIRTH, DDATA in MQTT and in Kafka alike;
   // a broker that is not there does not hold up polling and journaling.
-  if (!(await edge.waitOnline(3000))) log.warn({ broker: brokerUrl }, 'The MQTT broker is not reachable yet; polling and journaling start anyway.');
+  if (!(await edge.waitOnline(3000))) log.warn({ broker: edge.status().server }, 'The MQTT broker is not reachable yet; polling and journaling start anyway.');
 
   const latest = new Map<string, Sample[]>();
   const startDevice = (device: DeviceConfig) => {

@@ -33,7 +33,7 @@ describe('EdgeNode', () => {
     let hold = false;
     const captured: EdgeMessage[] = [];
     const node = new EdgeNode({
-      group: 'g', node: 'n', brokerUrl: broker.url, bdSeqFile: join(mkdtempSync(join(tmpdir(), 'edge-node-')), 'bdseq'),
+      group: 'g', node: 'n', servers: [broker.url], bdSeqFile: join(mkdtempSync(join(tmpdir(), 'edge-node-')), 'bdseq'),
       devices: new Map([['d', [{ name: 'x', datatype: 'UInt16', writable: false }]]]), log,
       capture: (message, publish) => {
         captured.push(message);
