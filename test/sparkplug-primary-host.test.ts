@@ -125,3 +125,63 @@ devices:
     expect(status.historicalPublished).toBe(5);
   });
 });
+
+describe('Sparkplug B held data across a gateway crash', () => {
+  it('data held while the host is offline survives a SIGKILL and follows the births after the restart as historical', async () => {
+    const plc = await startSimulatedPlc({ port: await freePort() });
+    cleanups.push(() => plc.close());
+    plc.setHolding(10, [1]);
+    const broker = await startSiteBroker('mosquitto');
+    cleanups.push(() => broker.stop());
+    const sub = new MosquittoSub(broker.port);
+    await sub.start();
+    cleanups.push(() => sub.stop());
+    const g = await GatewayProcess.create({
+      embeddedBroker: false,
+      ports: { mqtt: broker.port, http: await freePort() },
+      extraYaml: `sparkplug: { primary_host: ${HOST} }
+devices:
+  - name: plc-1
+    driver: modbus-tcp
+    host: 127.0.0.1
+    port: ${plc.port}
+    poll: 200ms
+    tags:
+      - { name: level, table: holding, address: 10, type: uint16 }
+`,
+    });
+    cleanups.push(() => g.kill());
+    await g.start();
+    await waitFor('the node to wait for its host, its device polled', async () => {
+      const s = await g.status();
+      return s.sparkplug.state === 'waiting_for_host' && s.devices[0].polls > 0;
+    }, 10_000);
+    const heldFrom = Date.now();
+    for (const v of [2, 3]) {
+      plc.setHolding(10, [v]);
+      await waitFor(`the value ${v} to be held`, async () => (await g.status()).sparkplug.held === v - 1, 10_000);
+    }
+
+    // A crash, then a restart while the host is still away: the held values are read back from data_dir.
+    await g.kill();
+    plc.setHolding(10, [4]);
+    await g.start();
+    await waitFor('the restarted node to hold what the crashed one held', async () => (await g.status()).sparkplug.held === 2, 10_000);
+    // Nothing but the crashed session's will: no births without the host.
+    expect(sub.messages.filter((m) => m.topic !== STATE).map(verb)).toEqual(['NDEATH']);
+
+    // The host comes online: births, then the values held before the crash, historical, with their own timestamps.
+    const host = await connectHost(broker.port, Date.now());
+    cleanups.push(() => host.endAsync(true));
+    const [nbirth] = await sub.waitForCount((m) => verb(m) === 'NBIRTH', 1);
+    const [dbirth] = await sub.waitForCount((m) => verb(m) === 'DBIRTH', 1);
+    expect(dbirth!.payload.metrics.map((m) => m.value)).toEqual([4]);
+    const [hist] = await sub.waitForCount((m) => verb(m) === 'DDATA' && m.payload.metrics.every((x) => x.isHistorical), 1);
+    expect(hist!.payload.metrics.map((m) => m.value)).toEqual([2, 3]);
+    expect(hist!.payload.metrics.every((m) => m.timestamp! >= heldFrom - 50 && m.timestamp! < nbirth!.payload.timestamp)).toBe(true);
+    const status = (await g.status()).sparkplug;
+    expect(status.held).toBe(0);
+    expect(status.historicalPublished).toBe(2);
+    expect(await g.stop()).toBe(0);
+  });
+});

@@ -148,6 +148,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
     aliases: aliasesFor(config),
     primaryHost: config.sparkplug.primary_host,
     holdMax: config.sparkplug.hold_max,
+    heldFile: join(dataDir, 'held.db'),
     log,
     // A message is captured when its journal transaction commits, before it is published.
     capture: (message, publish) =>

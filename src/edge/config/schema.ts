@@ -178,7 +178,7 @@ export const configSchema = z
         aliases: z.boolean().default(false),
         // The host id of the primary host application: births wait for its STATE online; data is held while it is offline.
         primary_host: sparkplugId.optional(),
-        // Most metrics held in memory while the MQTT session is down, published as historical after the next birth.
+        // Most metrics held (in memory and data_dir/held.db) while the MQTT session is down, published as historical after the next birth.
         hold_max: z.number().int().min(0).default(100_000),
         // Redundant MQTT servers (HOST:PORT), used one at a time in this order: the node goes on to the next when one
         // cannot be reached or the primary host goes offline on it. Default: the broker at broker.listen.

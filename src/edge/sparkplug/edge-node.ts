@@ -9,6 +9,7 @@ import { BdSeqStore } from './bdseq.js';
 import { decodePayload, encodePayload, type Metric, type MetricValue, type Payload } from './codec.js';
 import { checkCommandValue } from './command-values.js';
 import type { SparkplugDataType } from './datatypes.js';
+import { HeldStore } from './held-store.js';
 import { judgeHostState, parseHostState, stateTopic } from './host-state.js';
 import { deviceTopic, nodeTopic, parseTopic } from './topics.js';
 
@@ -45,6 +46,8 @@ export interface EdgeNodeOptions {
   primaryHost?: string;
   /** Most metrics held for historical publishing while the session is down; the oldest go first beyond it. */
   holdMax?: number;
+  /** Where held data is kept across restarts (data_dir/held.db); memory only without it. */
+  heldFile?: string;
   log: Logger;
   /**
    * Called for every message, also while the session is down. `publish` must be called once the message is
@@ -82,11 +85,6 @@ const NEXT_SERVER = 'Node Control/Next Server';
 /** Metrics per historical payload. */
 const HISTORY_CHUNK = 500;
 
-interface HeldMetric {
-  device: string;
-  metric: Metric;
-}
-
 export class EdgeNode {
   private client: MqttClient | undefined;
   private running = false;
@@ -104,12 +102,12 @@ export class EdgeNode {
   private readonly defs = new Map<string, Map<string, DeviceMetricDef>>();
   /** The last message of the birth sequence under way; a rebirth request is ignored until it went out. */
   private birthUnderway: EdgeMessage | undefined;
-  private held: HeldMetric[] = [];
+  private readonly held: HeldStore;
   /** Devices that had a DBIRTH since the last NBIRTH. */
   private readonly announced = new Set<string>();
   private hostOnline: boolean;
   private hostTimestamp: number | undefined;
-  private readonly counters = { published: 0, rebirths: 0, rebirthsIgnored: 0, writes: 0, commandsRefused: 0, heldDropped: 0, historicalPublished: 0, serverSwitches: 0 };
+  private readonly counters = { published: 0, rebirths: 0, rebirthsIgnored: 0, writes: 0, commandsRefused: 0, historicalPublished: 0, serverSwitches: 0 };
   /** Index in `servers` of the server of the current (or the next) session. */
   private serverIndex = 0;
   /** Why the next session goes to the next server (the primary host went offline here, or a host asked for it). */
@@ -122,6 +120,14 @@ export class EdgeNode {
     this.bdSeqStore = new BdSeqStore(o.bdSeqFile);
     this.hostOnline = o.primaryHost === undefined;
     for (const [device, metrics] of o.devices) this.defs.set(device, new Map(metrics.map((m) => [m.name, m])));
+    this.held = HeldStore.open(o.heldFile, o.holdMax ?? 100_000, o.log);
+    this.forgetUnknownHeld();
+  }
+
+  /** Held data of devices or tags that are no longer configured has no birth to follow. */
+  private forgetUnknownHeld(): void {
+    const gone = this.held.retain((device, name) => name !== undefined && this.defs.get(device)?.has(name) === true);
+    if (gone > 0) this.o.log.warn({ metrics: gone }, 'Dropped held data of devices or tags no longer in the config (the journal and Kafka have it).');
   }
 
   start(): void {
@@ -138,7 +144,7 @@ export class EdgeNode {
 
   status(): EdgeNodeStatus {
     const primaryHost = this.o.primaryHost === undefined ? null : { id: this.o.primaryHost, online: this.hostOnline, timestamp: this.hostTimestamp ?? null };
-    return { state: this.state, bdSeq: this.bdSeq, ...this.counters, held: this.held.length, primaryHost, server: this.server, servers: this.o.servers };
+    return { state: this.state, bdSeq: this.bdSeq, ...this.counters, held: this.held.size, heldDropped: this.held.dropped, primaryHost, server: this.server, servers: this.o.servers };
   }
 
   /** First good poll, or the first after an outage: DBIRTH with every metric's current value. */
@@ -177,6 +183,7 @@ export class EdgeNode {
     this.defs.clear();
     for (const [device, metrics] of devices) this.defs.set(device, new Map(metrics.map((m) => [m.name, m])));
     if (aliases) this.o.aliases = aliases;
+    this.forgetUnknownHeld();
   }
 
   isOnline(device: string): boolean {
@@ -199,6 +206,7 @@ export class EdgeNode {
     this.wakeLoop?.();
     if (client) await client.endAsync().catch(() => undefined);
     await this.loop;
+    this.held.close();
     this.state = 'stopped';
   }
 
@@ -424,14 +432,9 @@ export class EdgeNode {
   }
 
   private hold(device: string, metrics: Metric[]): void {
-    const max = this.o.holdMax ?? 100_000;
-    for (const m of metrics) this.held.push({ device, metric: { ...m, isHistorical: true } });
-    if (this.held.length > max) {
-      const drop = this.held.length - max;
-      if (this.counters.heldDropped === 0) this.o.log.warn({ holdMax: max }, 'Too much data held for historical publishing on MQTT; the oldest goes first (the journal and Kafka keep everything).');
-      this.held.splice(0, drop);
-      this.counters.heldDropped += drop;
-    }
+    const before = this.held.dropped;
+    this.held.push(device, metrics);
+    if (before === 0 && this.held.dropped > 0) this.o.log.warn({ holdMax: this.o.holdMax ?? 100_000 }, 'Too much data held for historical publishing on MQTT; the oldest goes first (the journal and Kafka keep everything).');
   }
 
   /**
@@ -439,10 +442,8 @@ export class EdgeNode {
    * metric with is_historical and its original timestamp, in payloads separate from live data.
    */
   private publishHeld(client: MqttClient, device: string): void {
-    if (this.held.length === 0) return;
-    const mine = this.held.filter((h) => h.device === device).map((h) => h.metric);
+    const mine = this.held.take(device);
     if (mine.length === 0) return;
-    this.held = this.held.filter((h) => h.device !== device);
     for (let i = 0; i < mine.length; i += HISTORY_CHUNK) {
       this.send(client, 'DDATA', device, { timestamp: Date.now(), metrics: this.aliased(device, mine.slice(i, i + HISTORY_CHUNK)) });
     }
