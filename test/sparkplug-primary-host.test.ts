@@ -1,69 +1,41 @@
 // The primary host application: births wait for its STATE online, data is held while it is offline and sent as
 // historical after a fresh birth sequence; stale STATE messages are ignored. Runs against both site brokers.
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript simulator, no types
 import { startSimulatedPlc } from '../scripts/sim-plc.mjs';
 import { GatewayProcess } from './helpers/gateway.js';
 import { MosquittoSub, type SeenMessage } from './helpers/mosquitto-sub.js';
 import { freePort, sleep, waitFor } from './helpers/net.js';
-import { BROKER_KINDS, startSiteBroker } from './helpers/site-broker.js';
+import { connectHost, HOST, hostedNodeYaml, publishState, STATE } from './helpers/primary-host.js';
+import { BROKER_KINDS, startSiteBroker, type BrokerKind } from './helpers/site-broker.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-const HOST = 'scada-1';
-const STATE = `spBv1.0/STATE/${HOST}`;
 const verb = (m: SeenMessage) => m.topic.split('/')[2]!;
 const bdSeqOf = (m: SeenMessage) => m.payload.metrics.find((x) => x.name === 'bdSeq')?.value;
-const state = (online: boolean, timestamp: number) => JSON.stringify({ online, timestamp });
 
-/** A host application as Sparkplug 3.0 describes it: its will is STATE offline with the timestamp of its online STATE. */
-async function connectHost(port: number, timestamp: number): Promise<MqttClient> {
-  const host = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
-    clientId: `${HOST}-${timestamp}`,
-    clean: true,
-    reconnectPeriod: 0,
-    will: { topic: STATE, payload: Buffer.from(state(false, timestamp)), qos: 1, retain: true },
-  });
-  await host.publishAsync(STATE, state(true, timestamp), { qos: 1, retain: true });
-  return host;
-}
-
-async function publishState(port: number, online: boolean, timestamp: number): Promise<void> {
-  const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: `state-writer-${Date.now()}`, reconnectPeriod: 0 });
-  await c.publishAsync(STATE, state(online, timestamp), { qos: 1, retain: true });
-  await c.endAsync();
+/** A PLC, a site broker of `kind` with a subscriber, and a gateway whose edge node waits for the primary host. */
+async function startSite(kind: BrokerKind) {
+  const plc = await startSimulatedPlc({ port: await freePort() });
+  cleanups.push(() => plc.close());
+  plc.setHolding(10, [1]);
+  const broker = await startSiteBroker(kind);
+  cleanups.push(() => broker.stop());
+  const sub = new MosquittoSub(broker.port);
+  await sub.start();
+  cleanups.push(() => sub.stop());
+  const g = await GatewayProcess.create({ embeddedBroker: false, ports: { mqtt: broker.port, http: await freePort() }, extraYaml: hostedNodeYaml(plc.port, `{ primary_host: ${HOST} }`) });
+  cleanups.push(() => g.kill());
+  await g.start();
+  return { plc, broker, sub, g };
 }
 
 describe.each(BROKER_KINDS)('Sparkplug B primary host with the %s broker', (kind) => {
   it('births wait for the host; its offline STATE ends the session with NDEATH; held data follows the next births as historical', async () => {
-    const plc = await startSimulatedPlc({ port: await freePort() });
-    cleanups.push(() => plc.close());
-    plc.setHolding(10, [1]);
-    const broker = await startSiteBroker(kind);
-    cleanups.push(() => broker.stop());
-    const sub = new MosquittoSub(broker.port);
-    await sub.start();
-    cleanups.push(() => sub.stop());
-    const g = await GatewayProcess.create({
-      embeddedBroker: false,
-      ports: { mqtt: broker.port, http: await freePort() },
-      extraYaml: `sparkplug: { primary_host: ${HOST} }
-devices:
-  - name: plc-1
-    driver: modbus-tcp
-    host: 127.0.0.1
-    port: ${plc.port}
-    poll: 200ms
-    tags:
-      - { name: level, table: holding, address: 10, type: uint16 }
-`,
-    });
-    cleanups.push(() => g.kill());
-    await g.start();
+    const { plc, broker, sub, g } = await startSite(kind);
 
     // No host yet: connected, subscribed, but silent. Values change meanwhile and are held.
     await waitFor('the node to wait for its host, its device polled', async () => {
@@ -128,30 +100,7 @@ devices:
 
 describe('Sparkplug B held data across a gateway crash', () => {
   it('data held while the host is offline survives a SIGKILL and follows the births after the restart as historical', async () => {
-    const plc = await startSimulatedPlc({ port: await freePort() });
-    cleanups.push(() => plc.close());
-    plc.setHolding(10, [1]);
-    const broker = await startSiteBroker('mosquitto');
-    cleanups.push(() => broker.stop());
-    const sub = new MosquittoSub(broker.port);
-    await sub.start();
-    cleanups.push(() => sub.stop());
-    const g = await GatewayProcess.create({
-      embeddedBroker: false,
-      ports: { mqtt: broker.port, http: await freePort() },
-      extraYaml: `sparkplug: { primary_host: ${HOST} }
-devices:
-  - name: plc-1
-    driver: modbus-tcp
-    host: 127.0.0.1
-    port: ${plc.port}
-    poll: 200ms
-    tags:
-      - { name: level, table: holding, address: 10, type: uint16 }
-`,
-    });
-    cleanups.push(() => g.kill());
-    await g.start();
+    const { plc, broker, sub, g } = await startSite('mosquitto');
     await waitFor('the node to wait for its host, its device polled', async () => {
       const s = await g.status();
       return s.sparkplug.state === 'waiting_for_host' && s.devices[0].polls > 0;

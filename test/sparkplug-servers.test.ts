@@ -2,13 +2,13 @@
 // next when the primary host goes offline on its server, when a host sends Node Control/Next Server, or when its server
 // cannot be reached. Server A is our own
 // broker process, server B Debian's Mosquitto; the primary host application (mqtt.js) is connected to both.
-import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript simulator, no types
 import { startSimulatedPlc } from '../scripts/sim-plc.mjs';
 import { GatewayProcess } from './helpers/gateway.js';
 import { MosquittoSub, mosquittoPub, type SeenMessage } from './helpers/mosquitto-sub.js';
 import { freePort, sleep } from './helpers/net.js';
+import { connectHost, HOST, hostedNodeYaml } from './helpers/primary-host.js';
 import { startSiteBroker } from './helpers/site-broker.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -16,23 +16,9 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-const HOST = 'scada-1';
-const STATE = `spBv1.0/STATE/${HOST}`;
 const verb = (m: SeenMessage) => m.topic.split('/')[2]!;
 const bdSeqOf = (m: SeenMessage) => m.payload.metrics.find((x) => x.name === 'bdSeq')?.value as number;
 const own = (sub: MosquittoSub) => sub.messages.filter((m) => m.topic.startsWith('spBv1.0/test-plant/') && !/\/(NCMD|DCMD)\//.test(m.topic));
-
-/** The primary host on one server: online STATE (retained), its will the offline STATE with the same timestamp. */
-async function connectHost(port: number, timestamp: number): Promise<MqttClient> {
-  const host = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
-    clientId: `${HOST}-${port}-${timestamp}`,
-    clean: true,
-    reconnectPeriod: 0,
-    will: { topic: STATE, payload: Buffer.from(JSON.stringify({ online: false, timestamp })), qos: 1, retain: true },
-  });
-  await host.publishAsync(STATE, JSON.stringify({ online: true, timestamp }), { qos: 1, retain: true });
-  return host;
-}
 
 describe('Sparkplug B with redundant MQTT servers', () => {
   it('one server at a time; the host going offline, Node Control/Next Server, or an unreachable server sends the node to the next', async () => {
@@ -57,16 +43,7 @@ describe('Sparkplug B with redundant MQTT servers', () => {
     const g = await GatewayProcess.create({
       embeddedBroker: false,
       ports: { mqtt: a.port, http: await freePort() },
-      extraYaml: `sparkplug: { primary_host: ${HOST}, servers: [127.0.0.1:${a.port}, 127.0.0.1:${b.port}] }
-devices:
-  - name: plc-1
-    driver: modbus-tcp
-    host: 127.0.0.1
-    port: ${plc.port}
-    poll: 200ms
-    tags:
-      - { name: level, table: holding, address: 10, type: uint16 }
-`,
+      extraYaml: hostedNodeYaml(plc.port, `{ primary_host: ${HOST}, servers: [127.0.0.1:${a.port}, 127.0.0.1:${b.port}] }`),
     });
     cleanups.push(() => g.kill());
     await g.start();
