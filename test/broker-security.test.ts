@@ -2,16 +2,17 @@
 // users allowed to command, topic rights, a TLS listener that Debian's mosquitto clients reach with --cafile,
 // client limits, and no secret in any log line.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePayload } from '../src/edge/sparkplug/codec.js';
 import { makeTestCerts, type TestCerts } from './helpers/certs.js';
 import { CLI, runCli } from './helpers/cli.js';
 import { GatewayProcess } from './helpers/gateway.js';
-import { MosquittoSub, mosquittoPub, requireMosquittoClients } from './helpers/mosquitto-sub.js';
+import { MosquittoSub, mosquittoPub, mosquittoSubOnce, requireMosquittoClients } from './helpers/mosquitto-sub.js';
+import { connectMqtt } from './helpers/mqtt-client.js';
 import { freePort, sleep, waitFor } from './helpers/net.js';
 import { cleanupAfterAll } from './helpers/suite.js';
 
@@ -54,32 +55,13 @@ afterAll(async () => {
 
 /** A gateway (or `edge-gateway broker`) whose `broker:` section is `brokerYaml`. */
 async function start(brokerYaml: string, o: { command?: 'run' | 'broker'; extraYaml?: string; ports?: { mqtt: number; http: number } } = {}) {
-  const g = await GatewayProcess.create({ extraYaml: o.extraYaml ?? '', command: o.command, ports: o.ports });
-  writeFileSync(g.configFile, readFileSync(g.configFile, 'utf8').replace(/^broker: .*$/m, brokerYaml));
+  const g = await GatewayProcess.create({ extraYaml: o.extraYaml ?? '', command: o.command, ports: o.ports, brokerYaml });
   processes.push(g);
   await g.start();
   return g;
 }
 
-function connect(port: number, options: IClientOptions = {}): Promise<{ client?: MqttClient; code?: number; error?: string }> {
-  return new Promise((resolve) => {
-    const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...options });
-    client.once('connect', () => {
-      cleanups.push(() => client.endAsync(true));
-      resolve({ client });
-    });
-    client.once('error', (err) => {
-      client.end(true);
-      resolve({ code: (err as { code?: number }).code, error: err.message });
-    });
-  });
-}
-
-/** mosquitto_sub that expects one message or a refusal, within a few seconds. */
-function mosquittoSubOnce(port: number, args: string[]) {
-  const r = spawnSync('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-t', 'spBv1.0/#', '-C', '1', '-W', '4', ...args], { encoding: 'utf8', timeout: 10_000 });
-  return { status: r.status, output: `${r.stdout}${r.stderr}` };
-}
+const connect = (port: number, options: IClientOptions = {}) => connectMqtt(port, options, cleanups);
 
 describe('validate', () => {
   it('refuses a broker on a network address without users, pointing at broker.listen, unless allow_anonymous is written out', () => {

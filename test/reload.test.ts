@@ -30,11 +30,19 @@ describe('reload rules', () => {
     const from = base('uplink: { kafka: { brokers: [k:9092] } }');
     const to = parseConfig(`site: { group: g, node: n }\ndevices:${device('a', 502)}${device('b', 503, '2s')}${device('c', 504)}\nuplink: { kafka: { brokers: [k:9092], batch_size: 10 } }\nbroker: { listen: 127.0.0.1:1999 }\nbuffer: { max_bytes: 10MiB }`);
     expect(planReload(from, to)).toEqual({
-      added: ['c'], removed: [], changed: ['b'], uplink: true, housekeeping: false, logLevel: false, restartNeeded: ['broker', 'buffer.max_bytes'],
+      added: ['c'], removed: [], changed: ['b'], uplink: true, broker: false, housekeeping: false, logLevel: false, restartNeeded: ['broker.listen', 'buffer.max_bytes'],
     });
     expect(planReload(from, from)).toMatchObject({ added: [], removed: [], changed: [], uplink: false, restartNeeded: [] });
     expect(planReload(from, base('')).removed).toEqual([]);
     expect(planReload(from, parseConfig(`site: { group: g, node: n }\ndevices:${device('b', 503)}`))).toMatchObject({ removed: ['a'], uplink: true });
+  });
+
+  it('applies the broker\'s users, rights and limits in place; its listeners and, with the broker elsewhere, the node\'s login need a restart', () => {
+    const users = (names: string[], extra = '') => parseConfig(`site: { group: g, node: n }\nbroker:\n  users: [${names.map((n) => `{ name: ${n}, password_env: P, publish: ['#'], subscribe: ['#'] }`).join(', ')}]\n${extra}`);
+    expect(planReload(users(['a']), users(['a', 'b'], '  max_clients: 10'))).toMatchObject({ broker: true, restartNeeded: [] });
+    expect(planReload(users(['a']), users(['a'], '  listen: 127.0.0.1:1884'))).toMatchObject({ broker: false, restartNeeded: ['broker.listen'] });
+    const external = (nodeUser: string) => users(['a', 'b'], `  embedded: false\n  node_user: ${nodeUser}`);
+    expect(planReload(external('a'), external('b'))).toMatchObject({ broker: true, restartNeeded: ['broker.node_user'] });
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { edgeNodeRights, filterCovers, filterProblem, isSparkplugCommand, mayPublish, maySubscribe, missingEdgeNodeRights, topicMatches } from './broker-acl.js';
+import { edgeNodeRights, filterCovers, filterProblem, isSparkplugCommand, mayPublish, mayReceive, maySubscribe, missingEdgeNodeRights, topicMatches } from './broker-acl.js';
 
 describe('topic filters', () => {
   it('matches MQTT wildcards as the standard says', () => {
@@ -52,6 +52,15 @@ describe('rights', () => {
     expect(mayPublish(scada, 'spBv1.0/STATE/scada')).toBe(false);
     expect(maySubscribe(scada, 'spBv1.0/g/#')).toBe(true);
     expect(maySubscribe(scada, '#')).toBe(false);
+  });
+
+  it('a message is delivered only within the subscribe rights, also through an older, wider subscription', () => {
+    const narrowed = { publish: [], subscribe: ['spBv1.0/plant/#'], command: false };
+    expect(mayReceive(narrowed, 'spBv1.0/plant/NBIRTH/n')).toBe(true);
+    expect(mayReceive(narrowed, 'spBv1.0/other/NBIRTH/n')).toBe(false);
+    expect(mayReceive({ publish: [], subscribe: ['#'], command: true }, '$SYS/broker/uptime')).toBe(false);
+    // Whatever maySubscribe granted, mayReceive lets through.
+    expect(maySubscribe(scada, 'spBv1.0/+/NBIRTH/#') && mayReceive(scada, 'spBv1.0/g/NBIRTH/n')).toBe(true);
   });
 
   it('the edge node may publish its own messages and read its commands, nothing else', () => {

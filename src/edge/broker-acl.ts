@@ -69,6 +69,14 @@ export function maySubscribe(rights: TopicRights, filter: string): boolean {
   return rights.subscribe.some((allowed) => filterCovers(allowed, filter));
 }
 
+/**
+ * May a message on `topic` be delivered to a client with these rights? Always so for a subscription that
+ * `maySubscribe` granted; after a reload narrowed the rights, an older subscription delivers only what they allow.
+ */
+export function mayReceive(rights: TopicRights, topic: string): boolean {
+  return rights.subscribe.some((allowed) => topicMatches(allowed, topic));
+}
+
 /** What the gateway's own edge node does on the broker: its births, data and deaths; its commands and STATE. */
 export function edgeNodeRights(group: string, node: string): TopicRights {
   return {

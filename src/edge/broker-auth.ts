@@ -1,9 +1,11 @@
 // Who may connect to the site broker, and what each client may do there. Pure of aedes: broker.ts wires it in.
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ALL_RIGHTS, mayPublish, maySubscribe, NO_RIGHTS, type TopicRights } from './broker-acl.js';
+import { reviewClient, type DisconnectReason, type Verdict } from './broker-reload.js';
+import { ConfigValueError, type ValueProblem } from './config/value-error.js';
 import { decoyHash, sameSecret, verifyPassword } from './passwords.js';
-import { readSecret, type SecretSource } from './secrets.js';
+import { readSecret, SecretError, type SecretSource } from './secrets.js';
 
 export interface BrokerUserConfig extends SecretSource {
   name: string;
@@ -35,6 +37,10 @@ export interface Identity {
   rights: TopicRights;
   /** The gateway's own edge node: never refused for the client limits. */
   node: boolean;
+  /** Logged in with the embedded broker's internal edge node credential, which no reload changes. */
+  internal?: boolean;
+  /** A keyed digest of the password this client logged in with (never the password), for a reload to compare. */
+  credential?: string;
 }
 
 /** CONNACK return codes of MQTT 3.1.1 [MQTT-3.2.2.3]. */
@@ -48,57 +54,136 @@ export type RefusalReason = 'anonymous' | 'bad_login' | 'max_clients' | 'max_cli
 export interface BrokerAccessStats {
   refused: Record<RefusalReason, number>;
   denied: { publish: number; subscribe: number };
+  /** Clients a reload disconnected: their user was removed, their password changed, or anonymous ones are refused. */
+  disconnected: Record<DisconnectReason, number>;
+}
+
+/** One user of `broker.users` as logins and reloads see it. */
+export interface UserEntry {
+  index: number;
+  user: BrokerUserConfig;
+  /** A keyed digest of the user's current password (see `credentialDigest`); undefined while it cannot be read. */
+  credential: string | undefined;
+}
+
+/** The rules of one `broker` section, with its users' passwords as read when the section was loaded. */
+export interface AccessRules {
+  config: BrokerAccessConfig;
+  users: ReadonlyMap<string, UserEntry>;
+  /** The rights of anonymous clients; undefined when they are refused. */
+  anonymous: TopicRights | undefined;
+}
+
+/** Per process: digests of passwords can be compared within this process and mean nothing outside it. */
+const DIGEST_KEY = randomBytes(32);
+
+/** Which password a user has (a hash from `edge-gateway passwd`, or a secret from a file or variable), keyed and one-way. */
+export function credentialDigest(kind: 'hash' | 'secret', value: string): string {
+  return createHmac('sha256', DIGEST_KEY).update(kind).update('\0').update(value).digest('base64url');
+}
+
+/**
+ * The rules of a `broker` section. Passwords from files and variables are read now, so that a reload knows which
+ * clients logged in with a password that is no longer the valid one. One that cannot be read is given to
+ * `unreadable`; `loadAccessRules` refuses the section instead.
+ */
+export function accessRules(config: BrokerAccessConfig, unreadable: (index: number, user: BrokerUserConfig, err: SecretError) => void): AccessRules {
+  const users = new Map<string, UserEntry>();
+  config.users?.forEach((user, index) => {
+    let credential: string | undefined;
+    if (user.password_hash !== undefined) credential = credentialDigest('hash', user.password_hash);
+    else {
+      try {
+        credential = credentialDigest('secret', readSecret(user, `broker.users[${index}]`));
+      } catch (err) {
+        if (!(err instanceof SecretError)) throw err;
+        unreadable(index, user, err);
+      }
+    }
+    users.set(user.name, { index, user, credential });
+  });
+  // No users: the broker is open to whoever may connect (loopback, or allow_anonymous written out), as before.
+  const hasUsers = users.size > 0;
+  const anonymous = !hasUsers || config.allow_anonymous ? config.anonymous ?? (hasUsers ? NO_RIGHTS : ALL_RIGHTS) : undefined;
+  return { config, users, anonymous };
+}
+
+/** The rules of a new `broker` section for a reload; every password that cannot be read is a problem naming its key. */
+export function loadAccessRules(config: BrokerAccessConfig): AccessRules {
+  const problems: ValueProblem[] = [];
+  const rules = accessRules(config, (index, _user, err) => problems.push({ path: ['broker', 'users', index, ...(err.field ? [err.field] : [])], message: err.reason }));
+  if (problems.length > 0) throw new ConfigValueError(problems);
+  return rules;
 }
 
 /** The username the embedded broker's internal node credential goes by; `$` cannot start a configured name. */
 export const INTERNAL_NODE_USER = '$edge-node';
 
 /**
- * The credential the gateway's edge node logs in with: `broker.node_user` with its password from its file or
- * environment variable; otherwise, for the embedded broker, a random password made now and kept in memory only.
+ * The credential the gateway's edge node logs in with: for the embedded broker, a random password made now and kept
+ * in memory only, which no reload changes, so a reload can never lock the node out of its own broker; for the broker
+ * in its own process, `broker.node_user` with its password from its file or environment variable, read now.
  */
 export function nodeLogin(broker: BrokerAccessConfig & { embedded: boolean }): NodeLogin | undefined {
+  if (broker.embedded) return { username: INTERNAL_NODE_USER, password: randomBytes(32).toString('base64url') };
   if (broker.node_user !== undefined) {
     const i = broker.users?.findIndex((u) => u.name === broker.node_user) ?? -1;
     const user = broker.users?.[i];
     if (user) return { username: user.name, password: readSecret(user, `broker.users[${i}]`) };
   }
-  if (broker.embedded) return { username: INTERNAL_NODE_USER, password: randomBytes(32).toString('base64url') };
   return undefined;
 }
 
 export class BrokerAccess {
-  private readonly users = new Map<string, { index: number; user: BrokerUserConfig }>();
-  private readonly anonymous: TopicRights | undefined;
+  private rules: AccessRules;
+  /** Counts reloads, so that a login checked against older rules is checked again. */
+  private generation = 0;
   private readonly admitted = new Map<object, string>();
   private readonly perIp = new Map<string, number>();
   private readonly logged = new Map<string, { at: number; repeated: number }>();
   readonly stats: BrokerAccessStats = {
     refused: { anonymous: 0, bad_login: 0, max_clients: 0, max_clients_per_ip: 0 },
     denied: { publish: 0, subscribe: 0 },
+    disconnected: { user_removed: 0, password_changed: 0, anonymous_refused: 0 },
   };
 
   constructor(
-    private readonly config: BrokerAccessConfig,
+    config: BrokerAccessConfig,
     private readonly internal: { login: NodeLogin; rights: TopicRights } | undefined,
     private readonly log: Logger,
   ) {
-    config.users?.forEach((user, index) => this.users.set(user.name, { index, user }));
-    const hasUsers = this.users.size > 0;
-    // No users: the broker is open to whoever may connect (loopback, or allow_anonymous written out), as before.
-    if (!hasUsers || config.allow_anonymous) this.anonymous = config.anonymous ?? (hasUsers ? NO_RIGHTS : ALL_RIGHTS);
-    for (const [name, { index, user }] of this.users) {
-      if (user.password_hash !== undefined) continue;
-      try {
-        readSecret(user, `broker.users[${index}]`);
-      } catch (err) {
-        log.error({ user: name, err: (err as Error).message }, `Broker user "${name}" cannot log in until its password can be read: ${(err as Error).message}`);
-      }
-    }
+    this.rules = accessRules(config, (_index, user, err) =>
+      log.error({ user: user.name, err: err.message }, `Broker user "${user.name}" cannot log in until its password can be read: ${err.message}`));
+  }
+
+  get config(): BrokerAccessConfig {
+    return this.rules.config;
+  }
+
+  /** From now on logins, rights and limits follow `rules` (from `loadAccessRules`); see `review` for clients already in. */
+  reconfigure(rules: AccessRules): void {
+    this.rules = rules;
+    this.generation += 1;
+  }
+
+  /** Whether a client logged in as `identity` may stay under the current rules, and with which rights. */
+  review(identity: Identity): Verdict {
+    return reviewClient(identity, this.rules);
+  }
+
+  /** Counts a client that a reload disconnected (broker.ts closes it and logs it). */
+  disconnected(reason: DisconnectReason): void {
+    this.stats.disconnected[reason] += 1;
   }
 
   async login(username: string | undefined, password: Buffer | undefined, remote: string): Promise<LoginResult> {
-    const identity = await this.authenticate(username, password, remote);
+    const generation = this.generation;
+    let identity = await this.authenticate(username, password, remote);
+    // A reload while the password was checked: the client is judged by the rules now in force, as those already in were.
+    if (identity && generation !== this.generation) {
+      const verdict = this.review(identity);
+      identity = 'keep' in verdict ? verdict.keep : undefined;
+    }
     if (!identity) {
       const reason: RefusalReason = username === undefined ? 'anonymous' : 'bad_login';
       this.stats.refused[reason] += 1;
@@ -110,38 +195,40 @@ export class BrokerAccess {
   }
 
   private async authenticate(username: string | undefined, password: Buffer | undefined, remote: string): Promise<Identity | undefined> {
+    const rules = this.rules;
     if (username === undefined || username === '') {
-      return this.anonymous ? { user: null, rights: this.anonymous, node: false } : undefined;
+      return rules.anonymous ? { user: null, rights: rules.anonymous, node: false } : undefined;
     }
     const given = password?.toString('utf8') ?? '';
-    if (this.internal && username === this.internal.login.username) {
-      return sameSecret(given, this.internal.login.password) ? { user: username, rights: this.internal.rights, node: true } : undefined;
+    if (this.internal && username === this.internal.login.username && sameSecret(given, this.internal.login.password)) {
+      return { user: username, rights: this.internal.rights, node: true, internal: true };
     }
-    const entry = this.users.get(username);
+    const entry = rules.users.get(username);
     if (!entry) {
       await verifyPassword(given, await decoyHash()); // as long as a real check: user names are not probed by timing
       return undefined;
     }
     const { user, index } = entry;
-    let ok: boolean;
-    if (user.password_hash !== undefined) ok = await verifyPassword(given, user.password_hash);
-    else {
+    let credential: string | undefined;
+    if (user.password_hash !== undefined) {
+      if (await verifyPassword(given, user.password_hash)) credential = credentialDigest('hash', user.password_hash);
+    } else {
       try {
-        ok = sameSecret(given, readSecret(user, `broker.users[${index}]`));
+        const secret = readSecret(user, `broker.users[${index}]`);
+        if (sameSecret(given, secret)) credential = credentialDigest('secret', secret);
       } catch (err) {
         this.error(`secret:${username}`, { user: username, remote, err: (err as Error).message }, `MQTT login of "${username}" refused: ${(err as Error).message}`);
-        ok = false;
       }
     }
-    if (!ok) return undefined;
-    return { user: username, rights: user, node: username === this.config.node_user };
+    if (credential === undefined) return undefined;
+    return { user: username, rights: user, node: username === rules.config.node_user, credential };
   }
 
   /** Counts a logged-in client against the limits; false (and counted, logged) when it is one too many. */
   admit(client: object, identity: Identity, ip: string): { ok: true } | { ok: false; returnCode: number; reason: RefusalReason } {
     if (!identity.node) {
-      const max = this.config.max_clients ?? Number.POSITIVE_INFINITY;
-      const perIp = this.config.max_clients_per_ip ?? Number.POSITIVE_INFINITY;
+      const max = this.rules.config.max_clients ?? Number.POSITIVE_INFINITY;
+      const perIp = this.rules.config.max_clients_per_ip ?? Number.POSITIVE_INFINITY;
       const reason: RefusalReason | undefined =
         this.admitted.size >= max ? 'max_clients' : (this.perIp.get(ip) ?? 0) >= perIp ? 'max_clients_per_ip' : undefined;
       if (reason) {

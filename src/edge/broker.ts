@@ -1,12 +1,13 @@
 // The site's MQTT broker (aedes), on broker.listen and optionally a TLS listener. Local HMIs and SCADA connect here
 // with no cloud at all. Who may connect and what they may do is decided by broker-auth.ts.
 import { Aedes, type Client } from 'aedes';
-import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
-import { edgeNodeRights } from './broker-acl.js';
-import { BrokerAccess, type BrokerAccessConfig, type BrokerAccessStats, type Identity, type NodeLogin } from './broker-auth.js';
+import { edgeNodeRights, mayReceive, maySubscribe } from './broker-acl.js';
+import { BrokerAccess, loadAccessRules, type BrokerAccessConfig, type BrokerAccessStats, type Identity, type NodeLogin } from './broker-auth.js';
+import { disconnectMessage, type DisconnectReason } from './broker-reload.js';
+import { readTlsMaterial, type BrokerTlsFiles, type TlsMaterial } from './broker-tls.js';
 import { listenOn } from './listen.js';
 
 export interface LocalBroker {
@@ -15,7 +16,23 @@ export interface LocalBroker {
   stats(): BrokerStats;
   /** False once a listening socket closed (an error, or close()). */
   listening(): boolean;
+  /**
+   * Applies a new `broker` section in place (see broker-reload.ts for what may change): passwords and, with
+   * `reloadTls`, the TLS certificate, key and CA are read from their files again. Throws a ConfigValueError naming
+   * the key when one cannot be read, before anything changed. Clients whose user was removed, whose password
+   * changed, or that are anonymous when anonymous clients are refused now, are disconnected; the others stay, under
+   * their new rights.
+   */
+  reload(security: BrokerSecurity, opts: { reloadTls: boolean }): BrokerReloadOutcome;
   close(): Promise<void>;
+}
+
+export type BrokerSecurity = BrokerAccessConfig & { tls?: (BrokerTlsFiles & { listen: { host: string; port: number } }) | undefined };
+
+export interface BrokerReloadOutcome {
+  disconnected: Array<{ user: string | null; remote: string; reason: DisconnectReason }>;
+  /** The certificate the TLS listener serves from now on, when it was read again. */
+  certificate?: TlsMaterial['certificate'] & { changed: boolean };
 }
 
 export interface BrokerStats extends BrokerAccessStats {
@@ -26,7 +43,7 @@ export interface BrokerStats extends BrokerAccessStats {
 
 export interface BrokerOptions {
   /** The `broker` section: users, anonymous access, TLS listener, limits. Absent: an open broker. */
-  security?: BrokerAccessConfig & { tls?: { listen: { host: string; port: number }; cert_file: string; key_file: string; ca_file?: string | undefined } | undefined };
+  security?: BrokerSecurity;
   /** The gateway's edge node (group/node) and its internal credential, admitted with the node's rights. */
   node?: { group: string; node: string; login: NodeLogin };
 }
@@ -35,12 +52,12 @@ export interface BrokerOptions {
 const DROPPED = '$edge-gateway/dropped';
 
 export async function startBroker(listen: { host: string; port: number }, log: Logger, options: BrokerOptions = {}): Promise<LocalBroker> {
-  const security = options.security ?? {};
-  const internal = options.node && options.node.login.username !== security.node_user
-    ? { login: options.node.login, rights: edgeNodeRights(options.node.group, options.node.node) }
-    : undefined;
+  let security: BrokerSecurity = options.security ?? {};
+  // The embedded broker's own edge node: admitted by the credential made at start, whatever a reload changes.
+  const internal = options.node ? { login: options.node.login, rights: edgeNodeRights(options.node.group, options.node.node) } : undefined;
   const access = new BrokerAccess(security, internal, log);
-  const identities = new WeakMap<Client, Identity>();
+  // The clients that logged in, with who they are; a reload goes through them.
+  const identities = new Map<Client, Identity>();
   const identityOf = (client: Client) => identities.get(client);
   const remoteOf = (client: Client | null) => (client?.conn as Socket | undefined)?.remoteAddress ?? 'unknown';
 
@@ -54,7 +71,10 @@ export async function startBroker(listen: { host: string; port: number }, log: L
         const admitted = access.admit(client, result.identity, remote);
         if (!admitted.ok) return done(Object.assign(new Error(`refused: ${admitted.reason}`), { returnCode: admitted.returnCode }), false);
         identities.set(client, result.identity);
-        client.conn.once('close', () => access.release(client));
+        client.conn.once('close', () => {
+          identities.delete(client);
+          access.release(client);
+        });
         done(null, true);
       }, (err: Error) => done(Object.assign(err, { returnCode: 3 }), false));
     },
@@ -74,16 +94,22 @@ export async function startBroker(listen: { host: string; port: number }, log: L
       const allowed = !sub.topic.startsWith('$edge-gateway/') && access.maySubscribe(identityOf(client), sub.topic, remoteOf(client));
       done(null, allowed ? sub : null); // refused: SUBACK 0x80 for this filter, the others stand
     },
+    // Every message a client receives is within its rights as they are now: after a reload narrowed them, a
+    // subscription made before delivers only what the new rights allow (as does a persistent session's queue).
+    authorizeForward(client, packet) {
+      const identity = identityOf(client);
+      return identity && mayReceive(identity.rights, packet.topic) ? packet : null;
+    },
   });
 
   // Connections that have not logged in yet are bounded too, so that a flood of idle sockets cannot exhaust memory.
-  const maxPending = 2 * Math.min(security.max_clients ?? 1000, 100_000) + 16;
+  const maxPending = () => 2 * Math.min(security.max_clients ?? 1000, 100_000) + 16;
   let sockets = 0;
   let connectionsDropped = 0;
   let lastDropLog = 0;
-  const guard = (server: Server) =>
+  const guard = <S extends Server>(server: S) =>
     server.on('connection', (socket: Socket) => {
-      if (sockets >= maxPending + aedes.connectedClients) {
+      if (sockets >= maxPending() + aedes.connectedClients) {
         connectionsDropped += 1;
         socket.destroy();
         if (Date.now() - lastDropLog > 60_000) {
@@ -97,10 +123,51 @@ export async function startBroker(listen: { host: string; port: number }, log: L
     });
 
   const servers: Server[] = [];
+  let tlsServer: TlsServer | undefined;
+  let certificate: TlsMaterial['certificate'] | undefined;
   const closeAll = async () => {
     await new Promise<void>((resolve) => aedes.close(() => resolve()));
     await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
   };
+
+  const reload = (next: BrokerSecurity, opts: { reloadTls: boolean }): BrokerReloadOutcome => {
+    // Everything that can fail is read first: a password or a certificate that cannot be read refuses the reload
+    // before anything changed.
+    const rules = loadAccessRules(next);
+    const material = tlsServer && opts.reloadTls && next.tls ? readTlsMaterial(next.tls) : undefined;
+
+    security = next;
+    access.reconfigure(rules);
+    const outcome: BrokerReloadOutcome = { disconnected: [] };
+    if (tlsServer && material) {
+      // New TLS connections get the new certificate; those already open keep their session.
+      tlsServer.setSecureContext(material.context);
+      outcome.certificate = { ...material.certificate, changed: material.certificate.fingerprint256 !== certificate?.fingerprint256 };
+      certificate = material.certificate;
+    }
+    for (const [client, identity] of identities) {
+      if (client.closed) continue;
+      const verdict = access.review(identity);
+      const remote = remoteOf(client);
+      if ('disconnect' in verdict) {
+        access.disconnected(verdict.disconnect);
+        outcome.disconnected.push({ user: identity.user, remote, reason: verdict.disconnect });
+        log.warn({ user: identity.user, remote, clientId: client.id, reason: verdict.disconnect }, disconnectMessage(identity.user, verdict.disconnect));
+        client.close(); // its will goes out as for any lost connection; its entry goes with its socket
+        continue;
+      }
+      identities.set(client, verdict.keep);
+      // aedes keeps a client's subscriptions (filter → QoS) on the client; untyped, and only read for this log line.
+      const subscribed = (client as Client & { subscriptions?: Record<string, unknown> }).subscriptions ?? {};
+      const beyond = Object.keys(subscribed).filter((filter) => !maySubscribe(verdict.keep.rights, filter));
+      if (beyond.length > 0) {
+        log.warn({ user: identity.user, remote, clientId: client.id, subscriptions: beyond },
+          `MQTT client of ${identity.user === null ? 'an anonymous client' : `user "${identity.user}"`}: ${beyond.join(', ')} is beyond its new rights; it receives only the topics they allow.`);
+      }
+    }
+    return outcome;
+  };
+
   try {
     const plain = guard(createServer(aedes.handle));
     servers.push(plain);
@@ -108,14 +175,14 @@ export async function startBroker(listen: { host: string; port: number }, log: L
     log.info({ host: listen.host, port, users: security.users?.length ?? 0, anonymous: !security.users?.length || security.allow_anonymous === true }, 'Local MQTT broker listening.');
     const tls = security.tls;
     if (tls) {
-      const server = createTlsServer(
-        { cert: readPem(tls.cert_file, 'broker.tls.cert_file'), key: readPem(tls.key_file, 'broker.tls.key_file'), ...(tls.ca_file ? { ca: readPem(tls.ca_file, 'broker.tls.ca_file'), requestCert: true, rejectUnauthorized: true } : {}) },
-        aedes.handle,
-      );
+      const material = readTlsMaterial(tls);
+      const server = createTlsServer({ ...material.context, ...(tls.ca_file ? { requestCert: true, rejectUnauthorized: true } : {}) }, aedes.handle);
       server.on('tlsClientError', (err, socket) => log.debug({ remote: socket.remoteAddress, err: err.message }, 'MQTT TLS handshake failed.'));
       servers.push(guard(server));
       const tlsPort = await listenOn(server, tls.listen, 'broker.tls.listen');
-      log.info({ host: tls.listen.host, port: tlsPort, clientCertificates: tls.ca_file !== undefined }, 'Local MQTT broker listening with TLS.');
+      tlsServer = server;
+      certificate = material.certificate;
+      log.info({ host: tls.listen.host, port: tlsPort, clientCertificates: tls.ca_file !== undefined, certificate: { subject: certificate.subject, validTo: certificate.validTo } }, 'Local MQTT broker listening with TLS.');
     }
     aedes.on('clientError', (client, err) => log.debug({ client: client?.id, err: err.message }, 'MQTT client error.'));
     aedes.on('connectionError', (client, err) => log.debug({ remote: remoteOf(client), err: err.message }, 'MQTT connection error.'));
@@ -124,19 +191,12 @@ export async function startBroker(listen: { host: string; port: number }, log: L
       clients: () => aedes.connectedClients,
       stats: () => ({ clients: aedes.connectedClients, ...structuredClone(access.stats), connectionsDropped }),
       listening: () => servers.every((s) => s.listening),
+      reload,
       close: closeAll,
     };
   } catch (err) {
     await closeAll();
     throw err;
-  }
-}
-
-function readPem(file: string, key: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new Error(`${key}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
 }
 

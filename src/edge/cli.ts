@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // edge-gateway: run | validate | once | status | broker | verify
 import { parseArgs } from 'node:util';
-import { ConfigError, formatProblem, loadConfig } from './config/load.js';
+import { ConfigError, formatProblem, loadConfig, locateProblems } from './config/load.js';
+import { ConfigValueError } from './config/value-error.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/schema.js';
 import type { GatewayHooks, GatewayStatus } from './gateway.js';
@@ -183,6 +184,11 @@ async function daemon(file: string, what: string, start: StartPart): Promise<num
   let part = await startOrExit(config);
   ready(part);
   log.info({ config: file, site: config.site }, `The ${what} is running.`);
+  // A refused reload logs each problem as `validate` prints it; the running configuration stays.
+  const refuse = (problems: string[], why: string) => {
+    for (const problem of problems) log.error({ config: file }, `Reload refused: ${problem}`);
+    log.error({ config: file, problems }, `Reload refused: ${file} ${why}; the ${what} runs on with the configuration it has.`);
+  };
   while ((await nextRequest()) === 'reload') {
     // `systemctl reload` (ExecReload validates, then sends SIGHUP): a bad file is refused with the same
     // FILE:LINE:COL messages as `validate`, and the running configuration stays.
@@ -190,9 +196,7 @@ async function daemon(file: string, what: string, start: StartPart): Promise<num
     try {
       next = loadConfig(file);
     } catch (err) {
-      const problems = err instanceof ConfigError ? err.problems.map(formatProblem) : [(err as Error).message];
-      for (const problem of problems) log.error({ config: file }, `Reload refused: ${problem}`);
-      log.error({ config: file, problems }, `Reload refused: ${file} is not valid; the ${what} runs on with the configuration it has.`);
+      refuse(err instanceof ConfigError ? err.problems.map(formatProblem) : [(err as Error).message], 'is not valid');
       continue;
     }
     if (!part.reload) {
@@ -203,7 +207,10 @@ async function daemon(file: string, what: string, start: StartPart): Promise<num
     try {
       await part.reload(next);
     } catch (err) {
-      log.error({ err: (err as Error).message }, 'Reload failed part way; see the lines before.');
+      // A value that cannot be used (a password file that cannot be read, a certificate that does not fit its
+      // key) is found while the part applies the file, before it changed anything.
+      if (err instanceof ConfigValueError) refuse(locateProblems(file, err.problems).map(formatProblem), 'names a password or certificate that cannot be used');
+      else log.error({ err: (err as Error).message }, 'Reload failed part way; see the lines before.');
     }
     ready(part);
   }
@@ -235,10 +242,27 @@ function gatewayStatusLine(s: GatewayStatus): string {
 function brokerOnly(file: string): Promise<number> {
   return daemon(file, 'broker', async (config, log) => {
     const { startBroker } = await import('./broker.js');
+    const { brokerInPlace, brokerRestartKeys, brokerRestartMessage } = await import('./broker-reload.js');
     const broker = await startBroker(config.broker.listen, log, { security: config.broker });
-    // Only the event loop is watched: a blocked loop sends no WATCHDOG=1. No `reload`: clients keep their
-    // connections, and a changed broker config takes effect at the next restart.
-    return { stop: () => broker.close(), status: () => `MQTT broker on ${broker.url}; ${broker.clients()} clients` };
+    let current = config.broker;
+    let disconnected = 0;
+    // Only the event loop is watched: a blocked loop sends no WATCHDOG=1.
+    return {
+      stop: () => broker.close(),
+      // Users, passwords, rights, limits and the TLS certificate apply in place; clients keep their connections
+      // unless their user or password went. Moving a listener waits for the next restart.
+      reload: async (next) => {
+        const inPlace = brokerInPlace(current, next.broker);
+        const outcome = broker.reload(inPlace.running, { reloadTls: inPlace.reloadTls });
+        const restartNeeded = brokerRestartKeys(current, next.broker).filter((k) => k !== 'broker.embedded');
+        for (const key of restartNeeded) log.warn({ key }, brokerRestartMessage(key));
+        log.level = next.log_level;
+        current = inPlace.running;
+        disconnected += outcome.disconnected.length;
+        log.info({ users: current.users?.length ?? 0, disconnected: outcome.disconnected.length, clients: broker.clients(), ...(outcome.certificate ? { certificate: outcome.certificate } : {}), restartNeeded }, 'Reloaded the broker configuration.');
+      },
+      status: () => `MQTT broker on ${broker.url}; ${broker.clients()} clients${disconnected > 0 ? `; ${disconnected} disconnected by reloads` : ''}`,
+    };
   });
 }
 

@@ -11,6 +11,7 @@ import { permanentKafkaError } from '../uplink/kafka-errors.js';
 import { createKafkaSink } from '../uplink/kafka-sink.js';
 import { brokerUrlOf, startBroker, type BrokerStats, type LocalBroker } from './broker.js';
 import { nodeLogin } from './broker-auth.js';
+import { brokerInPlace, brokerRestartKeys, brokerRestartMessage, brokerSecurityChanged } from './broker-reload.js';
 import type { DeviceConfig, GatewayConfig } from './config/schema.js';
 import { tagModelSettings } from './config/tag-model-schema.js';
 import { startHttp, type HttpServer } from './http.js';
@@ -116,7 +117,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   }
   log.info({ dataDir, backlog: journal.stats().records, nextSeq: journal.stats().nextSeq }, 'Journal open.');
 
-  // The edge node logs in like any client: as broker.node_user, or by a credential made now for the embedded broker.
+  // The edge node logs in like any client: to the embedded broker by a credential made now, else as broker.node_user.
   const login = nodeLogin(config.broker);
   const broker = config.broker.embedded ? await startBroker(config.broker.listen, log, { security: config.broker, node: login && { group, node, login } }) : undefined;
   const brokerUrl = broker?.url ?? brokerUrlOf(config.broker.listen);
@@ -274,10 +275,22 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
     const run = reloading.then(async (): Promise<ReloadOutcome> => {
       if (stopping) return { ...planReload(current, current), restartNeeded: ['the gateway is stopping'] };
       const plan = planReload(current, next);
-      for (const key of plan.restartNeeded) log.warn({ key }, `Reload: "${key}" changed; it takes effect at the next restart (the running value stays).`);
+      // The broker first: its passwords and certificates are read again, and one that cannot be read refuses the
+      // whole reload (a ConfigValueError) before anything changed. The edge node keeps the login it started with.
+      const inPlace = brokerInPlace(current.broker, next.broker);
+      const brokerOutcome = broker?.reload(inPlace.running, { reloadTls: inPlace.reloadTls });
+      if (!broker && plan.broker) log.info('Reload: the broker section changed; the broker in its own process applies it when it is reloaded itself (systemctl reload edge-gateway-broker).');
+      for (const key of plan.restartNeeded) {
+        if (key.startsWith('broker.')) log.warn({ key }, brokerRestartMessage(key));
+        else log.warn({ key }, `Reload: "${key}" changed; it takes effect at the next restart (the running value stays).`);
+      }
       if (plan.logLevel) log.level = next.log_level;
       // The node's view of its devices first, so that a new device's birth and commands resolve.
-      const kept: GatewayConfig = { ...current, devices: next.devices, uplink: next.uplink, buffer: { ...current.buffer, replay: next.buffer.replay, replay_rate: next.buffer.replay_rate, max_age: next.buffer.max_age, housekeeping: next.buffer.housekeeping }, log_level: next.log_level };
+      const kept: GatewayConfig = {
+        ...current, devices: next.devices, uplink: next.uplink, log_level: next.log_level,
+        buffer: { ...current.buffer, replay: next.buffer.replay, replay_rate: next.buffer.replay_rate, max_age: next.buffer.max_age, housekeeping: next.buffer.housekeeping },
+        broker: { ...inPlace.running, node_user: current.broker.embedded ? inPlace.running.node_user : current.broker.node_user },
+      };
       for (const name of [...plan.removed, ...plan.changed]) await stopDevice(name);
       edge.reconfigure(allDefs(next.devices), aliasesFor(kept));
       for (const device of next.devices) if (plan.added.includes(device.name) || plan.changed.includes(device.name)) startDevice(device);
@@ -291,7 +304,8 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
         stopHousekeeping = startHousekeeping(journal, next.buffer.housekeeping, next.buffer.max_age, log);
       }
       current = kept;
-      log.info({ added: plan.added, removed: plan.removed, restarted: plan.changed, uplink: plan.uplink, restartNeeded: plan.restartNeeded }, 'Reloaded the config.');
+      const brokerSummary = brokerOutcome && { disconnected: brokerOutcome.disconnected.length, ...(brokerOutcome.certificate ? { certificate: brokerOutcome.certificate } : {}) };
+      log.info({ added: plan.added, removed: plan.removed, restarted: plan.changed, uplink: plan.uplink, broker: plan.broker, ...(brokerSummary ? { brokerReload: brokerSummary } : {}), restartNeeded: plan.restartNeeded }, 'Reloaded the config.');
       return plan;
     });
     reloading = run.catch(() => undefined);
@@ -310,9 +324,14 @@ export interface ReloadOutcome {
   changed: string[];
   /** The uplink reconnects (its config or the replay settings changed). */
   uplink: boolean;
+  /**
+   * The broker's users, rights, anonymous access, limits or TLS files changed; the embedded broker applies them in
+   * place (it reads its password files and certificates again at every reload anyway).
+   */
+  broker: boolean;
   housekeeping: boolean;
   logLevel: boolean;
-  /** Keys whose new value needs a restart (the journal, the broker, the HTTP listener, the Sparkplug identity). */
+  /** Keys whose new value needs a restart (the journal, the broker's listeners, the HTTP listener, the Sparkplug identity). */
   restartNeeded: string[];
 }
 
@@ -323,13 +342,18 @@ export function planReload(from: GatewayConfig, to: GatewayConfig): ReloadOutcom
   const before = new Map(from.devices.map((d) => [d.name, d]));
   const after = new Map(to.devices.map((d) => [d.name, d]));
   const restartNeeded: string[] = [];
-  for (const key of ['site', 'data_dir', 'broker', 'http', 'sparkplug'] as const) if (!same(from[key], to[key])) restartNeeded.push(key);
+  for (const key of ['site', 'data_dir', 'http', 'sparkplug'] as const) if (!same(from[key], to[key])) restartNeeded.push(key);
+  // With the broker in its own process, its TLS listener is that process's business (it reloads on its own).
+  restartNeeded.push(...brokerRestartKeys(from.broker, to.broker).filter((k) => from.broker.embedded || !k.startsWith('broker.tls')));
+  // The edge node logs in to a broker of its own process as broker.node_user, read at start.
+  if (!from.broker.embedded && from.broker.node_user !== to.broker.node_user) restartNeeded.push('broker.node_user');
   for (const key of ['sync', 'max_bytes', 'when_full'] as const) if (!same(from.buffer[key], to.buffer[key])) restartNeeded.push(`buffer.${key}`);
   return {
     added: [...after.keys()].filter((n) => !before.has(n)),
     removed: [...before.keys()].filter((n) => !after.has(n)),
     changed: [...after.keys()].filter((n) => before.has(n) && !same(before.get(n), after.get(n))),
     uplink: !same(from.uplink, to.uplink) || from.buffer.replay !== to.buffer.replay || from.buffer.replay_rate !== to.buffer.replay_rate,
+    broker: brokerSecurityChanged(from.broker, to.broker),
     housekeeping: !same(from.buffer.housekeeping, to.buffer.housekeeping) || from.buffer.max_age !== to.buffer.max_age,
     logLevel: from.log_level !== to.log_level,
     restartNeeded,

@@ -106,6 +106,9 @@ export function createMetrics(readStatus: () => GatewayStatus): GatewayMetrics {
     if (!s.broker) return;
     for (const [action, n] of Object.entries(s.broker.denied)) g.set({ action }, n);
   });
+  counter('edge_gateway_broker_reload_disconnects_total', 'MQTT clients a reload disconnected from the embedded broker: their user removed, their password changed, or anonymous clients no longer allowed.', ['reason'], (s) =>
+    Object.entries(s.broker?.disconnected ?? {}).map(([reason, n]) => [{ reason }, n]),
+  );
   gauge('edge_gateway_sparkplug_online', '1 while the Sparkplug session is born, else 0.', [], (g, s) => g.set(s.sparkplug.state === 'online' ? 1 : 0));
   counter('edge_gateway_sparkplug_messages_published_total', 'Sparkplug messages published on the site broker since start.', [], (s) => [[{}, s.sparkplug.published]]);
   counter('edge_gateway_sparkplug_rebirths_total', 'Rebirth requests answered (ignored: duplicates while a birth sequence was going out).', ['outcome'], (s) => [

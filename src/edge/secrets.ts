@@ -19,7 +19,15 @@ export function secretPath(file: string): string {
   return credentials ? join(credentials, file) : resolve(file);
 }
 
-/** Reads the secret; throws an Error whose message names `key` (e.g. `uplink.kafka.sasl`) and never the value. */
+/** A secret that cannot be read: `${key}.${field}: ${reason}`, naming the file or variable, never a value. */
+export class SecretError extends Error {
+  constructor(readonly key: string, readonly field: 'password_file' | 'password_env' | undefined, readonly reason: string) {
+    super(`${field ? `${key}.${field}` : key}: ${reason}`);
+    this.name = 'SecretError';
+  }
+}
+
+/** Reads the secret; throws a SecretError whose message names `key` (e.g. `uplink.kafka.sasl`) and never the value. */
 export function readSecret(source: SecretSource, key: string): string {
   if (source.password_file !== undefined) {
     const file = secretPath(source.password_file);
@@ -29,17 +37,17 @@ export function readSecret(source: SecretSource, key: string): string {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-      throw new Error(`${key}.password_file: cannot read ${file}: ${why}`);
+      throw new SecretError(key, 'password_file', `cannot read ${file}: ${why}`);
     }
     // One trailing line end is the editor's, not the password's.
     const value = text.replace(/\r?\n$/, '');
-    if (value.length === 0) throw new Error(`${key}.password_file: ${file} is empty`);
+    if (value.length === 0) throw new SecretError(key, 'password_file', `${file} is empty`);
     return value;
   }
   if (source.password_env !== undefined) {
     const value = process.env[source.password_env];
-    if (value === undefined || value.length === 0) throw new Error(`${key}.password_env: the environment variable ${source.password_env} is not set`);
+    if (value === undefined || value.length === 0) throw new SecretError(key, 'password_env', `the environment variable ${source.password_env} is not set`);
     return value;
   }
-  throw new Error(`${key}: no password_file or password_env`);
+  throw new SecretError(key, undefined, 'no password_file or password_env');
 }

@@ -17,6 +17,8 @@ export interface GatewayProcessOptions {
   /** YAML for `devices:` and anything else, appended to the generated site/data_dir/broker/http keys. */
   extraYaml: string;
   embeddedBroker?: boolean;
+  /** The whole `broker:` section as YAML, `broker:` line included, instead of the generated one-line section. */
+  brokerYaml?: string;
   command?: 'run' | 'broker';
   /** Extra environment, e.g. NOTIFY_SOCKET and WATCHDOG_USEC as systemd sets them. */
   env?: Record<string, string>;
@@ -54,7 +56,7 @@ export class GatewayProcess {
       [
         'site: { group: test-plant, node: gw-test }',
         `data_dir: ${join(dir, 'data')}`,
-        `broker: { listen: 127.0.0.1:${ports.mqtt}, embedded: ${o.embeddedBroker ?? true} }`,
+        o.brokerYaml ?? `broker: { listen: 127.0.0.1:${ports.mqtt}, embedded: ${o.embeddedBroker ?? true} }`,
         `http: { listen: 127.0.0.1:${ports.http} }`,
         o.extraYaml,
       ].join('\n'),

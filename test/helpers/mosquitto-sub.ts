@@ -65,6 +65,13 @@ export class MosquittoSub {
   }
 }
 
+/** mosquitto_sub that expects one message (exit 0) or a refusal, within a few seconds; `args`: a login, TLS. */
+export function mosquittoSubOnce(port: number, args: string[], topic = 'spBv1.0/#'): { status: number | null; output: string } {
+  requireMosquittoClients();
+  const r = spawnSync('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-t', topic, '-C', '1', '-W', '4', ...args], { encoding: 'utf8', timeout: 10_000 });
+  return { status: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
 /**
  * Debian's mosquitto_pub sends one Sparkplug payload at QoS 1, as a host application's command would arrive;
  * with `seq`, as an edge node's message would; `args` adds mosquitto_pub options (a login, TLS).

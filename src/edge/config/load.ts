@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parse as parseYaml, parseDocument, Scalar, visit, type Document, type Node, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type GatewayConfig } from './schema.js';
+import { dottedPath, type ValueProblem } from './value-error.js';
 
 export interface ConfigProblem {
   file: string;
@@ -52,6 +53,26 @@ export function parseConfig(text: string, file = '<config>', env: NodeJS.Process
   const problems = result.error.issues.flatMap((issue) => issueToProblems(issue, doc, file, at));
   problems.sort((a, b) => a.line - b.line || a.col - b.col);
   throw new ConfigError(problems);
+}
+
+/**
+ * Places problems found after the file was loaded (a password file that cannot be read when a reload applies it)
+ * at their keys in `file`, as `validate` would print them; a key the file does not hold is placed at its nearest
+ * ancestor that it does.
+ */
+export function locateProblems(file: string, problems: readonly ValueProblem[]): ConfigProblem[] {
+  let doc: Document | undefined;
+  const lineCounter = new LineCounter();
+  try {
+    doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter, prettyErrors: false });
+  } catch {
+    doc = undefined;
+  }
+  return problems.map(({ path, message }) => {
+    const node = doc ? deepestNode(doc, path).node : undefined;
+    const pos = node?.range ? lineCounter.linePos(node.range[0]) : { line: 1, col: 1 };
+    return { file, line: pos.line, col: pos.col, path: dottedPath(path), message };
+  });
 }
 
 const VARIABLE = /\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
@@ -174,7 +195,7 @@ function findKeyNode(doc: Document, path: (string | number)[], key: string): Nod
 }
 
 function dotted(path: (string | number)[]): string {
-  return path.reduce<string>((acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : acc ? `${acc}.${p}` : p), '');
+  return dottedPath(path);
 }
 
 function firstLine(s: string): string {
