@@ -12,7 +12,7 @@ import { startBroker } from '../src/edge/broker.js';
 import { deviceSchema } from '../src/edge/config/schema.js';
 import type { SeenMessage } from './helpers/mosquitto-sub.js';
 import { GatewayProcess } from './helpers/gateway.js';
-import { runCliAsync } from './helpers/cli.js';
+import { runCli, runCliAsync } from './helpers/cli.js';
 import { MosquittoSub, mosquittoPub, mosquittoPubText } from './helpers/mosquitto-sub.js';
 import { freePort, sleep, waitFor } from './helpers/net.js';
 
@@ -207,6 +207,55 @@ describe('mqtt-json devices on the local broker', () => {
     expect(metricsOf(birth!).setpoint).toMatchObject({ value: 80 }); // last known value from its own topic
     expect((await status()).state).toBe('up');
     expect(await counter('messages')).toBeGreaterThan(20);
+  });
+});
+
+describe('mqtt-json devices on a broker with users', () => {
+  it('must name a user that may subscribe to its topics, and then logs in with its password file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-mqtt-json-login-'));
+    for (const [user, password] of [['sensor', 'sensor-secret'], ['listener', 'listener-secret']]) writeFileSync(join(dir, `${user}.pass`), `${password}\n`);
+    const mqttPort = await freePort();
+    const brokerYaml = [
+      'broker:',
+      `  listen: 127.0.0.1:${mqttPort}`,
+      '  users:',
+      `    - { name: sensor, password_file: ${join(dir, 'sensor.pass')}, publish: ['plant/#'] }`,
+      `    - { name: listener, password_file: ${join(dir, 'listener.pass')}, subscribe: ['plant/boiler/#'] }`,
+      `    - { name: viewer, password_file: ${join(dir, 'listener.pass')}, subscribe: ['spBv1.0/#'] }`,
+    ].join('\n');
+    const boiler = (login: string) => `devices:
+  - name: boiler
+    driver: mqtt-json
+    topic: plant/boiler/state
+    poll: 200ms
+${login}    tags:
+      - { name: temp, path: temp }
+      - { name: setpoint, path: setpoint, topic: plant/config/boiler }
+`;
+    // Refused before anything runs: no login at all, and a user without the right to subscribe.
+    const anonymous = await GatewayProcess.create({ brokerYaml, extraYaml: boiler(''), ports: { mqtt: mqttPort, http: await freePort() } });
+    const r1 = runCli(['validate', '--config', anonymous.configFile]);
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toMatch(/:\d+:\d+ devices\[0\]: the gateway's broker admits only broker\.users \(allow_anonymous is false\): give the device username and password_file/);
+    const viewer = await GatewayProcess.create({ brokerYaml, extraYaml: boiler(`    username: viewer\n    password_file: ${join(dir, 'listener.pass')}\n`), ports: { mqtt: mqttPort, http: await freePort() } });
+    const r2 = runCli(['validate', '--config', viewer.configFile]);
+    expect(r2.code).toBe(2);
+    expect(r2.stderr).toMatch(/:\d+:\d+ devices\[0\]\.username: user "viewer" may not subscribe to plant\/boiler\/state, plant\/config\/boiler \(broker\.users\[\]\.subscribe\)/);
+
+    // Logged in as "listener", which may read plant/boiler/#: the setpoint moves under it.
+    const g = await GatewayProcess.create({ brokerYaml, extraYaml: boiler(`    username: listener\n    password_file: ${join(dir, 'listener.pass')}\n`).replace('plant/config/boiler', 'plant/boiler/config'), ports: { mqtt: mqttPort, http: await freePort() } });
+    cleanups.push(() => g.kill());
+    await g.start();
+    const sensor = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { username: 'sensor', password: 'sensor-secret', reconnectPeriod: 0 });
+    cleanups.push(() => sensor.endAsync(true));
+    await sensor.publishAsync('plant/boiler/config', JSON.stringify({ setpoint: 80 }), { qos: 1, retain: true });
+    const tags = async () => ((await g.status()).devices[0].tags as Array<{ name: string; value: unknown; quality: string }>).map((t) => [t.name, t.value, t.quality]);
+    await waitFor('the device\'s values through its login', async () => {
+      await sensor.publishAsync('plant/boiler/state', JSON.stringify({ temp: 64.5 }), { qos: 1 });
+      return JSON.stringify(await tags()) === JSON.stringify([['temp', 64.5, 'good'], ['setpoint', 80, 'good']]);
+    }, 20_000, 200);
+    expect((await g.status()).devices[0].state).toBe('up');
+    expect(g.logs()).not.toContain('listener-secret');
   });
 });
 

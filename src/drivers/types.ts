@@ -49,4 +49,6 @@ export interface DriverContext {
   log: Logger;
   /** The site broker as a local client reaches it (from broker.listen), for drivers that listen to MQTT devices. */
   siteBrokerUrl?: string;
+  /** Reads a password named by `password_file`/`password_env`; throws an error naming `key`, never the value. */
+  readSecret?(source: { password_file?: string | undefined; password_env?: string | undefined }, key: string): string;
 }

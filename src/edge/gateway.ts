@@ -10,6 +10,7 @@ import { prune, startHousekeeping } from '../uplink/housekeeping.js';
 import { permanentKafkaError } from '../uplink/kafka-errors.js';
 import { createKafkaSink } from '../uplink/kafka-sink.js';
 import { brokerUrlOf, startBroker, type BrokerStats, type LocalBroker } from './broker.js';
+import { readSecret } from './secrets.js';
 import { nodeLogin } from './broker-auth.js';
 import { brokerInPlace, brokerRestartKeys, brokerRestartMessage, brokerSecurityChanged } from './broker-reload.js';
 import type { DeviceConfig, GatewayConfig } from './config/schema.js';
@@ -171,7 +172,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   const latest = new Map<string, Sample[]>();
   const startDevice = (device: DeviceConfig) => {
     const model = new DeviceTagModel(tagDefsOf(device));
-    const driver = createDriver(device, { log: log.child({ device: device.name }), siteBrokerUrl: brokerUrl });
+    const driver = createDriver(device, { log: log.child({ device: device.name }), siteBrokerUrl: brokerUrl, readSecret });
     const poller = new Poller(device.name, driver, { schedule: scheduleFor(typeof device.poll === 'number' ? { kind: 'interval', ms: device.poll } : device.poll), timeoutMs: device.timeout, downAfter: 'down_after' in device ? device.down_after : undefined }, {
       samples: (samples) => {
         latest.set(device.name, samples);

@@ -7,6 +7,7 @@ import { tagWidth } from '../drivers/modbus/codec.js';
 import { formatRegisterNumber } from '../drivers/modbus/register-notation.js';
 import type { Driver, RawReading, Sample, TagValue } from '../drivers/types.js';
 import { brokerUrlOf } from './broker.js';
+import { readSecret } from './secrets.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import type { DeviceConfig, GatewayConfig, ModbusTable } from './config/schema.js';
 
@@ -77,7 +78,7 @@ async function readDevice(device: DeviceConfig, config: GatewayConfig, log: Logg
   const report: DeviceReport = { name: device.name, driver: device.driver, ok: false, tags: [] };
   let driver: Driver;
   try {
-    driver = createDriver(device, { log, siteBrokerUrl: brokerUrlOf(config.broker.listen) });
+    driver = createDriver(device, { log, siteBrokerUrl: brokerUrlOf(config.broker.listen), readSecret });
   } catch (err) {
     report.error = (err as Error).message;
     return report;

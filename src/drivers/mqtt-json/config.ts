@@ -82,6 +82,11 @@ export function mqttJsonDeviceSchema(shared: { name: z.ZodType<string>; duration
       topic: z.union([topicFilter, z.array(topicFilter).min(1)]),
       // Another broker than the gateway's own (broker.listen).
       broker: brokerAddress.optional(),
+      // The login on that broker: needed on the gateway's broker when it has broker.users and no anonymous access.
+      // The password comes from a file or an environment variable, never from the YAML.
+      username: z.string().min(1).optional(),
+      password_file: z.string().min(1).optional(),
+      password_env: z.string().min(1).optional(),
       poll: shared.duration.default(1000),
       timeout: shared.duration.default(2000),
       // No message for this long: the device is down (DDEATH).
@@ -90,6 +95,14 @@ export function mqttJsonDeviceSchema(shared: { name: z.ZodType<string>; duration
       timestamp_path: jsonPath.optional(),
       ...deviceTagModelKeys,
       tags: z.array(mqttJsonTag).min(1),
+    })
+    .superRefine((device, ctx) => {
+      if (device.password_file !== undefined && device.password_env !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['password_env'], message: 'give one of password_file and password_env, not both' });
+      }
+      if (device.username === undefined && (device.password_file ?? device.password_env) !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [device.password_file !== undefined ? 'password_file' : 'password_env'], message: 'a password needs a username' });
+      }
     })
     .transform((device) => ({
       ...device,

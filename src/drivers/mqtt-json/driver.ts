@@ -168,8 +168,22 @@ export function createMqttJsonDriver(device: MqttJsonDevice, ctx: DriverContext)
     wake();
   }
 
+  /** The device's login, its password read afresh for every connection so that a changed one is picked up. */
+  function password(): string | undefined {
+    if (device.password_file === undefined && device.password_env === undefined) return undefined;
+    try {
+      if (!ctx.readSecret) throw new Error('passwords cannot be read here');
+      return ctx.readSecret(device, `device "${device.name}"`);
+    } catch (err) {
+      linkError = `its password cannot be read: ${(err as Error).message}`;
+      ctx.log.error({ broker: url }, `${where}: ${linkError}.`);
+      return undefined;
+    }
+  }
+
   function start(): MqttClient {
     const c = mqtt.connect(url!, {
+      ...(device.username === undefined ? {} : { username: device.username, password: password() }),
       clientId: `edge-gateway-${device.name}-${randomBytes(4).toString('hex')}`,
       protocolVersion: 4,
       clean: true,
@@ -193,8 +207,14 @@ export function createMqttJsonDriver(device: MqttJsonDevice, ctx: DriverContext)
         wake();
       });
     });
+    c.on('reconnect', () => {
+      if (device.username !== undefined) c.options.password = password();
+    });
     c.on('error', (err) => {
-      linkError = (err as NodeJS.ErrnoException).code === 'ECONNREFUSED' ? `connection refused (no MQTT broker listens at ${url})` : err.message;
+      const code = (err as { code?: unknown }).code;
+      linkError = code === 'ECONNREFUSED' ? `connection refused (no MQTT broker listens at ${url})`
+        : code === 4 || code === 5 ? `the broker refused the login${device.username === undefined ? ' of an anonymous client: set username and password_file on the device' : ` of user "${device.username}"`} (${err.message})`
+        : err.message;
       wake();
     });
     c.on('close', () => {

@@ -8,7 +8,7 @@ import { parseRegisterNumber } from '../../drivers/modbus/register-notation.js';
 import { mqttJsonDeviceSchema } from '../../drivers/mqtt-json/config.js';
 import { deviceTagModelKeys, tagModelKeys } from './tag-model-schema.js';
 import { hostPort } from './host-port.js';
-import { brokerSecurityKeys, brokerSecurityProblems, kafkaSecurityKeys, nodeUserProblems } from './security.js';
+import { brokerSecurityKeys, brokerSecurityProblems, deviceLoginProblems, kafkaSecurityKeys, nodeUserProblems } from './security.js';
 
 // Sparkplug ids end up in MQTT topics: [tck-id-topic-structure-namespace-valid-group-id]
 // [tck-id-topic-structure-namespace-valid-edge-node-id] [tck-id-topic-structure-namespace-valid-device-id]
@@ -230,6 +230,7 @@ export const configSchema = z
   })
   .superRefine((config, ctx) => {
     nodeUserProblems(config, ctx);
+    deviceLoginProblems(config, ctx);
     if (config.sparkplug.servers !== undefined && config.broker.embedded) {
       ctx.addIssue({ code: 'custom', path: ['sparkplug', 'servers'], message: 'the edge node walks through these servers only with broker.embedded: false (with the embedded broker it publishes on that broker)' });
     }

@@ -1,7 +1,7 @@
 // The config keys of the site broker's and the Kafka uplink's security: users, topic rights, TLS, limits, SASL.
 // Passwords are never written here: a hash (`edge-gateway passwd`), a file or an environment variable.
 import { z } from 'zod';
-import { filterProblem, missingEdgeNodeRights } from '../broker-acl.js';
+import { filterProblem, maySubscribe, missingEdgeNodeRights } from '../broker-acl.js';
 import { isPasswordHash } from '../passwords.js';
 import { hostPort } from './host-port.js';
 
@@ -135,6 +135,57 @@ export function nodeUserProblems(
   if (missing.length > 0) {
     ctx.addIssue({ code: 'custom', path: ['broker', 'node_user'], message: `user "${user.name}" lacks what the edge node needs: ${missing.join(', ')}` });
   }
+}
+
+interface MqttDeviceLogin {
+  broker?: string | undefined;
+  username?: string | undefined;
+  password_file?: string | undefined;
+  password_env?: string | undefined;
+  topic: readonly string[];
+  tags: ReadonlyArray<{ topic?: string | undefined }>;
+}
+
+/**
+ * mqtt-json devices that listen on the gateway's own broker must be able to log in and subscribe there: with
+ * broker.users, as one of them (with a password the gateway can read) or anonymously where that is allowed.
+ */
+export function deviceLoginProblems(
+  config: {
+    broker: { allow_anonymous: boolean; users?: Array<Rights & { name: string; password_hash?: string | undefined }> | undefined; anonymous?: Partial<Rights> | undefined };
+    devices: ReadonlyArray<{ driver: string }>;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const users = config.broker.users;
+  if (users === undefined) return; // an open broker (loopback, or allow_anonymous written out): anyone may subscribe
+  config.devices.forEach((entry, i) => {
+    if (entry.driver !== 'mqtt-json') return;
+    const device = entry as unknown as MqttDeviceLogin;
+    if (device.broker !== undefined) return;
+    const filters = [...new Set([...device.topic, ...device.tags.flatMap((t) => (t.topic ? [t.topic] : []))])];
+    const lacking = (rights: Rights) => filters.filter((f) => !maySubscribe(rights, f));
+    if (device.username === undefined) {
+      if (!config.broker.allow_anonymous) {
+        ctx.addIssue({ code: 'custom', path: ['devices', i], message: 'the gateway\'s broker admits only broker.users (allow_anonymous is false): give the device username and password_file (or password_env), a user allowed to subscribe to its topics' });
+        return;
+      }
+      const anonymous: Rights = { publish: [], subscribe: [], command: false, ...config.broker.anonymous };
+      const missing = lacking(anonymous);
+      if (missing.length > 0) ctx.addIssue({ code: 'custom', path: ['devices', i, 'topic'], message: `anonymous clients may not subscribe to ${missing.join(', ')} (broker.anonymous.subscribe): give the device a username, or widen broker.anonymous.subscribe` });
+      return;
+    }
+    const user = users.find((u) => u.name === device.username);
+    if (!user) {
+      ctx.addIssue({ code: 'custom', path: ['devices', i, 'username'], message: `"${device.username}" is not one of broker.users` });
+      return;
+    }
+    if (device.password_file === undefined && device.password_env === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['devices', i, 'username'], message: `user "${user.name}" logs in with a password: give the device password_file or password_env` });
+    }
+    const missing = lacking(user);
+    if (missing.length > 0) ctx.addIssue({ code: 'custom', path: ['devices', i, 'username'], message: `user "${user.name}" may not subscribe to ${missing.join(', ')} (broker.users[].subscribe)` });
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------------
