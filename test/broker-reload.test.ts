@@ -19,6 +19,7 @@ const cleanups = cleanupAfterAll();
 const PASSWORDS = {
   gw: 'gw-Secret-1a2b', scada: 'scada-Secret-3c4d', hmi: 'hmi-Secret-5e6f', operator: 'operator-Secret-7a8b',
   operatorNew: 'operator-Secret-NEW-9c0d', viewer: 'viewer-Secret-1e2f', panel: 'panel-Secret-3a4b', temp: 'temp-Secret-5c6d',
+  node: 'node-Secret-7e8f', nodeNew: 'node-Secret-NEW-9a0b',
 };
 const processes: GatewayProcess[] = [];
 let dir: string;
@@ -28,7 +29,7 @@ let viewerHash: string;
 beforeAll(async () => {
   requireMosquittoClients();
   dir = mkdtempSync(join(tmpdir(), 'broker-reload-'));
-  for (const name of ['gw', 'scada', 'operator', 'panel', 'temp'] as const) writeFileSync(join(dir, `${name}.pass`), `${PASSWORDS[name]}\n`);
+  for (const name of ['gw', 'scada', 'operator', 'panel', 'temp', 'node'] as const) writeFileSync(join(dir, `${name}.pass`), `${PASSWORDS[name]}\n`);
   hmiHash = await hashPassword(PASSWORDS.hmi);
   viewerHash = await hashPassword(PASSWORDS.viewer);
 });
@@ -130,6 +131,28 @@ describe('edge-gateway broker (its own process) on SIGHUP', () => {
     expect(scadaC.topics.map((t) => t.split('/').pop())).toEqual(['one', 'two', 'three']);
     expect([scadaC.closed, viewerC.closed]).toEqual([false, false]);
     expect(g.child!.exitCode).toBeNull();
+  });
+
+  it('the gateway\'s edge node, logged in as node_user, comes back with the new password once its file changed', async () => {
+    const port = await freePort();
+    const section = ['broker:', `  listen: 127.0.0.1:${port}`, '  embedded: false', '  node_user: node', '  users:',
+      user('node', file('node'), "publish: ['spBv1.0/test-plant/+/gw-test/#'], subscribe: ['spBv1.0/test-plant/+/gw-test/#']"),
+      user('scada', file('scada'), "publish: ['spBv1.0/#'], subscribe: ['spBv1.0/#']")].join('\n');
+    const broker = await start('broker', port, section);
+    const g = await start('run', port, section);
+    await waitFor('the edge node online', async () => (await g.status()).sparkplug.state === 'online', 15_000);
+    const scada = await client(port, 'scada', { subscribe: 'spBv1.0/test-plant/#' });
+    const bdSeq = (await g.status()).sparkplug.bdSeq;
+
+    // The node's password changes in its file; the broker's reload disconnects the session of the old password.
+    writeFileSync(join(dir, 'node.pass'), `${PASSWORDS.nodeNew}\n`);
+    const done = await reloadWith(broker, section, (l) => reloaded(l) || refused(l));
+    expect(done).toMatchObject({ msg: 'Reloaded the broker configuration.', disconnected: 1 });
+    await waitFor('the will, then a new birth with the new password', () => scada.topics.includes('spBv1.0/test-plant/NDEATH/gw-test') && scada.topics.lastIndexOf('spBv1.0/test-plant/NBIRTH/gw-test') > scada.topics.indexOf('spBv1.0/test-plant/NDEATH/gw-test'), 20_000);
+    const s = (await g.status()).sparkplug;
+    expect(s.state).toBe('online');
+    expect(s.bdSeq).not.toBe(bdSeq);
+    expect(broker.logLines().some((l) => l.user === 'node' && l.reason === 'password_changed')).toBe(true);
   });
 
   it('serves a certificate replaced on disk to new TLS clients; an open TLS connection stays; a key that does not fit is refused', async () => {

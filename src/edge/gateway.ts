@@ -144,7 +144,9 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
     node,
     servers: config.sparkplug.servers?.map(brokerUrlOf) ?? [brokerUrl],
     username: login?.username,
-    password: login?.password,
+    // The broker in its own process: node_user's password is read again before every connection, so a changed
+    // password file is picked up without a restart.
+    password: config.broker.embedded || !login ? login?.password : () => nodeLogin(config.broker)!.password,
     bdSeqFile: join(dataDir, 'bdseq'),
     devices: allDefs(config.devices),
     aliases: aliasesFor(config),

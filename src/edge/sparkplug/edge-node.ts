@@ -37,7 +37,8 @@ export interface EdgeNodeOptions {
   servers: readonly string[];
   /** The MQTT login on the broker (broker.node_user, or the embedded broker's internal credential). */
   username?: string;
-  password?: string;
+  /** A function is called before every CONNECT, so that a password changed on disk is used at the next login. */
+  password?: string | (() => string);
   bdSeqFile: string;
   devices: ReadonlyMap<string, readonly DeviceMetricDef[]>;
   /** Present when `sparkplug.aliases` is on: data messages then carry aliases instead of names. */
@@ -260,13 +261,21 @@ export class EdgeNode {
   private async runSession(): Promise<boolean> {
     this.state = 'connecting';
     // [tck-id-message-flow-edge-node-birth-publish-will-message-payload-bdSeq] +1 on every CONNECT, persisted.
+    let password: string | undefined;
+    try {
+      password = typeof this.o.password === 'function' ? this.o.password() : this.o.password;
+    } catch (err) {
+      this.o.log.error({ broker: this.server, err: (err as Error).message }, 'The edge node\'s MQTT password cannot be read; retrying.');
+      this.state = 'offline';
+      return false;
+    }
     const bdSeq = this.bdSeqStore.next();
     // [tck-id-message-flow-edge-node-birth-publish-connect] the MQTT session comes before any birth;
     // [tck-id-operational-behavior-primary-application-state-with-multiple-servers-single-server] one server at a time.
     const client = mqtt.connect(this.server, {
       clientId: `edge-gateway:${this.o.group}:${this.o.node}`,
       username: this.o.username,
-      password: this.o.password,
+      password,
       protocolVersion: 4,
       clean: true, // [tck-id-principles-persistence-clean-session-311]
       reconnectPeriod: 0,
