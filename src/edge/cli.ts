@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/schema.js';
 import type { GatewayHooks, GatewayStatus } from './gateway.js';
 import { createLogger } from './log.js';
+import { readSecret } from './secrets.js';
 import { systemdNotifier } from './systemd-notify.js';
 import { startWatchdog, stuckReason, watchdogIntervalMs, type WatchedPart } from './systemd-watchdog.js';
 
@@ -16,9 +17,11 @@ const USAGE = `Usage:
   edge-gateway once --config FILE [--device NAME] [--json]
                                         poll every device once: every tag with its raw registers (hex) or JSON,
                                         decoded value and quality; exit 1 when a device does not answer
-  edge-gateway status [--url URL]       the running gateway's health
+  edge-gateway status [--url URL] [--user NAME [--password-file FILE]]
+                                        the running gateway's health; with http.users, a login (the password from
+                                        --password-file or the EDGE_GATEWAY_PASSWORD environment variable)
   edge-gateway broker --config FILE     the local MQTT broker alone, on broker.listen
-  edge-gateway passwd                   read a password (typed, or piped on stdin) and print its hash for broker.users[].password_hash
+  edge-gateway passwd                   read a password (typed, or piped on stdin) and print its hash for broker.users[] or http.users[] password_hash
   edge-gateway verify --brokers HOST:PORT[,HOST:PORT] --topic TOPIC [--from-beginning] [--idle-ms 5000] [--timeout-ms N] [--json]
                                         check a topic for edge.seq gaps per node; exit 0 when complete, 1 when not`;
 
@@ -26,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values } = parseArgs({
     args: rest,
-    options: { config: { type: 'string', short: 'c' }, url: { type: 'string' }, device: { type: 'string' }, ...VERIFY_OPTIONS },
+    options: { config: { type: 'string', short: 'c' }, url: { type: 'string' }, user: { type: 'string' }, 'password-file': { type: 'string' }, device: { type: 'string' }, ...VERIFY_OPTIONS },
     allowPositionals: false,
   });
   switch (command) {
@@ -39,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
     case 'broker':
       return brokerOnly(requireConfig(values.config));
     case 'status':
-      return status(values.url ?? 'http://127.0.0.1:8080');
+      return status(values.url ?? 'http://127.0.0.1:8080', values.user, values['password-file']);
     case 'verify':
       return verifyTopic(values);
     case 'passwd':
@@ -266,11 +269,28 @@ function brokerOnly(file: string): Promise<number> {
   });
 }
 
-async function status(url: string): Promise<number> {
+async function status(url: string, user: string | undefined, passwordFile: string | undefined): Promise<number> {
   const base = url.replace(/\/$/, '');
   let body: Record<string, any>;
+  const headers: Record<string, string> = {};
+  if (user !== undefined) {
+    let password: string;
+    try {
+      password = passwordFile !== undefined ? readSecret({ password_file: passwordFile }, '--password-file') : readSecret({ password_env: 'EDGE_GATEWAY_PASSWORD' }, '--user');
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      return 2;
+    }
+    headers.authorization = `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+  }
   try {
-    const res = await fetch(`${base}/api/status`, { signal: AbortSignal.timeout(3000) });
+    const res = await fetch(`${base}/api/status`, { signal: AbortSignal.timeout(3000), headers });
+    if (res.status === 401) {
+      process.stderr.write(user === undefined
+        ? `the gateway at ${base} asks for a login (http.users): pass --user NAME, with the password in EDGE_GATEWAY_PASSWORD or --password-file FILE\n`
+        : `the gateway at ${base} refused the login of "${user}": wrong user name or password\n`);
+      return 1;
+    }
     body = (await res.json()) as Record<string, any>;
   } catch (err) {
     process.stderr.write(`cannot reach the gateway at ${base}: ${(err as Error).message}\n`);

@@ -16,6 +16,7 @@ import { brokerInPlace, brokerRestartKeys, brokerRestartMessage, brokerSecurityC
 import type { DeviceConfig, GatewayConfig } from './config/schema.js';
 import { tagModelSettings } from './config/tag-model-schema.js';
 import { startHttp, type HttpServer } from './http.js';
+import { HttpAccess, type HttpAccessStats } from './http-auth.js';
 import { createMetrics } from './metrics.js';
 import type { Sample } from '../drivers/types.js';
 import { gapJournalEntry, toJournalEntry } from './journal-record.js';
@@ -70,6 +71,8 @@ export interface GatewayStatus {
   sparkplug: ReturnType<EdgeNode['status']> & { broker: string; brokerClients: number | null };
   /** The embedded broker's refusals and denials; null when the broker runs elsewhere. */
   broker: BrokerStats | null;
+  /** Status page logins refused (http.users); null when anyone may read it. */
+  http: HttpAccessStats | null;
 }
 
 export interface GatewayProgress {
@@ -92,7 +95,9 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   const checks: ReadinessCheck[] = [() => life.phase, () => life.journalError];
   const history = new StatusHistory();
   const sources: StatusSources = { readiness: () => readiness(checks), status: undefined, metrics: undefined, history: () => ({ intervalMs: history.intervalMs, points: history.points() }) };
-  const http = await startHttp(config.http.listen, statusRoutes(sources), log);
+  // With http.users, everything but the health checks asks for a login.
+  const httpAccess = config.http.users ? new HttpAccess(config.http.users, log) : undefined;
+  const http = await startHttp(config.http.listen, statusRoutes(sources), log, { access: httpAccess, open: ['/healthz', '/readyz'] });
 
   const { journal, quarantined } = await openJournalWhenPossible(join(dataDir, 'journal.db'), {
     sync: config.buffer.sync,
@@ -244,6 +249,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
         : { state: 'disabled', since: null, target: null, forwarded: 0, deadLettered: j.deadLetters, lastAckAt: null, lastError: null, throughput: 0, lastLatencyMs: null },
       sparkplug: { ...edge.status(), broker: edge.status().server, brokerClients: broker?.clients() ?? null },
       broker: broker?.stats() ?? null,
+      http: httpAccess?.stats ?? null,
     };
   };
 

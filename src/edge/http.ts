@@ -2,6 +2,7 @@
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
+import type { HttpAccess } from './http-auth.js';
 import { listenOn } from './listen.js';
 
 export interface HttpServer {
@@ -34,7 +35,13 @@ function jsonSafe(_key: string, value: unknown): unknown {
   return typeof value === 'bigint' ? value.toString() : value;
 }
 
-export async function startHttp(listen: { host: string; port: number }, routes: Routes, log: Logger): Promise<HttpServer> {
+export interface HttpOptions {
+  /** With `http.users`: every route but `open` asks for a login. */
+  access?: HttpAccess;
+  open?: readonly string[];
+}
+
+export async function startHttp(listen: { host: string; port: number }, routes: Routes, log: Logger, options: HttpOptions = {}): Promise<HttpServer> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0]!;
     const route = routes[path];
@@ -45,6 +52,14 @@ export async function startHttp(listen: { host: string; port: number }, routes: 
     }
     Promise.resolve()
       .then(async () => {
+        if (options.access && !options.open?.includes(path)) {
+          const login = await options.access.check(req.headers.authorization, req.socket.remoteAddress ?? 'unknown');
+          if (!login.ok) {
+            res.writeHead(401, { 'content-type': 'text/plain; charset=utf-8', 'www-authenticate': 'Basic realm="edge-gateway", charset="UTF-8"', 'cache-control': 'no-store' })
+              .end(head ? undefined : 'A login of http.users is needed.\n');
+            return;
+          }
+        }
         const value = route();
         const reply =
           value instanceof Reply ? value

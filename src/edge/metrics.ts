@@ -119,6 +119,8 @@ export function createMetrics(readStatus: () => GatewayStatus): GatewayMetrics {
   ]);
   gauge('edge_gateway_sparkplug_held_metrics', 'Metrics held while the MQTT session or the primary host is down, to be published as historical.', [], (g, s) => g.set(s.sparkplug.held));
   counter('edge_gateway_sparkplug_held_dropped_total', 'Held metrics dropped beyond sparkplug.hold_max (the journal and Kafka still have them).', [], (s) => [[{}, s.sparkplug.heldDropped]]);
+  counter('edge_gateway_http_logins_refused_total', 'Requests to the status page, /api/status or /metrics refused for want of a valid http.users login.', ['reason'], (s) =>
+    s.http ? Object.entries(s.http.refused).map(([reason, n]) => [{ reason }, n]) : []);
   counter('edge_gateway_sparkplug_server_switches_total', 'Times the edge node went on to the next of sparkplug.servers (unreachable, or the primary host offline there).', [], (s) => [[{}, s.sparkplug.serverSwitches]]);
   counter('edge_gateway_sparkplug_historical_published_total', 'Held metrics published as historical after a birth.', [], (s) => [[{}, s.sparkplug.historicalPublished]]);
 

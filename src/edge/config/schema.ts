@@ -8,7 +8,7 @@ import { parseRegisterNumber } from '../../drivers/modbus/register-notation.js';
 import { mqttJsonDeviceSchema } from '../../drivers/mqtt-json/config.js';
 import { deviceTagModelKeys, tagModelKeys } from './tag-model-schema.js';
 import { hostPort } from './host-port.js';
-import { brokerSecurityKeys, brokerSecurityProblems, deviceLoginProblems, kafkaSecurityKeys, nodeUserProblems } from './security.js';
+import { brokerSecurityKeys, brokerSecurityProblems, deviceLoginProblems, httpSecurityKeys, httpSecurityProblems, kafkaSecurityKeys, nodeUserProblems } from './security.js';
 
 // Sparkplug ids end up in MQTT topics: [tck-id-topic-structure-namespace-valid-group-id]
 // [tck-id-topic-structure-namespace-valid-edge-node-id] [tck-id-topic-structure-namespace-valid-device-id]
@@ -225,8 +225,10 @@ export const configSchema = z
     http: z
       .strictObject({
         listen: hostPort('127.0.0.1').default({ host: '127.0.0.1', port: 8080 }),
+        ...httpSecurityKeys,
       })
-      .default({ listen: { host: '127.0.0.1', port: 8080 } }),
+      .superRefine(httpSecurityProblems)
+      .default({ listen: { host: '127.0.0.1', port: 8080 }, allow_anonymous: false }),
   })
   .superRefine((config, ctx) => {
     nodeUserProblems(config, ctx);

@@ -28,23 +28,29 @@ const rightsKeys = {
   command: z.boolean().default(false),
 };
 
+/** A user's password: a hash made by `edge-gateway passwd`, a file, or an environment variable; exactly one. */
+const passwordKeys = {
+  password_hash: z
+    .string()
+    .refine(isPasswordHash, { message: 'not a password hash made by "edge-gateway passwd" (scrypt$14$8$1$...)' })
+    .optional(),
+  ...secretKeys,
+};
+
+function onePassword(user: { name: string; password_hash?: string | undefined; password_file?: string | undefined; password_env?: string | undefined }, ctx: z.RefinementCtx): void {
+  const given = [user.password_hash, user.password_file, user.password_env].filter((v) => v !== undefined).length;
+  if (given !== 1) {
+    ctx.addIssue({ code: 'custom', message: `user "${user.name}": give exactly one of password_hash, password_file, password_env (${given} given)` });
+  }
+}
+
 const brokerUser = z
   .strictObject({
     name: z.string().min(1).regex(/^[^$\s][^\s]*$/, 'must not start with "$" or hold spaces'),
-    // Made by `edge-gateway passwd`.
-    password_hash: z
-      .string()
-      .refine(isPasswordHash, { message: 'not a password hash made by "edge-gateway passwd" (scrypt$14$8$1$...)' })
-      .optional(),
-    ...secretKeys,
+    ...passwordKeys,
     ...rightsKeys,
   })
-  .superRefine((user, ctx) => {
-    const given = [user.password_hash, user.password_file, user.password_env].filter((v) => v !== undefined).length;
-    if (given !== 1) {
-      ctx.addIssue({ code: 'custom', message: `user "${user.name}": give exactly one of password_hash, password_file, password_env (${given} given)` });
-    }
-  });
+  .superRefine(onePassword);
 
 export const brokerSecurityKeys = {
   // Let clients connect without a username. Needed, and must be written out, for an open broker on a network
@@ -185,6 +191,40 @@ export function deviceLoginProblems(
     }
     const missing = lacking(user);
     if (missing.length > 0) ctx.addIssue({ code: 'custom', path: ['devices', i, 'username'], message: `user "${user.name}" may not subscribe to ${missing.join(', ')} (broker.users[].subscribe)` });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The status page
+
+const httpUser = z
+  .strictObject({
+    // HTTP Basic cannot carry a ":" in the user name.
+    name: z.string().min(1).regex(/^[^:\s]+$/, 'must not hold ":" or spaces'),
+    ...passwordKeys,
+  })
+  .superRefine(onePassword);
+
+export const httpSecurityKeys = {
+  // Who may read the status page, /api/status and /metrics (HTTP Basic). /healthz and /readyz stay open.
+  users: z.array(httpUser).min(1).optional(),
+  // Let anyone read them without a password: needed, and must be written out, on a network address without users.
+  allow_anonymous: z.boolean().default(false),
+};
+
+export function httpSecurityProblems(http: { listen: { host: string; port: number }; users?: Array<{ name: string }> | undefined; allow_anonymous: boolean }, ctx: z.RefinementCtx): void {
+  if (!isLoopback(http.listen.host) && !http.users && !http.allow_anonymous) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['listen'],
+      message: `${http.listen.host} is reachable from the network, and the status page shows every tag value: set http.users (who may read it, with passwords) or write "allow_anonymous: true"`,
+    });
+  }
+  const names = new Map<string, number>();
+  http.users?.forEach((user, i) => {
+    const prev = names.get(user.name);
+    if (prev !== undefined) ctx.addIssue({ code: 'custom', path: ['users', i, 'name'], message: `duplicate user name (also users[${prev}])` });
+    names.set(user.name, i);
   });
 }
 
