@@ -103,7 +103,7 @@ devices:
     const hostA2 = await connectHost(a.port, Date.now());
     cleanups.push(() => hostA2.end(true));
     const nbirths = () => own(subA).filter((m) => verb(m) === 'NBIRTH');
-    expect(mosquittoPub(b.port, 'spBv1.0/test-plant/NCMD/gw-test', [{ name: 'Node Control/Next Server', datatype: 'Boolean', value: true }])).toBe(0);
+    expect(await mosquittoPub(b.port, 'spBv1.0/test-plant/NCMD/gw-test', [{ name: 'Node Control/Next Server', datatype: 'Boolean', value: true }])).toBe(0);
     const [deathB] = await subB.waitForCount((m) => verb(m) === 'NDEATH', 1);
     expect(bdSeqOf(deathB!)).toBe(bdSeqOf(nbirthB!));
     await subA.waitForCount((m) => verb(m) === 'NBIRTH', 2);

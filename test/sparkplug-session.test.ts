@@ -143,19 +143,19 @@ describe.each(BROKER_KINDS)('Sparkplug B session with the %s broker', (kind) => 
     await sub.waitForCount((m) => /\/(DBIRTH|DDATA)\//.test(m.topic) && m.payload.metrics.some((x) => x.name === 'level' && x.value === 5), 1);
 
     // A write to a writable tag reaches the PLC.
-    expect(mosquittoPub(brokerPort, DCMD, [{ name: 'setpoint', datatype: 'UInt16', value: 42 }])).toBe(0);
+    expect(await mosquittoPub(brokerPort, DCMD, [{ name: 'setpoint', datatype: 'UInt16', value: 42 }])).toBe(0);
     await waitFor('the write to reach the PLC', () => plc.getHolding(11)[0] === 42, 10_000);
     await sub.waitForCount((m) => m.topic.includes('/DDATA/') && m.payload.metrics.some((x) => x.name === 'setpoint' && x.value === 42), 1);
 
     // A write to a read-only tag is refused: the PLC keeps its value, and the node answers with the real one.
     const before = sub.messages.length;
-    expect(mosquittoPub(brokerPort, DCMD, [{ name: 'level', datatype: 'UInt16', value: 999 }])).toBe(0);
+    expect(await mosquittoPub(brokerPort, DCMD, [{ name: 'level', datatype: 'UInt16', value: 999 }])).toBe(0);
     const [answer] = await sub.waitForCount((m) => sub.messages.indexOf(m) >= before && m.topic.includes('/DDATA/') && m.payload.metrics.some((x) => x.name === 'level'), 1);
     expect(answer!.payload.metrics.map((m) => [m.name, m.value])).toEqual([['level', 5]]);
     expect(plc.getHolding(10)[0]).toBe(5);
     // A value that does not fit the tag's type is refused and answered too.
-    expect(mosquittoPub(brokerPort, DCMD, [{ name: 'setpoint', datatype: 'Int32', value: 70000 }])).toBe(0);
-    expect(mosquittoPub(brokerPort, DCMD, [{ name: 'setpoint', datatype: 'Boolean', value: true }])).toBe(0);
+    expect(await mosquittoPub(brokerPort, DCMD, [{ name: 'setpoint', datatype: 'Int32', value: 70000 }])).toBe(0);
+    expect(await mosquittoPub(brokerPort, DCMD, [{ name: 'setpoint', datatype: 'Boolean', value: true }])).toBe(0);
     await sub.waitForCount((m) => m.topic.includes('/DDATA/') && m.payload.metrics.some((x) => x.name === 'setpoint' && x.value === 42), 3);
     await waitFor('the refusals to be counted', async () => (await g.status()).sparkplug.commandsRefused === 3, 10_000);
     expect(plc.getHolding(11)[0]).toBe(42);
@@ -250,10 +250,10 @@ describe.each(BROKER_KINDS)('Sparkplug B session with the %s broker', (kind) => 
     }
 
     // A command naming its metric by alias only, with no datatype, as the specification allows.
-    expect(mosquittoPub(brokerPort, DCMD, [{ alias: aliasOf.get('plc-1/setpoint')!, datatype: 'UInt16', value: 77 }], { datatypes: false })).toBe(0);
+    expect(await mosquittoPub(brokerPort, DCMD, [{ alias: aliasOf.get('plc-1/setpoint')!, datatype: 'UInt16', value: 77 }], { datatypes: false })).toBe(0);
     await waitFor('the aliased write to reach the PLC', () => plc.getHolding(11)[0] === 77, 10_000);
     // Another device's alias does not resolve on this device.
-    expect(mosquittoPub(brokerPort, DCMD, [{ alias: aliasOf.get('plc-2/level')!, datatype: 'UInt16', value: 1 }], { datatypes: false })).toBe(0);
+    expect(await mosquittoPub(brokerPort, DCMD, [{ alias: aliasOf.get('plc-2/level')!, datatype: 'UInt16', value: 1 }], { datatypes: false })).toBe(0);
     await waitFor('the unknown alias to be refused', async () => (await g.status()).sparkplug.commandsRefused === 1, 10_000);
 
     // Restart: the same aliases.
@@ -277,7 +277,7 @@ describe('Sparkplug B with the embedded broker', () => {
     await sub.start();
     cleanups.push(() => sub.stop());
     // A subscriber that arrives late asks for a rebirth, as a host application would.
-    expect(mosquittoPub(g.ports.mqtt, 'spBv1.0/test-plant/NCMD/gw-test', [{ name: 'Node Control/Rebirth', datatype: 'Boolean', value: true }])).toBe(0);
+    expect(await mosquittoPub(g.ports.mqtt, 'spBv1.0/test-plant/NCMD/gw-test', [{ name: 'Node Control/Rebirth', datatype: 'Boolean', value: true }])).toBe(0);
     // The device's first DBIRTH may still be on its way when the subscriber connects (the PLC answered after
     // readiness); the rebirth sequence is what this test looks at, so it starts at the NBIRTH.
     const [nbirth] = await sub.waitForCount((m) => verb(m) === 'NBIRTH', 1);
