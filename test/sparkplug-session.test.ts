@@ -25,7 +25,7 @@ const deviceYaml = (name: string, port: number, extraTags = '') => `
     host: 127.0.0.1
     port: ${port}
     poll: 200ms
-    timeout: 300ms
+    timeout: 1s
     tags:
       - { name: level, table: holding, address: 10, type: uint16 }
       - { name: pump, table: coil, address: 3, type: bool }${extraTags}`;
@@ -85,11 +85,12 @@ describe.each(BROKER_KINDS)('Sparkplug B session with the %s broker', (kind) => 
   it('NBIRTH, DBIRTH, DDATA in order with seq 0,1,2…; the will is an NDEATH with the NBIRTH\'s bdSeq; the next session takes the next bdSeq', async () => {
     const { plc, sub, g } = await startSite(kind);
     await sub.waitForCount((m) => m.topic.includes('/DBIRTH/'), 1);
+    // One change at a time, each once its DDATA is out: on a slow machine two changes within one poll period
+    // would be one DDATA, which is right, but not what this test counts.
     for (let i = 1; i <= 5; i++) {
       plc.setHolding(10, [100 + i]);
-      await sleep(300);
+      await sub.waitForCount((m) => m.topic.includes('/DDATA/'), i);
     }
-    await sub.waitForCount((m) => m.topic.includes('/DDATA/'), 5);
 
     const topics = sub.messages.map((m) => m.topic);
     expect(topics[0]).toBe(NODE);
@@ -184,13 +185,16 @@ describe.each(BROKER_KINDS)('Sparkplug B session with the %s broker', (kind) => 
     await proxy!.close();
     const [will] = await sub.waitForCount((m) => m.topic === DEATH, 1);
     expect(bdSeqOf(will!)).toBe(bdSeq);
+    // One change at a time, each once it is held (polled and captured): two changes within one poll period of a
+    // slow machine would be one value.
     const changedAt: number[] = [];
+    const heldAt: number[] = [];
     for (let i = 1; i <= 4; i++) {
       plc.setHolding(10, [200 + i]);
       changedAt.push(Date.now());
-      await sleep(400);
+      await waitFor(`${200 + i} to be held`, async () => (await g.status()).sparkplug.held >= i, 10_000, 20);
+      heldAt.push(Date.now());
     }
-    await waitFor('the values to be held', async () => (await g.status()).sparkplug.held >= 4, 10_000);
 
     // The link returns: NBIRTH with a new bdSeq, DBIRTH, then the held data in historical payloads of its own.
     const back = await startTcpProxy({ targetPort: brokerPort, port: proxy!.port });
@@ -207,10 +211,10 @@ describe.each(BROKER_KINDS)('Sparkplug B session with the %s broker', (kind) => 
     expect(after.indexOf(historical[0]!)).toBe(2); // right after the birth sequence
     const held: DecodedMetric[] = historical.flatMap((m) => m.payload.metrics);
     expect(held.map((m) => m.value)).toEqual([201, 202, 203, 204]);
-    // Original acquisition times: each within its poll period of the change, before the new NBIRTH.
+    // Original acquisition times: between the change and the moment the value was seen held, before the new NBIRTH.
     held.forEach((m, i) => {
       expect(m.timestamp!).toBeGreaterThanOrEqual(changedAt[i]! - 50);
-      expect(m.timestamp!).toBeLessThan(changedAt[i]! + 400);
+      expect(m.timestamp!).toBeLessThanOrEqual(heldAt[i]!);
       expect(m.timestamp!).toBeLessThan(births[1]!.payload.timestamp);
     });
     // Live data afterwards is not historical, and no payload mixes the two.
