@@ -84,6 +84,7 @@ devices:
     const [death] = await subA.waitForCount((m) => verb(m) === 'NDEATH', 1);
     expect(bdSeqOf(death!)).toBe(bdSeqOf(nbirthA));
     plc.setHolding(10, [2]); // changes during the move are held and published on B as historical
+    await g.waitForTag('plc-1', 'level', 2); // polled, whenever the move lets that happen
     const [nbirthB] = await subB.waitForCount((m) => verb(m) === 'NBIRTH', 1);
     expect(bdSeqOf(nbirthB!)).toBe((bdSeqOf(nbirthA) + 1) % 256);
     await subB.waitForCount((m) => verb(m) === 'DBIRTH', 1);

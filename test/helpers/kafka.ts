@@ -507,3 +507,15 @@ export async function consumeAll(
     a.partition !== b.partition ? a.partition - b.partition : Number(BigInt(a.offset) - BigInt(b.offset)),
   );
 }
+
+/** Records in `topic` now (every partition's high watermark minus its low): what a full read must return. */
+export async function topicSize(bootstrap: string, topic: string): Promise<number> {
+  const admin = new Kafka({ clientId: 'kafka-harness-admin', brokers: [bootstrap], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+  } finally {
+    await admin.disconnect();
+  }
+}
