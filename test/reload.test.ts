@@ -91,6 +91,7 @@ describe('reload on SIGHUP', () => {
     await waitFor('plc-b to be up again', async () => (await deviceStatus('plc-b'))?.state === 'up', 20_000);
 
     // Nothing lost: every edge.seq the journal gave out reaches Kafka once the gateway stopped and flushed.
+    await waitFor('more than 20 records under load', async () => (await g.status()).journal.nextSeq > 21, 20_000);
     clearInterval(load);
     await sleep(500);
     const given = (await g.status()).journal.nextSeq - 1;
