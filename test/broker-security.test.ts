@@ -148,7 +148,7 @@ describe('the gateway\'s broker on 0.0.0.0 with users and a TLS listener', () =>
     await watcher.start();
     cleanups.push(() => watcher.stop());
     // hmi may publish on spBv1.0/#, but commands need "command: true": acknowledged (exit 0), then dropped.
-    expect(mosquittoPub(g.ports.mqtt, NCMD, REBIRTH, undefined, hmi)).toBe(0);
+    expect(await mosquittoPub(g.ports.mqtt, NCMD, REBIRTH, undefined, hmi)).toBe(0);
     const viaMqttJs = await connect(g.ports.mqtt, { username: 'hmi', password: HMI_PASSWORD });
     const write = Buffer.from(encodePayload({ timestamp: Date.now(), metrics: [{ name: 'setpoint', datatype: 'Float', value: 1 }] }));
     await viaMqttJs.client!.publishAsync('spBv1.0/test-plant/DCMD/gw-test/press-01', write, { qos: 1 });
@@ -169,7 +169,7 @@ describe('the gateway\'s broker on 0.0.0.0 with users and a TLS listener', () =>
     const overTls = new MosquittoSub(tlsPort, 'spBv1.0/#', ['--cafile', certs.caFile, ...hmi]);
     await overTls.start();
     cleanups.push(() => overTls.stop());
-    expect(mosquittoPub(g.ports.mqtt, NCMD, REBIRTH, undefined, scada)).toBe(0);
+    expect(await mosquittoPub(g.ports.mqtt, NCMD, REBIRTH, undefined, scada)).toBe(0);
     await overTls.waitForCount((m) => m.topic === 'spBv1.0/test-plant/NBIRTH/gw-test', 1, 15_000);
     expect(overTls.messages.some((m) => m.topic === NCMD)).toBe(true);
     expect((await g.status()).sparkplug.rebirths).toBe(1);

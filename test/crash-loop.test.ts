@@ -2,13 +2,12 @@
 // poll, sometimes with Kafka stopped so that a backlog builds, and killed again while that backlog drains. In the
 // end every edge.seq ever captured is in Kafka: none missing, duplicates only from batches that Kafka acknowledged
 // just before a kill (at most one batch per kill), and a repeated edge.seq always carries the same message.
-import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript simulator, no types
 import { startSimulatedPlc } from '../scripts/sim-plc.mjs';
 import { runCli } from './helpers/cli.js';
 import { GatewayProcess } from './helpers/gateway.js';
-import { consumeAll, startKafka, type ConsumedRecord, type KafkaBroker } from './helpers/kafka.js';
+import { consumeAll, startKafka, topicSize, type ConsumedRecord, type KafkaBroker } from './helpers/kafka.js';
 import { freePort, sleep, waitFor } from './helpers/net.js';
 
 const TOPIC = 'crashloop.telemetry';
@@ -58,17 +57,6 @@ function devicesYaml(plcPort: number): string {
 
 /** The message without the flag that a resend after a crash may legitimately change. */
 const content = (r: ConsumedRecord) => `${r.key} ${r.value.replace('"historical":true', '"historical":false')}`;
-
-async function topicSize(topic: string): Promise<number> {
-  const admin = new Kafka({ clientId: 'crash-loop-admin', brokers: [kafka.bootstrap], logLevel: logLevel.NOTHING }).admin();
-  await admin.connect();
-  try {
-    const offsets = await admin.fetchTopicOffsets(topic);
-    return offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
-  } finally {
-    await admin.disconnect();
-  }
-}
 
 interface Kill {
   round: number;
@@ -157,7 +145,7 @@ describe('crash loop', () => {
     expect(opened).toHaveLength(kills.length + 1);
     kills.forEach((k, i) => (k.leftInJournal = opened[i + 1]!));
 
-    const size = await topicSize(TOPIC);
+    const size = await topicSize(kafka.bootstrap, TOPIC);
     const records = await consumeAll(kafka.bootstrap, TOPIC, { expected: size, timeoutMs: 60_000 });
     expect(records).toHaveLength(size);
     const bySeq = new Map<number, ConsumedRecord[]>();

@@ -8,7 +8,7 @@ import { startSimulatedPlc } from '../scripts/sim-plc.mjs';
 import { GatewayProcess } from './helpers/gateway.js';
 import { consumeAll } from './helpers/kafka.js';
 import { cleanupAfterAll, kafkaForFile } from './helpers/suite.js';
-import { freePort, sleep, waitFor } from './helpers/net.js';
+import { freePort, waitFor } from './helpers/net.js';
 
 // Clean-ups run before the broker stops: they were registered after it started.
 const kafkaBroker = kafkaForFile();
@@ -42,9 +42,11 @@ uplink:
     });
     cleanups.push(() => g.kill());
     await g.start();
+    // One change at a time, each once it was polled: five DDATA records, however slow the machine.
+    await g.waitForTag('plc-1', 'long-descriptive-tag-name-0', 0); // the birth first
     for (let i = 1; i <= 5; i++) {
       plc.setHolding(0, [i]);
-      await sleep(250);
+      await g.waitForTag('plc-1', 'long-descriptive-tag-name-0', i);
     }
     await waitFor('the journal to drain past the refused record', async () => {
       const s = await g.status();

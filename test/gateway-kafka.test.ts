@@ -139,9 +139,11 @@ describe('gateway → Kafka', () => {
 
     await kafka.stop();
     const outageStart = Date.now();
+    // Every value must reach Kafka, so each is changed only once it was polled (and at most every 250 ms: the
+    // outage lasts long enough for the uplink to be declared down).
     for (let i = 0; i < 40; i++) {
       plc.setHolding(2, [2000 + i]);
-      await sleep(250);
+      await Promise.all([sleep(250), g.waitForTag('plc-1', 'count', 2000 + i)]);
     }
     const during = await g.status();
     expect(during.uplink.state).toBe('down');
@@ -152,7 +154,7 @@ describe('gateway → Kafka', () => {
     await drained(g, 90_000);
     for (let i = 0; i < 4; i++) {
       plc.setHolding(2, [3000 + i]);
-      await sleep(250);
+      await Promise.all([sleep(250), g.waitForTag('plc-1', 'count', 3000 + i)]);
     }
     await drained(g);
     const forwarded = (await g.status()).uplink.forwarded;
@@ -183,9 +185,11 @@ describe('gateway → Kafka', () => {
     const g = await gateway(deviceYaml(plc.port, topic, kafka.bootstrap));
     await kafka.stop();
     await g.start();
+    // Every value must reach Kafka: each is changed only once it was polled (and so journaled).
+    await g.waitForTag('plc-1', 'count', 1234);
     for (let i = 0; i < 20; i++) {
       plc.setHolding(2, [5000 + i]);
-      await sleep(250);
+      await Promise.all([sleep(250), g.waitForTag('plc-1', 'count', 5000 + i)]);
     }
     const before = await g.status();
     expect(before.journal.records).toBeGreaterThanOrEqual(15);
@@ -194,7 +198,7 @@ describe('gateway → Kafka', () => {
     await g.start();
     for (let i = 0; i < 8; i++) {
       plc.setHolding(2, [6000 + i]);
-      await sleep(250);
+      await Promise.all([sleep(250), g.waitForTag('plc-1', 'count', 6000 + i)]);
     }
     await kafka.start();
     await drained(g, 90_000);

@@ -76,7 +76,7 @@ async function expectAllDelivered(g: GatewayProcess, topic: string): Promise<voi
   const kept = db.prepare('SELECT seq FROM records ORDER BY seq').all().map((r) => (r as { seq: number }).seq);
   const nextSeq = (db.prepare("SELECT value FROM meta WHERE key = 'next_seq'").get() as { value: number }).value;
   db.close();
-  const delivered = seqs(await consumeAll(kafka.bootstrap, topic, { expected: nextSeq - 1 - kept.length, timeoutMs: 15_000 }));
+  const delivered = seqs(await consumeAll(kafka.bootstrap, topic, { expected: nextSeq - 1 - kept.length, timeoutMs: 60_000 }));
   expect(delivered.length).toBeGreaterThanOrEqual(10);
   expect([...delivered, ...kept].sort((a, b) => a - b)).toEqual(Array.from({ length: nextSeq - 1 }, (_, i) => i + 1));
 }

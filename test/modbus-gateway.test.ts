@@ -50,7 +50,7 @@ describe('gateway with 64-bit, string and bit tags', () => {
     await sub.start();
     cleanups.push(() => sub.stop());
     // Births are not retained: ask for a fresh one now that we listen.
-    expect(mosquittoPub(g.ports.mqtt, 'spBv1.0/test-plant/NCMD/gw-test', [{ name: 'Node Control/Rebirth', datatype: 'Boolean', value: true }])).toBe(0);
+    expect(await mosquittoPub(g.ports.mqtt, 'spBv1.0/test-plant/NCMD/gw-test', [{ name: 'Node Control/Rebirth', datatype: 'Boolean', value: true }])).toBe(0);
     const birth = await waitFor('a DBIRTH of line-3', () => sub.messages.find((m) => m.topic === 'spBv1.0/test-plant/DBIRTH/gw-test/line-3'), 20_000);
 
     const metric = (name: string) => birth.payload.metrics.find((m) => m.name === name);
@@ -62,7 +62,7 @@ describe('gateway with 64-bit, string and bit tags', () => {
     expect(metric('door_open')).toMatchObject({ datatype: 'Boolean', value: true });
 
     // A DCMD beyond 2^53 reaches the PLC exactly.
-    expect(mosquittoPub(g.ports.mqtt, 'spBv1.0/test-plant/DCMD/gw-test/line-3', [{ name: 'batch_id', datatype: 'Int64', value: 9007199254740995n }])).toBe(0);
+    expect(await mosquittoPub(g.ports.mqtt, 'spBv1.0/test-plant/DCMD/gw-test/line-3', [{ name: 'batch_id', datatype: 'Int64', value: 9007199254740995n }])).toBe(0);
     await waitFor('the write to reach the PLC', async () => (await plc.read(1, { table: 'holding', address: 30, type: 'int64' })) === '9007199254740995', 10_000);
     await waitFor('a DDATA with the written value', () =>
       sub.messages.some((m) => m.topic.endsWith('/DDATA/gw-test/line-3') && m.payload.metrics.some((x) => x.name === 'batch_id' && x.value === 9007199254740995n)), 10_000);

@@ -107,14 +107,14 @@ describe('mqtt-json devices on the local broker', () => {
     sub = new MosquittoSub(g.ports.mqtt, TOPIC);
     await sub.start();
     cleanups.push(() => sub.stop());
-    expect(mosquittoPubText(g.ports.mqtt, 'plant/boiler/config', JSON.stringify({ setpoint: 80 }), { retain: true })).toBe(0);
+    expect(await mosquittoPubText(g.ports.mqtt, 'plant/boiler/config', JSON.stringify({ setpoint: 80 }), { retain: true })).toBe(0);
     device = await Publisher.connect(g.ports.mqtt);
     cleanups.push(() => device.close());
     device.start(() => reading());
 
     await waitFor('the values in /api/status', async () => (await tagsOf()).pressure?.quality === 'good' && (await tagsOf()).setpoint?.quality === 'good', 20_000);
     // Births are not retained: ask for one now that the values are there.
-    expect(mosquittoPub(g.ports.mqtt, 'spBv1.0/test-plant/NCMD/gw-test', [{ name: 'Node Control/Rebirth', datatype: 'Boolean', value: true }])).toBe(0);
+    expect(await mosquittoPub(g.ports.mqtt, 'spBv1.0/test-plant/NCMD/gw-test', [{ name: 'Node Control/Rebirth', datatype: 'Boolean', value: true }])).toBe(0);
     const birth = await waitFor('a DBIRTH with values', () => sub.messages.find((m) => isVerb('DBIRTH')(m) && metricsOf(m).temp?.value !== null), 20_000);
     const m = metricsOf(birth);
     expect(m.temp).toMatchObject({ datatype: 'Double', value: 71.5 });

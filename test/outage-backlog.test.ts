@@ -17,7 +17,9 @@ const kafkaBroker = kafkaForFile();
 const cleanups = cleanupAfterAll();
 
 describe('long outage', () => {
-  it(`builds a backlog of ${BACKLOG} records; after Kafka returns, live records arrive within a second while the backlog drains`, async () => {
+  // Building the backlog alone takes about a minute at 2,000 records/s; a slower machine needs longer than the
+  // default test timeout, while the waits inside allow for it.
+  it(`builds a backlog of ${BACKLOG} records; after Kafka returns, live records arrive within a second while the backlog drains`, { timeout: 600_000 }, async () => {
     const kafka = kafkaBroker();
     const topic = 'outage.backlog';
     const plc = await startSimulatedPlc({ port: await freePort() });

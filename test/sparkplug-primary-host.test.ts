@@ -42,9 +42,10 @@ describe.each(BROKER_KINDS)('Sparkplug B primary host with the %s broker', (kind
       const s = await g.status();
       return s.sparkplug.state === 'waiting_for_host' && s.devices[0].polls > 0;
     }, 10_000);
-    for (const v of [2, 3]) {
+    // One change at a time, each once it is held (polled and captured while the node waits).
+    for (const [i, v] of [2, 3].entries()) {
       plc.setHolding(10, [v]);
-      await sleep(400);
+      await waitFor(`${v} to be held`, async () => (await g.status()).sparkplug.held >= i + 1, 10_000, 20);
     }
     expect(sub.messages.filter((m) => m.topic !== STATE)).toEqual([]);
 
@@ -60,7 +61,8 @@ describe.each(BROKER_KINDS)('Sparkplug B primary host with the %s broker', (kind
 
     // A late, stale offline STATE (older than the host's online) is ignored: no NDEATH.
     await publishState(broker.port, false, t1 - 60_000);
-    await sleep(800);
+    await waitFor('the stale STATE to be ignored', () => g.logLines().some((l) => String(l.msg).startsWith('Ignored a stale STATE')), 10_000);
+    await sleep(300);
     expect(sub.messages.some((m) => verb(m) === 'NDEATH')).toBe(false);
     expect((await g.status()).sparkplug.state).toBe('online');
     // Restore the retained online STATE that the stale message replaced on the broker.
@@ -72,9 +74,9 @@ describe.each(BROKER_KINDS)('Sparkplug B primary host with the %s broker', (kind
     expect(bdSeqOf(ndeath!)).toBe(bdSeqOf(nbirth1!));
     await waitFor('the node to wait for its host again', async () => (await g.status()).sparkplug.state === 'waiting_for_host', 10_000);
     const heldFrom = Date.now();
-    for (const v of [4, 5, 6]) {
+    for (const [i, v] of [4, 5, 6].entries()) {
       plc.setHolding(10, [v]);
-      await sleep(400);
+      await waitFor(`${v} to be held`, async () => (await g.status()).sparkplug.held >= i + 1, 10_000, 20);
     }
     expect(sub.messages.filter((m) => m.at > ndeath!.at && m.topic !== STATE)).toEqual([]);
 

@@ -61,6 +61,7 @@ describe('Sparkplug B with redundant MQTT servers', () => {
     const [death] = await subA.waitForCount((m) => verb(m) === 'NDEATH', 1);
     expect(bdSeqOf(death!)).toBe(bdSeqOf(nbirthA));
     plc.setHolding(10, [2]); // changes during the move are held and published on B as historical
+    await g.waitForTag('plc-1', 'level', 2); // polled, whenever the move lets that happen
     const [nbirthB] = await subB.waitForCount((m) => verb(m) === 'NBIRTH', 1);
     expect(bdSeqOf(nbirthB!)).toBe((bdSeqOf(nbirthA) + 1) % 256);
     await subB.waitForCount((m) => verb(m) === 'DBIRTH', 1);
@@ -80,7 +81,7 @@ describe('Sparkplug B with redundant MQTT servers', () => {
     const hostA2 = await connectHost(a.port, Date.now());
     cleanups.push(() => hostA2.end(true));
     const nbirths = () => own(subA).filter((m) => verb(m) === 'NBIRTH');
-    expect(mosquittoPub(b.port, 'spBv1.0/test-plant/NCMD/gw-test', [{ name: 'Node Control/Next Server', datatype: 'Boolean', value: true }])).toBe(0);
+    expect(await mosquittoPub(b.port, 'spBv1.0/test-plant/NCMD/gw-test', [{ name: 'Node Control/Next Server', datatype: 'Boolean', value: true }])).toBe(0);
     const [deathB] = await subB.waitForCount((m) => verb(m) === 'NDEATH', 1);
     expect(bdSeqOf(deathB!)).toBe(bdSeqOf(nbirthB!));
     await subA.waitForCount((m) => verb(m) === 'NBIRTH', 2);

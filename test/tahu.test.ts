@@ -91,16 +91,16 @@ describe('the Tahu harness', () => {
     await tahu.start();
 
     // A hand-made edge node "faulty/node-1", published with mosquitto_pub.
-    const pub = (verb: string, metrics: Parameters<typeof mosquittoPub>[2], seq?: number, device = '') =>
-      expect(mosquittoPub(mqttPort, `spBv1.0/faulty/${verb}/node-1${device && `/${device}`}`, metrics, { seq })).toBe(0);
-    pub('NBIRTH', [{ name: 'bdSeq', datatype: 'Int64', value: 7 }, { name: 'Node Control/Rebirth', datatype: 'Boolean', value: false }], 0);
+    const pub = async (verb: string, metrics: Parameters<typeof mosquittoPub>[2], seq?: number, device = '') =>
+      expect(await mosquittoPub(mqttPort, `spBv1.0/faulty/${verb}/node-1${device && `/${device}`}`, metrics, { seq })).toBe(0);
+    await pub('NBIRTH', [{ name: 'bdSeq', datatype: 'Int64', value: 7 }, { name: 'Node Control/Rebirth', datatype: 'Boolean', value: false }], 0);
     await tahu.waitForCount('NBIRTH', (e) => e.event === 'NBIRTH', 1);
-    pub('NDEATH', [{ name: 'bdSeq', datatype: 'Int64', value: 8 }]);
+    await pub('NDEATH', [{ name: 'bdSeq', datatype: 'Int64', value: 8 }]);
     await tahu.waitForCount('a bdSeq problem', (e) => e.event === 'tahu_log' && e.kind === 'bdSeq', 1);
-    pub('DBIRTH', [{ name: 'a', alias: 1, datatype: 'UInt16', value: 1 }, { name: 'b', alias: 1, datatype: 'UInt16', value: 2 }], 1, 'dev');
+    await pub('DBIRTH', [{ name: 'a', alias: 1, datatype: 'UInt16', value: 1 }, { name: 'b', alias: 1, datatype: 'UInt16', value: 2 }], 1, 'dev');
     await tahu.waitForCount('an alias problem', (e) => e.event === 'tahu_log' && e.kind === 'alias', 1);
     await tahu.waitForCount('a rebirth request', (e) => e.event === 'rebirth_request', 1);
-    pub('DDATA', [{ name: 'a', datatype: 'UInt16', value: 3 }], 3, 'dev'); // seq 2 never comes
+    await pub('DDATA', [{ name: 'a', datatype: 'UInt16', value: 3 }], 3, 'dev'); // seq 2 never comes
     await tahu.waitForCount('a seq problem', (e) => e.event === 'tahu_log' && e.kind === 'seq', 1);
 
     expect(tahu.of('rebirth_request')[0]!.topic).toBe('spBv1.0/faulty/NCMD/node-1');
@@ -186,7 +186,7 @@ describe.each(VARIANTS)('Eclipse Tahu host application against the gateway: $nam
 
     // 3. A host application asks for a rebirth (the test, as any HMI would): NBIRTH and all DBIRTHs again.
     b = births();
-    expect(mosquittoPub(mqttPort, `spBv1.0/${GROUP}/NCMD/${NODE}`, [{ name: 'Node Control/Rebirth', datatype: 'Boolean', value: true }])).toBe(0);
+    expect(await mosquittoPub(mqttPort, `spBv1.0/${GROUP}/NCMD/${NODE}`, [{ name: 'Node Control/Rebirth', datatype: 'Boolean', value: true }])).toBe(0);
     await awaitBirths(b, 'rebirth request');
     await steady(8_000, 'after the rebirth');
 

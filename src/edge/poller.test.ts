@@ -94,7 +94,7 @@ describe('poller', () => {
       return ok();
     });
     const { p, lines } = start(driver, { schedule: intervalSchedule(100), timeoutMs: 1000 });
-    await sleep(1300);
+    await waitUntil(() => p.status().polls >= 3, 10_000);
     expect(d.maxRunning).toBe(1);
     const s = p.status();
     expect(s.polls).toBeGreaterThanOrEqual(3);
@@ -110,14 +110,14 @@ describe('poller', () => {
   it('times a poll out even when the driver ignores its signal, and a connect that hangs as well', async () => {
     const { driver, d } = fakeDriver(never);
     const { p, events } = start(driver, { schedule: intervalSchedule(50), timeoutMs: 150, downAfter: 2 });
-    await sleep(400);
+    await waitUntil(() => p.status().state === 'down', 5000);
     expect(p.status().lastError).toBe('no answer within 150 ms');
     expect(events.slice(0, 2)).toEqual(['missed', 'down']);
     expect(d.starts.length).toBeGreaterThanOrEqual(2);
 
     const hanging: Driver = { connect: () => new Promise(() => undefined), poll: ok, close: async () => {} };
     const h = start(hanging, { schedule: intervalSchedule(50), timeoutMs: 100 });
-    await sleep(250);
+    await waitUntil(() => h.p.status().state === 'down', 5000);
     expect(h.p.status()).toMatchObject({ state: 'down', lastError: 'no answer within 100 ms' });
   });
 
@@ -133,10 +133,10 @@ describe('poller', () => {
       return ok();
     });
     const { p, events, lines } = start(driver, { schedule: intervalSchedule(40), timeoutMs: 500, downAfter: 3 });
-    await sleep(100);
+    await waitUntil(() => p.status().polls >= 2, 5000);
     failNext = 2; // two misses in a row: stale, not down
-    await sleep(300);
-    expect(p.status().state).toBe('up');
+    await waitUntil(() => failNext === 0 && p.status().state === 'up', 5000);
+    expect(p.status()).toMatchObject({ state: 'up', errors: 2 });
     failing = true;
     const before = d.starts.length;
     // Backoff from the 40 ms period, doubling: waits of at least 20+40+80+160+320+640 ms in 2 s.
@@ -160,9 +160,8 @@ describe('poller', () => {
         throw new Error('boom');
       },
     });
-    await sleep(200);
+    await waitUntil(() => p.status().polls > 3, 5000);
     expect(p.status()).toMatchObject({ state: 'up', errors: 0 });
-    expect(p.status().polls).toBeGreaterThan(3);
     expect(lines.some((l) => l.level === 50 && l.err === 'boom' && l.handler === 'samples')).toBe(true);
   });
 });

@@ -9,14 +9,18 @@ export { formatReport, ok, type VerifyReport } from './verify-report.js';
 export interface VerifyOptions {
   brokers: string[];
   topic: string;
-  /** Read the whole topic; otherwise only what arrives after the consumer joined. */
+  /** Read the whole topic; otherwise only what arrives once the consumer is ready (see `onReady`). */
   fromBeginning: boolean;
   /** Stop once the end offsets that existed at start were read and nothing new came for this long. Default 5000. */
   idleMs?: number;
   /** Stop after this long whatever happens (the report then says whether the end was reached). */
   timeoutMs?: number;
-  /** Called once the consumer joined its group (for tests that produce "after start"). */
-  onJoin?: () => void;
+  /**
+   * Called once the consumer joined its group and finished its first fetch: it knows where it reads from (without
+   * `fromBeginning`, the end offsets of that moment), so what is produced from now on is counted. The idle time
+   * runs from here too. For tests that produce "after start".
+   */
+  onReady?: () => void;
 }
 
 function header(headers: IHeaders | undefined, name: string): string | undefined {
@@ -62,7 +66,8 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
 
   const groupId = `edge-gateway-verify-${randomUUID()}`;
   const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 250, retry: { retries: 5 } });
-  let joined = false;
+  /** Joined, and past the first fetch: the start offsets are resolved ("latest" is only looked up there). */
+  let ready = false;
   let idleTimer: NodeJS.Timeout | undefined;
   let deadlineTimer: NodeJS.Timeout | undefined;
   let stoppedBy: 'idle' | 'timeout' = 'idle';
@@ -75,7 +80,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   finished.catch(() => undefined); // a crash before `await finished` is not an unhandled rejection
 
   const armIdle = () => {
-    if (!joined || pending.size > 0) return;
+    if (!ready || pending.size > 0) return;
     if (idleTimer) clearTimeout(idleTimer);
     idleTimer = setTimeout(() => finish(), idleMs);
   };
@@ -92,9 +97,10 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
         finish();
       }, left);
     }
-    consumer.on(consumer.events.GROUP_JOIN, () => {
-      if (!joined) options.onJoin?.();
-      joined = true;
+    consumer.on(consumer.events.FETCH, () => {
+      if (ready) return;
+      ready = true;
+      options.onReady?.();
       armIdle();
     });
     // Batches of control records only (transaction markers) reach no handler but still move the position.

@@ -5,10 +5,15 @@ import { fileURLToPath } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const CLI = `${ROOT}dist/edge/cli.js`;
 
-/** Runs the built command line; `npm test` builds it first. */
-export function runCli(args: string[], opts: { cwd?: string } = {}): { code: number | null; stdout: string; stderr: string } {
+/**
+ * Runs the built command line; `npm test` builds it first. The bound is for a command that hangs: `verify` over a
+ * large topic on a loaded machine takes a while, and a command cut short would fail the test for no fault of its own.
+ */
+export function runCli(args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): { code: number | null; stdout: string; stderr: string } {
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run "npm run build" first (npm test does it)`);
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, encoding: 'utf8', timeout: 30_000 });
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const r = spawnSync(process.execPath, [CLI, ...args], { cwd: opts.cwd ?? ROOT, encoding: 'utf8', timeout: timeoutMs });
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT') throw new Error(`edge-gateway ${args.join(' ')} did not finish within ${timeoutMs} ms; stderr: ${r.stderr}`);
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

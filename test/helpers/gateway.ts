@@ -39,6 +39,8 @@ export class GatewayProcess {
 
   private env: Record<string, string> = {};
   private journalStream = false;
+  /** Resolves once the running process exited and its output is all in the log file. */
+  private ended: Promise<void> = Promise.resolve();
 
   private constructor(readonly dir: string, readonly ports: GatewayPorts, private readonly command: string) {
     this.logFile = join(dir, `${command}.log`);
@@ -89,11 +91,15 @@ export class GatewayProcess {
       env.JOURNAL_STREAM = `${st.dev}:${st.ino}`;
       child = spawn(process.execPath, [CLI, this.command, '--config', this.configFile], { cwd: ROOT, env, stdio: ['ignore', fd, fd] });
       closeSync(fd);
+      this.ended = new Promise<void>((resolve) => child.once('close', () => resolve()));
     } else {
       const log = createWriteStream(this.logFile, { flags: 'a' });
       child = spawn(process.execPath, [CLI, this.command, '--config', this.configFile], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      child.stdout!.pipe(log);
-      child.stderr!.pipe(log);
+      // Both streams into one file, which is ended once both are drained (after 'close'), so that the log is
+      // complete when stop() or kill() returns.
+      child.stdout!.pipe(log, { end: false });
+      child.stderr!.pipe(log, { end: false });
+      this.ended = new Promise<void>((resolve) => child.once('close', () => log.end(() => resolve())));
     }
     this.child = child;
     track(child);
@@ -114,6 +120,18 @@ export class GatewayProcess {
     return res.json();
   }
 
+  /**
+   * Waits until the status API shows `value` as the latest poll of a device's tag: that poll was made, and what it
+   * changed is captured (journaled and handed to the Sparkplug node). A test that changes a PLC value again only
+   * after this never has two changes fall between two polls of a slow machine.
+   */
+  async waitForTag(device: string, tag: string, value: unknown, timeoutMs = 20_000): Promise<void> {
+    await waitFor(`${device}/${tag} = ${String(value)} in ${this.statusUrl}`, async () => {
+      const d = ((await this.status()).devices as Array<{ name: string; tags: Array<{ name: string; value: unknown }> }>).find((x) => x.name === device);
+      return d?.tags.some((t) => t.name === tag && t.value === value) ?? false;
+    }, timeoutMs, 20);
+  }
+
   /** SIGTERM and wait for the orderly shutdown. */
   async stop(): Promise<number | null> {
     return this.signal('SIGTERM', 20_000);
@@ -132,23 +150,33 @@ export class GatewayProcess {
     }
   }
 
-  /** The JSON log lines, without journald's `<N>` prefixes when there are any. */
+  /**
+   * The JSON log lines, without journald's `<N>` prefixes when there are any. A line still being written (no
+   * newline yet) is left for the next call.
+   */
   logLines(): Array<Record<string, any>> {
-    return this.logs()
+    const text = this.logs();
+    return text
+      .slice(0, text.lastIndexOf('\n') + 1)
       .split('\n')
       .map((l) => l.replace(/^<[0-7]>/, ''))
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l));
   }
 
+  /** Waits for the exit and for the last of the process's output to reach the log file. */
   private async signal(signal: NodeJS.Signals, timeoutMs: number): Promise<number | null> {
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    if (!child || child.exitCode !== null || child.signalCode !== null) {
+      await this.ended;
+      return child?.exitCode ?? null;
+    }
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill(signal);
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     const code = await exited;
     clearTimeout(timer);
+    await this.ended;
     return code;
   }
 }

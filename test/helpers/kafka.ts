@@ -8,12 +8,12 @@ import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_proces
 import { randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Kafka, logLevel, Partitioners, type IHeaders } from 'kafkajs';
 import { pemKeystore, type TestCerts } from './certs.js';
+import { freePort } from './net.js';
 
 export interface KafkaBroker {
   port: number;
@@ -179,19 +179,6 @@ function ensureLibs(): Promise<string> {
     libsPromise = undefined;
   });
   return libsPromise;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => (port ? resolve(port) : reject(new Error('could not allocate a port'))));
-    });
-  });
 }
 
 /** Kafka cluster id format (as `kafka-storage random-uuid`): base64url of 16 random bytes, no '-' first. */
@@ -519,4 +506,16 @@ export async function consumeAll(
   return records.sort((a, b) =>
     a.partition !== b.partition ? a.partition - b.partition : Number(BigInt(a.offset) - BigInt(b.offset)),
   );
+}
+
+/** Records in `topic` now (every partition's high watermark minus its low): what a full read must return. */
+export async function topicSize(bootstrap: string, topic: string): Promise<number> {
+  const admin = new Kafka({ clientId: 'kafka-harness-admin', brokers: [bootstrap], logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    return offsets.reduce((n, p) => n + Number(p.high) - Number(p.low), 0);
+  } finally {
+    await admin.disconnect();
+  }
 }

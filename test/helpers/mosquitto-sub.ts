@@ -73,19 +73,42 @@ export function mosquittoSubOnce(port: number, args: string[], topic = 'spBv1.0/
 }
 
 /**
+ * Runs mosquitto_pub without blocking this process's event loop: the simulated PLCs and brokers of a test live in
+ * it, and a spawnSync that waits on a loaded machine would let a gateway's poll time out (a stale DDATA that no
+ * product fault caused). Resolves with the exit status.
+ */
+function runPub(args: string[], input?: Buffer): Promise<number | null> {
+  requireMosquittoClients();
+  return new Promise((resolve, reject) => {
+    const child = spawn('mosquitto_pub', args, { stdio: [input ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.once('error', reject);
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0 && stderr) console.error(`mosquitto_pub ${args.join(' ')}: ${stderr.trim()}`);
+      resolve(code);
+    });
+    if (input) {
+      child.stdin!.on('error', () => undefined); // a mosquitto_pub that failed early reads nothing: its exit status says why
+      child.stdin!.end(input);
+    }
+  });
+}
+
+/**
  * Debian's mosquitto_pub sends one Sparkplug payload at QoS 1, as a host application's command would arrive;
  * with `seq`, as an edge node's message would; `args` adds mosquitto_pub options (a login, TLS).
  */
-export function mosquittoPub(port: number, topic: string, metrics: Payload['metrics'], opts: EncodeOptions & { seq?: number } = {}, args: string[] = []): number | null {
-  requireMosquittoClients();
+export function mosquittoPub(port: number, topic: string, metrics: Payload['metrics'], opts: EncodeOptions & { seq?: number } = {}, args: string[] = []): Promise<number | null> {
   const payload = Buffer.from(encodePayload({ timestamp: Date.now(), seq: opts.seq, metrics }, opts));
-  return spawnSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-t', topic, '-s', ...args], { input: payload }).status;
+  return runPub(['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-t', topic, '-s', ...args], payload);
 }
 
 /** Debian's mosquitto_pub sends a text message at QoS 1, as a local device would; `retain` keeps it on the broker. */
-export function mosquittoPubText(port: number, topic: string, text: string, opts: { retain?: boolean } = {}): number | null {
-  requireMosquittoClients();
+export function mosquittoPubText(port: number, topic: string, text: string, opts: { retain?: boolean } = {}): Promise<number | null> {
   const args = ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-t', topic, '-m', text];
   if (opts.retain) args.push('-r');
-  return spawnSync('mosquitto_pub', args).status;
+  return runPub(args);
 }

@@ -1,5 +1,5 @@
 // A stand-in for systemd's notify socket: python3 binds a unix datagram socket (Node cannot) and records every
-// datagram with its arrival time and the sender's PID (SCM_CREDENTIALS, as systemd reads it).
+// datagram with its send time (the kernel's timestamp) and the sender's PID (SCM_CREDENTIALS, as systemd reads it).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { track } from './gateway.js';
 import { waitFor } from './net.js';
 
 export interface NotifyMessage {
-  /** Arrival, ms since the epoch (comparable with pino's `time`). */
+  /** When it was sent (the kernel's timestamp of the datagram), ms since the epoch (comparable with pino's `time`). */
   t: number;
   pid: number | null;
   fields: Record<string, string>;
