@@ -97,7 +97,7 @@ describe('edge-gateway broker (its own process) on SIGHUP', () => {
     const operatorC = await client(port, 'operator');
     const asScada = ['-u', 'scada', '-P', PASSWORDS.scada];
     const metric = [{ name: 'level', datatype: 'Float' as const, value: 1 }];
-    expect(mosquittoPub(port, 'spBv1.0/test-plant/DDATA/gw-test/one', metric, undefined, asScada)).toBe(0);
+    expect(await mosquittoPub(port, 'spBv1.0/test-plant/DDATA/gw-test/one', metric, undefined, asScada)).toBe(0);
     await waitFor('the first message', () => viewerC.topics.length === 1 && scadaC.topics.length === 1, 5000);
 
     // hmi removed, panel added, viewer narrowed to another group, operator's password changed in its file.
@@ -122,8 +122,8 @@ describe('edge-gateway broker (its own process) on SIGHUP', () => {
     expect((await connectMqtt(port, login('operator', PASSWORDS.operatorNew), cleanups)).client).toBeDefined();
 
     // scada and viewer kept their connections; scada keeps receiving everything, viewer only its new rights.
-    expect(mosquittoPub(port, 'spBv1.0/test-plant/DDATA/gw-test/two', metric, undefined, asScada)).toBe(0);
-    expect(mosquittoPub(port, 'spBv1.0/other/DDATA/node/three', metric, undefined, asScada)).toBe(0);
+    expect(await mosquittoPub(port, 'spBv1.0/test-plant/DDATA/gw-test/two', metric, undefined, asScada)).toBe(0);
+    expect(await mosquittoPub(port, 'spBv1.0/other/DDATA/node/three', metric, undefined, asScada)).toBe(0);
     await waitFor('the messages after the reload', () => scadaC.topics.length === 3 && viewerC.topics.length === 2, 5000);
     await panel.waitForCount((m) => m.topic.endsWith('/three'), 1, 5000);
     await sleep(300);
@@ -178,7 +178,7 @@ describe('edge-gateway broker (its own process) on SIGHUP', () => {
     cleanups.push(() => renewed.stop());
     const untrusted = mosquittoSubOnce(tlsPort, ['--cafile', oldCerts.caFile, ...asHmi]);
     expect(untrusted.status).not.toBe(0); // the new certificate is not signed by the old CA
-    expect(mosquittoPub(port, 'spBv1.0/test-plant/DDATA/gw-test/after', [{ name: 'x', datatype: 'Int32', value: 1 }], undefined, asHmi)).toBe(0);
+    expect(await mosquittoPub(port, 'spBv1.0/test-plant/DDATA/gw-test/after', [{ name: 'x', datatype: 'Int32', value: 1 }], undefined, asHmi)).toBe(0);
     await renewed.waitForCount((m) => m.topic.endsWith('/after'), 1, 5000);
     await waitFor('the open TLS connection to receive it', () => before.topics.includes('spBv1.0/test-plant/DDATA/gw-test/after'), 5000);
     expect(before.closed).toBe(false);
