@@ -1,14 +1,14 @@
 // Redundant MQTT servers (sparkplug.servers): the edge node is connected to one server at a time and goes on to the
-// next when the primary host goes offline on its server, when a host sends Node Control/Next Server, or when its server
-// cannot be reached. Server A is our own
-// broker process, server B Debian's Mosquitto; the primary host application (mqtt.js) is connected to both.
+// next when the primary host goes offline on its server (or is offline there while the node waits for it), when a host
+// sends Node Control/Next Server, or when its server cannot be reached. Server A is our own broker process, server B
+// Debian's Mosquitto; the primary host application (mqtt.js) is connected to both.
 import { afterAll, describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript simulator, no types
 import { startSimulatedPlc } from '../scripts/sim-plc.mjs';
 import { GatewayProcess } from './helpers/gateway.js';
 import { MosquittoSub, mosquittoPub, type SeenMessage } from './helpers/mosquitto-sub.js';
 import { freePort, sleep } from './helpers/net.js';
-import { connectHost, HOST, hostedNodeYaml } from './helpers/primary-host.js';
+import { connectHost, HOST, hostedNodeYaml, publishState } from './helpers/primary-host.js';
 import { startSiteBroker } from './helpers/site-broker.js';
 
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
@@ -106,5 +106,38 @@ describe('Sparkplug B with redundant MQTT servers', () => {
     // The value set during the move reached B (held and historical, or in the DBIRTH if polled after the birth).
     expect(own(subB).some((m) => /^(DBIRTH|DDATA)$/.test(verb(m)) && m.payload.metrics.some((x) => x.name !== 'bdSeq' && x.value === 2))).toBe(true);
     expect(await g.stop()).toBe(0);
+  });
+
+  it('does not wait on a server where the host is offline: it goes on to the one where the host is online', async () => {
+    const plc = await startSimulatedPlc({ port: await freePort() });
+    cleanups.push(() => plc.close());
+    const a = await startSiteBroker('mosquitto');
+    cleanups.push(() => a.stop());
+    const b = await startSiteBroker('edge-gateway');
+    cleanups.push(() => b.stop());
+    // The host lost server A (its retained STATE there says offline) and is online on B.
+    await publishState(a.port, false, Date.now());
+    const host = await connectHost(b.port, Date.now());
+    cleanups.push(() => host.end(true));
+    const subA = new MosquittoSub(a.port);
+    const subB = new MosquittoSub(b.port);
+    for (const s of [subA, subB]) {
+      await s.start();
+      cleanups.push(() => s.stop());
+    }
+    const g = await GatewayProcess.create({
+      embeddedBroker: false,
+      ports: { mqtt: a.port, http: await freePort() },
+      extraYaml: hostedNodeYaml(plc.port, `{ primary_host: ${HOST}, servers: [127.0.0.1:${a.port}, 127.0.0.1:${b.port}] }`),
+    });
+    cleanups.push(() => g.kill());
+    await g.start();
+    await subB.waitForCount((m) => verb(m) === 'NBIRTH', 1, 20_000);
+    await subB.waitForCount((m) => verb(m) === 'DBIRTH', 1);
+    // Nothing was born on A, so nothing was said there: no NBIRTH and no NDEATH.
+    expect(own(subA)).toEqual([]);
+    const s = (await g.status()).sparkplug;
+    expect(s).toMatchObject({ state: 'online', server: `mqtt://127.0.0.1:${b.port}`, serverSwitches: 1 });
+    expect(g.logs()).toContain('the primary host application is offline on it');
   });
 });

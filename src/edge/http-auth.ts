@@ -1,7 +1,8 @@
 // Who may read the status page, /api/status and /metrics: `http.users` over HTTP Basic. Passwords are checked like
-// the broker's (a scrypt hash, or a secret from a file or the environment, read at each check); a successful check
-// is remembered for a minute by a digest of the header, so that a page refreshing every few seconds and a Prometheus
-// scrape do not pay for scrypt every time.
+// the broker's (a scrypt hash, or a secret from a file or the environment, read at each check). A successful scrypt
+// check is remembered for a minute by a digest of the header, so that a page refreshing every few seconds and a
+// Prometheus scrape do not pay for scrypt every time; a hash changes only with a restart, while a password file is
+// read at every request, so a changed one applies at once.
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { decoyHash, sameSecret, verifyPassword } from './passwords.js';
@@ -41,24 +42,28 @@ export class HttpAccess {
     const key = createHash('sha256').update(decoded, 'utf8').digest('base64');
     const until = this.remembered.get(key);
     if (until !== undefined && until > Date.now()) return { ok: true, user: name };
-    if (await this.verify(name, given)) {
-      if (this.remembered.size > 1000) this.remembered.clear();
-      this.remembered.set(key, Date.now() + REMEMBER_MS);
+    const verdict = await this.verify(name, given);
+    if (verdict !== false) {
+      if (verdict === 'hash') {
+        if (this.remembered.size > 1000) this.remembered.clear();
+        this.remembered.set(key, Date.now() + REMEMBER_MS);
+      }
       return { ok: true, user: name };
     }
     return this.refuse('bad_login', name, remote);
   }
 
-  private async verify(name: string, given: string): Promise<boolean> {
+  /** false, or how the password was proved. */
+  private async verify(name: string, given: string): Promise<false | 'hash' | 'secret'> {
     const index = this.users.findIndex((u) => u.name === name);
     const user = this.users[index];
     if (!user) {
       await verifyPassword(given, await decoyHash()); // as long as a real check: user names are not probed by timing
       return false;
     }
-    if (user.password_hash !== undefined) return verifyPassword(given, user.password_hash);
+    if (user.password_hash !== undefined) return (await verifyPassword(given, user.password_hash)) && 'hash';
     try {
-      return sameSecret(given, readSecret(user, `http.users[${index}]`));
+      return sameSecret(given, readSecret(user, `http.users[${index}]`)) && 'secret';
     } catch (err) {
       this.log.error({ user: name, err: (err as Error).message }, `Status page login of "${name}" refused: ${(err as Error).message}`);
       return false;

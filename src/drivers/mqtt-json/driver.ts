@@ -168,15 +168,21 @@ export function createMqttJsonDriver(device: MqttJsonDevice, ctx: DriverContext)
     wake();
   }
 
+  /** Why the device's password cannot be read, while it cannot: it explains the broker's refusals. */
+  let passwordError: string | undefined;
   /** The device's login, its password read afresh for every connection so that a changed one is picked up. */
   function password(): string | undefined {
     if (device.password_file === undefined && device.password_env === undefined) return undefined;
     try {
       if (!ctx.readSecret) throw new Error('passwords cannot be read here');
-      return ctx.readSecret(device, `device "${device.name}"`);
+      const value = ctx.readSecret(device, `device "${device.name}"`);
+      if (passwordError !== undefined) ctx.log.info({ broker: url }, `${device.name}: its password can be read again.`);
+      passwordError = undefined;
+      return value;
     } catch (err) {
-      linkError = `its password cannot be read: ${(err as Error).message}`;
-      ctx.log.error({ broker: url }, `${where}: ${linkError}.`);
+      const problem = `its password cannot be read: ${(err as Error).message}`;
+      if (problem !== passwordError) ctx.log.error({ broker: url }, `${where}: ${problem}; retrying every second (logged once).`);
+      passwordError = linkError = problem;
       return undefined;
     }
   }
@@ -213,6 +219,7 @@ export function createMqttJsonDriver(device: MqttJsonDevice, ctx: DriverContext)
     c.on('error', (err) => {
       const code = (err as { code?: unknown }).code;
       linkError = code === 'ECONNREFUSED' ? `connection refused (no MQTT broker listens at ${url})`
+        : (code === 4 || code === 5) && passwordError !== undefined ? passwordError
         : code === 4 || code === 5 ? `the broker refused the login${device.username === undefined ? ' of an anonymous client: set username and password_file on the device' : ` of user "${device.username}"`} (${err.message})`
         : err.message;
       wake();

@@ -220,6 +220,9 @@ export function httpSecurityProblems(http: { listen: { host: string; port: numbe
       message: `${http.listen.host} is reachable from the network, and the status page shows every tag value: set http.users (who may read it, with passwords) or write "allow_anonymous: true"`,
     });
   }
+  if (http.users && http.allow_anonymous) {
+    ctx.addIssue({ code: 'custom', path: ['allow_anonymous'], message: 'has no effect with http.users: every reader logs in (remove one of the two)' });
+  }
   const names = new Map<string, number>();
   http.users?.forEach((user, i) => {
     const prev = names.get(user.name);

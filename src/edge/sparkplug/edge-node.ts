@@ -111,8 +111,11 @@ export class EdgeNode {
   private readonly counters = { published: 0, rebirths: 0, rebirthsIgnored: 0, writes: 0, commandsRefused: 0, historicalPublished: 0, serverSwitches: 0 };
   /** Index in `servers` of the server of the current (or the next) session. */
   private serverIndex = 0;
-  /** Why the next session goes to the next server (the primary host went offline here, or a host asked for it). */
-  private walkOn: string | undefined;
+  /**
+   * Why the next session goes to the next server: the primary host is offline here (counts as a failed session, so
+   * a host that is offline everywhere is looked for with growing backoff), or a host application asked for it.
+   */
+  private walkOn: { why: string; failed: boolean } | undefined;
   private loop: Promise<void> | undefined;
   private closeSession: (() => void) | undefined;
   private wakeLoop: (() => void) | undefined;
@@ -127,7 +130,7 @@ export class EdgeNode {
 
   /** Held data of devices or tags that are no longer configured has no birth to follow. */
   private forgetUnknownHeld(): void {
-    const gone = this.held.retain((device, name) => name !== undefined && this.defs.get(device)?.has(name) === true);
+    const gone = this.held.retain((device, m) => m.name !== undefined && this.defs.get(device)?.get(m.name)?.datatype === m.datatype);
     if (gone > 0) this.o.log.warn({ metrics: gone }, 'Dropped held data of devices or tags no longer in the config (the journal and Kafka have it).');
   }
 
@@ -223,17 +226,18 @@ export class EdgeNode {
     let backoff = 500;
     let failedInRow = 0;
     while (this.running) {
-      const ok = await this.runSession();
+      const outcome = await this.runSession();
       if (!this.running) break;
-      failedInRow = ok ? 0 : failedInRow + 1;
       // [tck-id-operational-behavior-edge-node-termination-host-offline-reconnect]
       // [tck-id-operational-behavior-primary-application-state-with-multiple-servers-walk] on to the next server.
-      const why = ok ? this.walkOn : 'it cannot be reached';
+      const walk = outcome === 'unreachable' ? { why: 'it cannot be reached', failed: true } : this.walkOn;
       this.walkOn = undefined;
-      if (why !== undefined && this.o.servers.length > 1) this.nextServer(why);
-      if (ok) backoff = 500;
+      const failed = outcome !== 'connected' || walk?.failed === true;
+      failedInRow = failed ? failedInRow + 1 : 0;
+      if (walk !== undefined && this.o.servers.length > 1) this.nextServer(walk.why);
+      if (!failed) backoff = 500;
       // A server that failed while others are left to try is followed by the next one at once.
-      if (!ok && failedInRow % this.o.servers.length !== 0) continue;
+      if (failed && walk !== undefined && failedInRow % this.o.servers.length !== 0) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, backoff / 2 + Math.random() * (backoff / 2));
         this.wakeLoop = () => {
@@ -257,8 +261,8 @@ export class EdgeNode {
     this.o.log.warn({ from, to: this.server, why }, `Leaving MQTT server ${from} (${why}); trying ${this.server}.`);
   }
 
-  /** One MQTT session from CONNECT to close; true when it was accepted by the broker. */
-  private async runSession(): Promise<boolean> {
+  /** One MQTT session from CONNECT to close. */
+  private async runSession(): Promise<'connected' | 'unreachable' | 'no_password'> {
     this.state = 'connecting';
     // [tck-id-message-flow-edge-node-birth-publish-will-message-payload-bdSeq] +1 on every CONNECT, persisted.
     let password: string | undefined;
@@ -267,7 +271,7 @@ export class EdgeNode {
     } catch (err) {
       this.o.log.error({ broker: this.server, err: (err as Error).message }, 'The edge node\'s MQTT password cannot be read; retrying.');
       this.state = 'offline';
-      return false;
+      return 'no_password';
     }
     const bdSeq = this.bdSeqStore.next();
     // [tck-id-message-flow-edge-node-birth-publish-connect] the MQTT session comes before any birth;
@@ -304,7 +308,7 @@ export class EdgeNode {
     if (!connected || !this.running) {
       client.end(true);
       this.state = 'offline';
-      return false;
+      return 'unreachable';
     }
     this.bdSeq = bdSeq;
     try {
@@ -325,6 +329,7 @@ export class EdgeNode {
       }
     } catch (err) {
       this.o.log.warn({ err: (err as Error).message }, 'Sparkplug session failed before birth.');
+      this.walkOn = { why: `the session failed before birth (${(err as Error).message})`, failed: true };
       client.end(true);
     }
     await closed;
@@ -332,7 +337,7 @@ export class EdgeNode {
     this.leaveOnline();
     this.state = 'offline';
     client.removeAllListeners('message');
-    return true;
+    return 'connected';
   }
 
   /**
@@ -485,16 +490,21 @@ export class EdgeNode {
     if (this.hostOnline && this.state === 'waiting_for_host') this.goOnline('primary host online');
     // [tck-id-message-flow-edge-node-birth-publish-phid-offline] [tck-id-operational-behavior-edge-node-termination-host-offline]
     // NDEATH, disconnect, and a new session that waits for the host; data meanwhile is held.
-    if (!this.hostOnline && this.state === 'online') this.endSession('the primary host application went offline on it');
+    if (!this.hostOnline && this.state === 'online') this.endSession('the primary host application went offline on it', true);
+    // Not born here yet, and the host is offline on this server: with other servers to try, go on to the next one.
+    else if (!this.hostOnline && this.state === 'waiting_for_host' && this.o.servers.length > 1) {
+      this.walkOn = { why: 'the primary host application is offline on it', failed: true };
+      this.client?.end();
+    }
   }
 
   /** NDEATH, disconnect; the session loop goes on to the next server. */
-  private endSession(why: string): void {
+  private endSession(why: string, failed: boolean): void {
     const client = this.client!;
     const death = this.deathPayload(this.bdSeq ?? 0);
     this.leaveOnline();
     this.state = 'offline';
-    this.walkOn = why;
+    this.walkOn = { why, failed };
     this.o.capture({ kind: 'NDEATH', payload: death }, () => undefined);
     client.publish(nodeTopic(this.o.group, 'NDEATH', this.o.node), Buffer.from(encodePayload(death)), { qos: 1, retain: false }, () => client.end());
   }
@@ -526,7 +536,7 @@ export class EdgeNode {
       else if (m.name === NEXT_SERVER && this.o.servers.length > 1) {
         if (m.value === true && this.state === 'online') {
           this.o.log.info('A host application asked the edge node to go on to the next MQTT server.');
-          this.endSession('a host application sent Node Control/Next Server');
+          this.endSession('a host application sent Node Control/Next Server', false);
         }
       } else if (m.name !== REBIRTH) {
         this.counters.commandsRefused += 1;

@@ -1,6 +1,7 @@
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { Metric } from './codec.js';
@@ -30,6 +31,35 @@ describe('HeldStore', () => {
     expect(c.size).toBe(0);
   });
 
+  it('gives back NaN and infinities as they were, and drops a row it cannot read instead of failing the start', () => {
+    const f = file();
+    const a = HeldStore.open(f, 100, log);
+    a.push('plc-1', [{ name: 'f', datatype: 'Float', value: Number.NaN, timestamp: 1 }, { name: 'f', datatype: 'Double', value: -Infinity, timestamp: 2 }]);
+    a.close();
+    const raw = new Database(f);
+    raw.prepare('INSERT INTO held (id, device, metric) VALUES (99, ?, ?)').run('plc-1', '{"name": broken');
+    raw.close();
+    const b = HeldStore.open(f, 100, log);
+    expect(b.take('plc-1').map((m) => m.value)).toEqual([Number.NaN, -Infinity]);
+    b.close();
+    expect(HeldStore.open(f, 100, log).size).toBe(0);
+  });
+
+  it('removes a file it could not write, so that a later start reads back nothing stale', () => {
+    const f = file();
+    const a = HeldStore.open(f, 100, log);
+    a.push('plc-1', [metric('v', 1)]);
+    // The file is taken away under it (as a failing disk would): the next write fails, the data stays in memory.
+    const raw = new Database(f);
+    raw.exec('DROP TABLE held');
+    raw.close();
+    a.push('plc-1', [metric('v', 2)]);
+    expect(a.size).toBe(2);
+    expect(existsSync(f)).toBe(false);
+    expect(a.take('plc-1').map((m) => m.value)).toEqual([1, 2]);
+    expect(HeldStore.open(f, 100, log).size).toBe(0);
+  });
+
   it('keeps at most its bound, dropping the oldest and counting them, also on disk', () => {
     const f = file();
     const a = HeldStore.open(f, 3, log);
@@ -44,7 +74,7 @@ describe('HeldStore', () => {
     const s = HeldStore.open(file(), 10, log);
     s.push('plc-1', [metric('a', 1), metric('gone', 2)]);
     s.push('old-plc', [metric('a', 3)]);
-    expect(s.retain((device, name) => device === 'plc-1' && name === 'a')).toBe(2);
+    expect(s.retain((device, m) => device === 'plc-1' && m.name === 'a')).toBe(2);
     expect(s.take('plc-1').map((m) => m.name)).toEqual(['a']);
     expect(s.size).toBe(0);
   });
