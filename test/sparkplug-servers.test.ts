@@ -20,6 +20,28 @@ const verb = (m: SeenMessage) => m.topic.split('/')[2]!;
 const bdSeqOf = (m: SeenMessage) => m.payload.metrics.find((x) => x.name === 'bdSeq')?.value as number;
 const own = (sub: MosquittoSub) => sub.messages.filter((m) => m.topic.startsWith('spBv1.0/test-plant/') && !/\/(NCMD|DCMD)\//.test(m.topic));
 
+/** mosquitto_sub on each server. */
+async function subscribe(...ports: number[]): Promise<MosquittoSub[]> {
+  const subs = ports.map((port) => new MosquittoSub(port));
+  for (const s of subs) {
+    await s.start();
+    cleanups.push(() => s.stop());
+  }
+  return subs;
+}
+
+/** The gateway with one PLC, waiting for the primary host, with the servers A then B. */
+async function startNode(plcPort: number, a: number, b: number): Promise<GatewayProcess> {
+  const g = await GatewayProcess.create({
+    embeddedBroker: false,
+    ports: { mqtt: a, http: await freePort() },
+    extraYaml: hostedNodeYaml(plcPort, `{ primary_host: ${HOST}, servers: [127.0.0.1:${a}, 127.0.0.1:${b}] }`),
+  });
+  cleanups.push(() => g.kill());
+  await g.start();
+  return g;
+}
+
 describe('Sparkplug B with redundant MQTT servers', () => {
   it('one server at a time; the host going offline, Node Control/Next Server, or an unreachable server sends the node to the next', async () => {
     const plc = await startSimulatedPlc({ port: await freePort() });
@@ -29,24 +51,13 @@ describe('Sparkplug B with redundant MQTT servers', () => {
     cleanups.push(() => a.stop());
     const b = await startSiteBroker('mosquitto');
     cleanups.push(() => b.stop());
-    const subA = new MosquittoSub(a.port);
-    const subB = new MosquittoSub(b.port);
-    for (const s of [subA, subB]) {
-      await s.start();
-      cleanups.push(() => s.stop());
-    }
+    const [subA, subB] = await subscribe(a.port, b.port);
     const t1 = Date.now();
     const hostA = await connectHost(a.port, t1);
     const hostB = await connectHost(b.port, t1);
     cleanups.push(() => hostA.end(true), () => hostB.end(true));
 
-    const g = await GatewayProcess.create({
-      embeddedBroker: false,
-      ports: { mqtt: a.port, http: await freePort() },
-      extraYaml: hostedNodeYaml(plc.port, `{ primary_host: ${HOST}, servers: [127.0.0.1:${a.port}, 127.0.0.1:${b.port}] }`),
-    });
-    cleanups.push(() => g.kill());
-    await g.start();
+    const g = await startNode(plc.port, a.port, b.port);
 
     // Born on the first server only.
     const [birthA] = await subA.waitForCount((m) => verb(m) === 'DBIRTH', 1);
@@ -119,19 +130,8 @@ describe('Sparkplug B with redundant MQTT servers', () => {
     await publishState(a.port, false, Date.now());
     const host = await connectHost(b.port, Date.now());
     cleanups.push(() => host.end(true));
-    const subA = new MosquittoSub(a.port);
-    const subB = new MosquittoSub(b.port);
-    for (const s of [subA, subB]) {
-      await s.start();
-      cleanups.push(() => s.stop());
-    }
-    const g = await GatewayProcess.create({
-      embeddedBroker: false,
-      ports: { mqtt: a.port, http: await freePort() },
-      extraYaml: hostedNodeYaml(plc.port, `{ primary_host: ${HOST}, servers: [127.0.0.1:${a.port}, 127.0.0.1:${b.port}] }`),
-    });
-    cleanups.push(() => g.kill());
-    await g.start();
+    const [subA, subB] = await subscribe(a.port, b.port);
+    const g = await startNode(plc.port, a.port, b.port);
     await subB.waitForCount((m) => verb(m) === 'NBIRTH', 1, 20_000);
     await subB.waitForCount((m) => verb(m) === 'DBIRTH', 1);
     // Nothing was born on A, so nothing was said there: no NBIRTH and no NDEATH.
