@@ -1,5 +1,9 @@
-# Sourced by kafka.sh and tahu.sh: the Java 17 to run, from JAVA_HOME, Debian's OpenJDK 17, or PATH.
-# The caller defines die().
+# Sourced by kafka.sh and tahu.sh: their log lines, and the Java 17 to run, from JAVA_HOME, Debian's OpenJDK 17,
+# or PATH.
+
+log() { printf '[%s] %s\n' "${0##*/}" "$*" >&2; }
+die() { printf '[%s] error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+
 find_java() {
   if [[ -n "${JAVA_HOME:-}" && -x "$JAVA_HOME/bin/java" ]]; then
     printf '%s\n' "$JAVA_HOME/bin/java"

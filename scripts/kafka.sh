@@ -26,9 +26,6 @@ LIBS_DIR="$KAFKA_HOME_CACHE/libs"
 CONFIG_DIR="$KAFKA_HOME_CACHE/config"
 MARKER="$LIBS_DIR/.complete"
 
-log() { printf '[kafka.sh] %s\n' "$*" >&2; }
-die() { printf '[kafka.sh] error: %s\n' "$*" >&2; exit 1; }
-
 # shellcheck source=java.sh
 source "$(dirname "${BASH_SOURCE[0]}")/java.sh"
 

@@ -23,9 +23,6 @@ LIBS_DIR="$TAHU_CACHE/libs"
 MARKER="$LIBS_DIR/.complete"
 MAIN_CLASS="local.edgegateway.tahu.HostHarness"
 
-log() { printf '[tahu.sh] %s\n' "$*" >&2; }
-die() { printf '[tahu.sh] error: %s\n' "$*" >&2; exit 1; }
-
 # shellcheck source=java.sh
 source "$(dirname "${BASH_SOURCE[0]}")/java.sh"
 

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { ALL_RIGHTS, mayPublish, maySubscribe, NO_RIGHTS, type TopicRights } from './broker-acl.js';
 import { reviewClient, type DisconnectReason, type Verdict } from './broker-reload.js';
 import { ConfigValueError, type ValueProblem } from './config/value-error.js';
-import { decoyHash, sameSecret, verifyPassword } from './passwords.js';
+import { checkPassword, sameSecret } from './passwords.js';
 import { readSecret, SecretError, type SecretSource } from './secrets.js';
 
 export interface BrokerUserConfig extends SecretSource {
@@ -204,24 +204,15 @@ export class BrokerAccess {
       return { user: username, rights: this.internal.rights, node: true, internal: true };
     }
     const entry = rules.users.get(username);
-    if (!entry) {
-      await verifyPassword(given, await decoyHash()); // as long as a real check: user names are not probed by timing
-      return undefined;
-    }
-    const { user, index } = entry;
     let credential: string | undefined;
-    if (user.password_hash !== undefined) {
-      if (await verifyPassword(given, user.password_hash)) credential = credentialDigest('hash', user.password_hash);
-    } else {
-      try {
-        const secret = readSecret(user, `broker.users[${index}]`);
-        if (sameSecret(given, secret)) credential = credentialDigest('secret', secret);
-      } catch (err) {
-        this.error(`secret:${username}`, { user: username, remote, err: (err as Error).message }, `MQTT login of "${username}" refused: ${(err as Error).message}`);
-      }
+    try {
+      const proved = await checkPassword(entry?.user, given, `broker.users[${entry?.index}]`);
+      if (proved) credential = proved.by === 'hash' ? credentialDigest('hash', proved.hash) : credentialDigest('secret', proved.secret);
+    } catch (err) {
+      this.error(`secret:${username}`, { user: username, remote, err: (err as Error).message }, `MQTT login of "${username}" refused: ${(err as Error).message}`);
     }
-    if (credential === undefined) return undefined;
-    return { user: username, rights: user, node: username === rules.config.node_user, credential };
+    if (!entry || credential === undefined) return undefined;
+    return { user: username, rights: entry.user, node: username === rules.config.node_user, credential };
   }
 
   /** Counts a logged-in client against the limits; false (and counted, logged) when it is one too many. */

@@ -315,7 +315,7 @@ function formatStatus(body: Record<string, any>): string {
   const lines = [
     `site        ${body.site.group}/${body.site.node}   since ${body.startedAt}`,
     `ready       ${body.ready?.ready === false ? `no: ${body.ready.reasons.join('; ')}` : 'yes'}`,
-    `sparkplug   ${body.sparkplug.state}  bdSeq ${body.sparkplug.bdSeq}  broker ${body.sparkplug.broker} (${clients(body.sparkplug.brokerClients)})` +
+    `sparkplug   ${body.sparkplug.state}  bdSeq ${body.sparkplug.bdSeq}  broker ${body.sparkplug.server} (${clients(body.sparkplug.brokerClients)})` +
       `${(body.sparkplug.servers?.length ?? 1) > 1 ? ` server ${body.sparkplug.servers.indexOf(body.sparkplug.server) + 1} of ${body.sparkplug.servers.length}, ${body.sparkplug.serverSwitches} switches` : ''}` +
       `${body.sparkplug.primaryHost ? `  primary host ${body.sparkplug.primaryHost.id} ${body.sparkplug.primaryHost.online ? 'online' : 'offline'}` : ''}` +
       `  writes ${body.sparkplug.writes ?? 0}, refused ${body.sparkplug.commandsRefused}${body.sparkplug.held ? `  held ${body.sparkplug.held}` : ''}`,

@@ -68,7 +68,7 @@ export interface GatewayStatus {
     /** Records acknowledged per second over the last minute; capture-to-acknowledgement time of the last batch's newest record. */
     throughput: number; lastLatencyMs: number | null;
   };
-  sparkplug: ReturnType<EdgeNode['status']> & { broker: string; brokerClients: number | null };
+  sparkplug: ReturnType<EdgeNode['status']> & { brokerClients: number | null };
   /** The embedded broker's refusals and denials; null when the broker runs elsewhere. */
   broker: BrokerStats | null;
   /** Status page logins refused (http.users); null when anyone may read it. */
@@ -247,7 +247,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
       uplink: f
         ? { state: f.state, since: iso(f.since), target: f.target, forwarded: f.forwarded, deadLettered: j.deadLetters, lastAckAt: iso(f.lastAckAt), lastError: f.lastError, throughput: rates.forwardedPerSec, lastLatencyMs: metrics.lastUplinkLatencyMs() }
         : { state: 'disabled', since: null, target: null, forwarded: 0, deadLettered: j.deadLetters, lastAckAt: null, lastError: null, throughput: 0, lastLatencyMs: null },
-      sparkplug: { ...edge.status(), broker: edge.status().server, brokerClients: broker?.clients() ?? null },
+      sparkplug: { ...edge.status(), brokerClients: broker?.clients() ?? null },
       broker: broker?.stats() ?? null,
       http: httpAccess?.stats ?? null,
     };

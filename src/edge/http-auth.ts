@@ -5,12 +5,10 @@
 // read at every request, so a changed one applies at once.
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { decoyHash, sameSecret, verifyPassword } from './passwords.js';
-import { readSecret, type SecretSource } from './secrets.js';
+import { checkPassword, type PasswordUser } from './passwords.js';
 
-export interface HttpUser extends SecretSource {
+export interface HttpUser extends PasswordUser {
   name: string;
-  password_hash?: string | undefined;
 }
 
 export type HttpRefusal = 'no_login' | 'bad_login';
@@ -56,14 +54,8 @@ export class HttpAccess {
   /** false, or how the password was proved. */
   private async verify(name: string, given: string): Promise<false | 'hash' | 'secret'> {
     const index = this.users.findIndex((u) => u.name === name);
-    const user = this.users[index];
-    if (!user) {
-      await verifyPassword(given, await decoyHash()); // as long as a real check: user names are not probed by timing
-      return false;
-    }
-    if (user.password_hash !== undefined) return (await verifyPassword(given, user.password_hash)) && 'hash';
     try {
-      return sameSecret(given, readSecret(user, `http.users[${index}]`)) && 'secret';
+      return (await checkPassword(this.users[index], given, `http.users[${index}]`))?.by ?? false;
     } catch (err) {
       this.log.error({ user: name, err: (err as Error).message }, `Status page login of "${name}" refused: ${(err as Error).message}`);
       return false;

@@ -2,6 +2,7 @@
 // `edge-gateway passwd` prints and `broker.users[].password_hash` holds:
 //   scrypt$<log2 N>$<r>$<p>$<salt, base64>$<hash, base64>
 import { randomBytes, scrypt, timingSafeEqual, createHash } from 'node:crypto';
+import { readSecret, type SecretSource } from './secrets.js';
 
 const PREFIX = 'scrypt';
 /** N = 2^14, r = 8: 16 MiB and some 50 ms per check on a Raspberry Pi 4 class CPU; OWASP's floor for scrypt. */
@@ -62,4 +63,24 @@ let decoy: Promise<string> | undefined;
 export function decoyHash(): Promise<string> {
   decoy ??= hashPassword(randomBytes(16).toString('hex'));
   return decoy;
+}
+
+/** A user whose password is a hash, a file or an environment variable (broker.users[], http.users[]). */
+export interface PasswordUser extends SecretSource {
+  password_hash?: string | undefined;
+}
+
+/**
+ * Checks a login's password against the user's: `hash` or `secret` (with the secret read now) when it matches,
+ * undefined when not. An unknown user (undefined) costs as long as a real check, so that names cannot be probed by
+ * timing. Throws a SecretError naming `key` when the user's password file or variable cannot be read.
+ */
+export async function checkPassword(user: PasswordUser | undefined, given: string, key: string): Promise<{ by: 'hash'; hash: string } | { by: 'secret'; secret: string } | undefined> {
+  if (!user) {
+    await verifyPassword(given, await decoyHash());
+    return undefined;
+  }
+  if (user.password_hash !== undefined) return (await verifyPassword(given, user.password_hash)) ? { by: 'hash', hash: user.password_hash } : undefined;
+  const secret = readSecret(user, key);
+  return sameSecret(given, secret) ? { by: 'secret', secret } : undefined;
 }

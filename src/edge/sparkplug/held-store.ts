@@ -124,7 +124,10 @@ export class HeldStore {
       const movedTo = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
       this.log.error({ file, movedTo, err: (err as Error).message }, 'The file of data held for MQTT cannot be read; it is moved aside and a fresh one started (the journal and Kafka keep everything).');
       try {
-        FILES(file).forEach((f, i) => existsSync(f) && renameSync(f, FILES(movedTo)[i]!));
+        const moved = FILES(movedTo);
+        FILES(file).forEach((f, i) => {
+          if (existsSync(f)) renameSync(f, moved[i]!);
+        });
         this.db = this.openFile(file);
       } catch (again) {
         this.log.error({ file, err: (again as Error).message }, 'The file of data held for MQTT cannot be used; held data stays in memory only.');

@@ -143,7 +143,7 @@ export const SCRIPT = String.raw`
   function renderSparkplug(p) {
     fill(byId('sparkplug-state'), [badge(p.state)]);
     kv(byId('sparkplug-kv'), [
-      ['broker', p.broker + (p.brokerClients === null ? ' (external)' : ' (embedded, ' + p.brokerClients + (p.brokerClients === 1 ? ' client)' : ' clients)'))
+      ['broker', p.server + (p.brokerClients === null ? ' (external)' : ' (embedded, ' + p.brokerClients + (p.brokerClients === 1 ? ' client)' : ' clients)'))
         + (p.servers && p.servers.length > 1 ? ' · server ' + (p.servers.indexOf(p.server) + 1) + ' of ' + p.servers.length + ', ' + int(p.serverSwitches) + ' switches' : '')],
       ['bdSeq', p.bdSeq === null ? '–' : String(p.bdSeq)],
       ['published', int(p.published)],
