@@ -7,6 +7,9 @@ const roundTrip = (metrics: Metric[], seq?: number) => decodePayload(encodePaylo
 // The library's own decoder, as an independent reader of our bytes (what a JavaScript host would use).
 const require = createRequire(import.meta.url);
 const library = (require('sparkplug-payload') as { get(ns: string): { decodePayload(b: Uint8Array): { metrics: Array<{ name: string; type: string; value: unknown }> } } }).get('spBv1.0');
+const ProtoPayload = (require('sparkplug-payload/lib/sparkplugPayloadProto.js') as {
+  org: { eclipse: { tahu: { protobuf: { Payload: { decode(b: Uint8Array): unknown; encode(m: object): { finish(): Uint8Array } } } } } };
+}).org.eclipse.tahu.protobuf.Payload;
 const longText = (v: unknown) => (typeof v === 'object' && v !== null ? String(v) : v);
 
 describe('Sparkplug codec', () => {
@@ -32,14 +35,42 @@ describe('Sparkplug codec', () => {
 
   it('writes bytes the library decoder reads the same way (UInt32 in the 64-bit field, as Tahu does)', () => {
     const decoded = library.decodePayload(encodePayload({ timestamp: 5, seq: 3, metrics: [
-      { name: 'i16', datatype: 'Int16', value: -7, timestamp: 1 },
+      { name: 'i32', datatype: 'Int32', value: -7, timestamp: 1 },
       { name: 'u32', datatype: 'UInt32', value: 3_000_000_000, timestamp: 1 },
       { name: 'u64', datatype: 'UInt64', value: 2n ** 63n + 5n, timestamp: 1 },
       { name: 'f', datatype: 'Float', value: 1.5, timestamp: 1 },
       { name: 's', datatype: 'String', value: 'Pump 3', timestamp: 1 },
     ] }));
     expect(decoded.metrics.map((m) => [m.name, m.type, longText(m.value)])).toEqual([
-      ['i16', 'Int16', -7], ['u32', 'UInt32', 3_000_000_000], ['u64', 'UInt64', '9223372036854775813'], ['f', 'Float', 1.5], ['s', 'String', 'Pump 3'],
+      ['i32', 'Int32', -7], ['u32', 'UInt32', 3_000_000_000], ['u64', 'UInt64', '9223372036854775813'], ['f', 'Float', 1.5], ['s', 'String', 'Pump 3'],
+    ]);
+  });
+
+  it('writes Int8 and Int16 as two\'s complement in their own width, and reads that and the sign-extended form', () => {
+    const raw = ProtoPayload.decode(encodePayload({ timestamp: 1, metrics: [
+      { name: 'i8', datatype: 'Int8', value: -1, timestamp: 1 },
+      { name: 'i16', datatype: 'Int16', value: -1234, timestamp: 1 },
+      { name: 'i32', datatype: 'Int32', value: -1, timestamp: 1 },
+    ] })) as { metrics: Array<{ intValue: number }> };
+    expect(raw.metrics.map((m) => m.intValue)).toEqual([255, 64302, 4294967295]);
+    // What Tahu's encoders write: Java's int widening sign-extends Int8 and Int16 to 32 bits.
+    const extended = ProtoPayload.encode({ timestamp: 1, metrics: [
+      { name: 'i8', datatype: 1, intValue: 4294967168 }, { name: 'i16', datatype: 2, intValue: 4294966062 },
+      { name: 'i8max', datatype: 1, intValue: 127 }, { name: 'i16min', datatype: 2, intValue: 32768 },
+    ] }).finish();
+    expect(decodePayload(extended).metrics.map((m) => m.value)).toEqual([-128, -1234, 127, -32768]);
+    // Neither form: left out of range, so that a command carrying it is refused rather than wrapped.
+    const neither = ProtoPayload.encode({ timestamp: 1, metrics: [{ name: 'i16', datatype: 2, intValue: 70000 }] }).finish();
+    expect(decodePayload(neither).metrics[0]!.value).toBe(70000);
+  });
+
+  it('marks a metric whose datatype code is not one it reads, without a value', () => {
+    const bytes = ProtoPayload.encode({ timestamp: 1, metrics: [
+      { name: 'x', datatype: 99, intValue: 5 }, { name: 'y', datatype: 0, intValue: 5 }, { name: 'z', datatype: 16 }, { name: 'ok', datatype: 6, intValue: 5 },
+    ] }).finish();
+    const p = decodePayload(bytes, () => 'UInt16');
+    expect(p.metrics.map((m) => [m.name, m.datatype, m.value, m.unreadableDatatype])).toEqual([
+      ['x', undefined, null, 99], ['y', undefined, null, 0], ['z', undefined, null, 16], ['ok', 'UInt16', 5, undefined],
     ]);
   });
 

@@ -106,10 +106,16 @@ function propertySet(properties: MetricProperties): { keys: string[]; values: ob
 function valueField(m: Metric): Record<string, unknown> {
   const v = m.value as number | bigint | boolean | string;
   switch (m.datatype) {
+    // Sparkplug 3.0 §6.4.16 (Datatype details): Int8, Int16 and Int32 are "Signed 8/16/32-bit integer" carried
+    // in the protobuf uint32 field. We write each signed value as its two's complement in its own width
+    // (Int8 -1 as 255, Int16 -1234 as 64302), the bit pattern the specification's array types also use (Int8Array
+    // -23 → 0xEF). Readers that cast to the narrow type (Eclipse Tahu) and readers that check the width
+    // (pysparkplug) both read it back; sign-extending to 32 bits is refused by the latter as an overflow.
     case 'Int8':
+      return { intValue: Number(BigInt.asUintN(8, BigInt(Math.trunc(Number(v))))) };
     case 'Int16':
+      return { intValue: Number(BigInt.asUintN(16, BigInt(Math.trunc(Number(v))))) };
     case 'Int32':
-      // Negative values go sign-extended into the unsigned 32-bit field, as Tahu writes them.
       return { intValue: Number(BigInt.asUintN(32, BigInt(Math.trunc(Number(v))))) };
     case 'UInt8':
     case 'UInt16':
@@ -135,7 +141,15 @@ function valueField(m: Metric): Record<string, unknown> {
 }
 
 /** A metric as it arrived: commands may leave out the datatype and name their metric by alias only. */
-export type DecodedMetric = Omit<Metric, 'datatype'> & { datatype?: SparkplugDataType };
+export type DecodedMetric = Omit<Metric, 'datatype'> & {
+  datatype?: SparkplugDataType;
+  /**
+   * Set when the metric declares a datatype code this gateway does not read (0 "Unknown", a code beyond the
+   * specification's enum, or a type such as DataSet or an array that no tag of ours has); `datatype` and
+   * `value` are then left unset / null, so that a command carrying it is refused, never written.
+   */
+  unreadableDatatype?: number;
+};
 
 export interface DecodedPayload {
   timestamp: number;
@@ -180,7 +194,14 @@ export function decodePayload(bytes: Uint8Array, resolveType?: TypeResolver): De
     if (has(m, 'name')) metric.name = m.name!;
     if (has(m, 'alias')) metric.alias = Number(fromLong(m.alias, true));
     if (has(m, 'timestamp')) metric.timestamp = Number(fromLong(m.timestamp, true));
-    const datatype = (has(m, 'datatype') ? DATATYPE_NAMES[m.datatype!] : undefined) ?? resolveType?.(metric);
+    const declared = has(m, 'datatype') ? m.datatype! : undefined;
+    const known = declared === undefined ? undefined : DATATYPE_NAMES[declared];
+    if (declared !== undefined && known === undefined) {
+      metric.unreadableDatatype = declared;
+      payload.metrics.push(metric);
+      continue;
+    }
+    const datatype = known ?? resolveType?.(metric);
     if (datatype) metric.datatype = datatype;
     metric.value = m.isNull ? null : decodeValue(datatype, m);
     if (m.isHistorical) metric.isHistorical = true;
@@ -217,14 +238,28 @@ function has<T extends object>(o: T, key: keyof T & string): boolean {
   return Object.prototype.hasOwnProperty.call(o, key) && (o as Record<string, unknown>)[key] !== null;
 }
 
+/**
+ * A narrow signed integer from the uint32 field, in either form a sender may use: two's complement in its own
+ * width (0..2^bits-1, as we and pysparkplug write it) or sign-extended to 32 bits (as Tahu writes it). Anything
+ * else is returned as it is, out of range, so that a command carrying it is refused rather than wrapped.
+ */
+function signedOf(int: number, bits: 8 | 16): number {
+  const u = int >>> 0;
+  const width = 2 ** bits;
+  if (u < width) return u >= width / 2 ? u - width : u;
+  if (u >= 2 ** 32 - width / 2) return u - 2 ** 32;
+  return u;
+}
+
 function decodeValue(datatype: SparkplugDataType | undefined, m: RawMetric): MetricValue {
   const int = has(m, 'intValue') ? m.intValue! : undefined;
   const long = has(m, 'longValue') ? m.longValue : undefined;
   switch (datatype) {
     case 'Int8':
+      return int === undefined ? (long === undefined ? null : Number(BigInt.asIntN(32, BigInt(fromLong(long, true))))) : signedOf(int, 8);
     case 'Int16':
+      return int === undefined ? (long === undefined ? null : Number(BigInt.asIntN(32, BigInt(fromLong(long, true))))) : signedOf(int, 16);
     case 'Int32':
-      // Negative values arrive sign-extended in the unsigned 32-bit field.
       return int === undefined ? (long === undefined ? null : Number(BigInt.asIntN(32, BigInt(fromLong(long, true))))) : int | 0;
     case 'UInt8':
     case 'UInt16':
