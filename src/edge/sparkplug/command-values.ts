@@ -1,4 +1,5 @@
 // Type checking of a value a host application wants written, against the datatype our own birth declared.
+import { boundedValue } from '../log-text.js';
 import type { MetricValue } from './codec.js';
 import type { SparkplugDataType } from './datatypes.js';
 
@@ -48,6 +49,7 @@ export function checkCommandValue(value: MetricValue, datatype: SparkplugDataTyp
   }
 }
 
+/** Received values are quoted bounded: a 16 MB string must not become a 16 MB log line. */
 function describe(value: MetricValue): string {
-  return typeof value === 'string' ? JSON.stringify(value) : `${typeof value} ${String(value)}`;
+  return typeof value === 'string' ? boundedValue(value, 100) : `${typeof value} ${boundedValue(value, 100)}`;
 }

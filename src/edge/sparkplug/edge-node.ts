@@ -2,15 +2,17 @@
 // Every message it makes is handed to `capture` first (the journal), then published when the session is up.
 // Data captured while the session is down (or the primary host is offline) is held and published after the next
 // birth sequence, marked historical.
-import mqtt, { type MqttClient } from 'mqtt';
+import { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { AliasTable } from './aliases.js';
 import { BdSeqStore } from './bdseq.js';
-import { decodePayload, encodePayload, type Metric, type MetricValue, type Payload } from './codec.js';
-import { checkCommandValue } from './command-values.js';
+import { encodePayload, type DecodedMetric, type Metric, type MetricValue, type Payload } from './codec.js';
+import { bounded } from '../log-text.js';
+import { Commands } from './commands.js';
 import type { SparkplugDataType } from './datatypes.js';
 import { HeldStore } from './held-store.js';
 import { judgeHostState, parseHostState, stateTopic } from './host-state.js';
+import { openTcp } from './tcp.js';
 import { deviceTopic, nodeTopic, parseTopic } from './topics.js';
 
 export type MessageKind = 'NBIRTH' | 'NDEATH' | 'DBIRTH' | 'DDATA' | 'DDEATH';
@@ -69,6 +71,10 @@ export interface EdgeNodeStatus {
   rebirthsIgnored: number;
   writes: number;
   commandsRefused: number;
+  /** Refusal log lines left out by the rate limit (the refusals themselves are in commandsRefused). */
+  refusalLinesSuppressed: number;
+  /** NCMD/DCMD messages that arrived retained and were ignored. */
+  retainedCommandsIgnored: number;
   held: number;
   heldDropped: number;
   historicalPublished: number;
@@ -108,7 +114,8 @@ export class EdgeNode {
   private readonly announced = new Set<string>();
   private hostOnline: boolean;
   private hostTimestamp: number | undefined;
-  private readonly counters = { published: 0, rebirths: 0, rebirthsIgnored: 0, writes: 0, commandsRefused: 0, historicalPublished: 0, serverSwitches: 0 };
+  private readonly counters = { published: 0, rebirths: 0, rebirthsIgnored: 0, retainedCommandsIgnored: 0, historicalPublished: 0, serverSwitches: 0 };
+  private readonly commands: Commands;
   /** Index in `servers` of the server of the current (or the next) session. */
   private serverIndex = 0;
   /**
@@ -118,6 +125,8 @@ export class EdgeNode {
   private walkOn: { why: string; failed: boolean } | undefined;
   private loop: Promise<void> | undefined;
   private closeSession: (() => void) | undefined;
+  /** Gives up the TCP connection under way, when the node stops while connecting. */
+  private abortConnect: (() => void) | undefined;
   private wakeLoop: (() => void) | undefined;
 
   constructor(private readonly o: EdgeNodeOptions) {
@@ -125,6 +134,13 @@ export class EdgeNode {
     this.hostOnline = o.primaryHost === undefined;
     for (const [device, metrics] of o.devices) this.defs.set(device, new Map(metrics.map((m) => [m.name, m])));
     this.held = HeldStore.open(o.heldFile, o.holdMax ?? 100_000, o.log);
+    this.commands = new Commands({
+      log: o.log,
+      defOf: (device, m) => this.defOf(device, m),
+      write: o.write,
+      answer: (device, tags) => this.answerRefused(device, tags),
+      nodeControl: (m) => this.nodeControl(m),
+    });
     this.forgetUnknownHeld();
   }
 
@@ -148,7 +164,7 @@ export class EdgeNode {
 
   status(): EdgeNodeStatus {
     const primaryHost = this.o.primaryHost === undefined ? null : { id: this.o.primaryHost, online: this.hostOnline, timestamp: this.hostTimestamp ?? null };
-    return { state: this.state, bdSeq: this.bdSeq, ...this.counters, held: this.held.size, heldDropped: this.held.dropped, primaryHost, server: this.server, servers: this.o.servers };
+    return { state: this.state, bdSeq: this.bdSeq, ...this.counters, ...this.commands.status(), held: this.held.size, heldDropped: this.held.dropped, primaryHost, server: this.server, servers: this.o.servers };
   }
 
   /** First good poll, or the first after an outage: DBIRTH with every metric's current value. */
@@ -206,6 +222,7 @@ export class EdgeNode {
       // [tck-id-payloads-ndeath-will-message-publisher-disconnect-mqtt311] NDEATH is published before DISCONNECT.
       await new Promise<void>((resolve) => client.publish(nodeTopic(this.o.group, 'NDEATH', this.o.node), Buffer.from(encodePayload(death)), { qos: 1, retain: false }, () => resolve()));
     }
+    this.abortConnect?.();
     this.closeSession?.();
     this.wakeLoop?.();
     if (client) await client.endAsync().catch(() => undefined);
@@ -264,7 +281,6 @@ export class EdgeNode {
   /** One MQTT session from CONNECT to close. */
   private async runSession(): Promise<'connected' | 'unreachable' | 'no_password'> {
     this.state = 'connecting';
-    // [tck-id-message-flow-edge-node-birth-publish-will-message-payload-bdSeq] +1 on every CONNECT, persisted.
     let password: string | undefined;
     try {
       password = typeof this.o.password === 'function' ? this.o.password() : this.o.password;
@@ -273,13 +289,29 @@ export class EdgeNode {
       this.state = 'offline';
       return 'no_password';
     }
+    // [tck-id-message-flow-edge-node-birth-publish-phid-wait] what the host's STATE said in an earlier session is
+    // no longer known: births in this session wait for a STATE read in it. The last accepted timestamp stays,
+    // so an older retained STATE is still recognised as stale.
+    if (this.o.primaryHost !== undefined) this.hostOnline = false;
+    const connecting = new AbortController();
+    this.abortConnect = () => connecting.abort();
+    const socket = await openTcp(this.server, 5000, connecting.signal);
+    this.abortConnect = undefined;
+    if (socket instanceof Error || !this.running) {
+      if (!(socket instanceof Error)) socket.destroy();
+      this.state = 'offline';
+      return 'unreachable';
+    }
+    // [tck-id-message-flow-edge-node-birth-publish-will-message-payload-bdSeq] +1 for every CONNECT actually sent,
+    // written to disk before it: the will below carries it, and the session's NBIRTH repeats it.
     const bdSeq = this.bdSeqStore.next();
     // [tck-id-message-flow-edge-node-birth-publish-connect] the MQTT session comes before any birth;
     // [tck-id-operational-behavior-primary-application-state-with-multiple-servers-single-server] one server at a time.
-    const client = mqtt.connect(this.server, {
+    const client = new MqttClient(() => socket, {
       clientId: `edge-gateway:${this.o.group}:${this.o.node}`,
       username: this.o.username,
       password,
+      protocolId: 'MQTT',
       protocolVersion: 4,
       clean: true, // [tck-id-principles-persistence-clean-session-311]
       reconnectPeriod: 0,
@@ -312,7 +344,7 @@ export class EdgeNode {
     }
     this.bdSeq = bdSeq;
     try {
-      client.on('message', (topic, payload) => this.onMessage(topic, payload));
+      client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet.retain));
       const topics = [
         // [tck-id-message-flow-edge-node-ncmd-subscribe] NCMD at QoS 1 before NBIRTH;
         nodeTopic(this.o.group, 'NCMD', this.o.node),
@@ -465,9 +497,22 @@ export class EdgeNode {
     this.o.log.info({ device, metrics: mine.length }, 'Published data held during the outage, marked historical.');
   }
 
-  private onMessage(topic: string, bytes: Buffer): void {
+  private onMessage(topic: string, bytes: Buffer, retained: boolean): void {
     if (this.o.primaryHost !== undefined && topic === stateTopic(this.o.primaryHost)) this.onHostState(bytes);
+    else if (retained) this.onRetainedCommand(topic);
     else this.onCommand(topic, bytes);
+  }
+
+  /**
+   * [tck-id-payloads-ncmd-retain] [tck-id-payloads-dcmd-retain] commands are never retained. One that was (a host
+   * publishing with the retain flag) would be delivered again at every subscribe: a retained rebirth request
+   * would rebirth the node on every connect, a retained write repeat itself. Ignored, counted, logged once.
+   */
+  private onRetainedCommand(topic: string): void {
+    this.counters.retainedCommandsIgnored += 1;
+    if (this.counters.retainedCommandsIgnored === 1) {
+      this.o.log.warn({ topic: bounded(topic) }, 'Ignored a retained Sparkplug command: commands must not be retained (the host application that sent it should publish with retain off; clear it with an empty retained message on that topic). Further ones are counted, not logged.');
+    }
   }
 
   private onHostState(bytes: Buffer): void {
@@ -512,37 +557,26 @@ export class EdgeNode {
   private onCommand(topic: string, bytes: Buffer): void {
     const parsed = parseTopic(topic);
     if (!parsed || parsed.group !== this.o.group || parsed.node !== this.o.node) return;
-    if (parsed.verb === 'NCMD') this.onNodeCommand(bytes);
-    else if (parsed.verb === 'DCMD' && parsed.device !== undefined) void this.onDeviceCommand(parsed.device, bytes);
+    if (parsed.verb === 'NCMD') this.commands.onNodeCommand(bytes);
+    else if (parsed.verb === 'DCMD' && parsed.device !== undefined) void this.commands.onDeviceCommand(parsed.device, bytes);
   }
 
-  private decode(bytes: Buffer, device?: string): ReturnType<typeof decodePayload> | undefined {
-    try {
-      return decodePayload(bytes, device === undefined ? undefined : (m) => this.defOf(device, m)?.datatype);
-    } catch (err) {
-      this.counters.commandsRefused += 1;
-      this.o.log.warn({ device, err: (err as Error).message }, 'Ignored a command that is not a Sparkplug payload.');
-      return undefined;
+  /** The node controls this node offers; false for any other node metric. */
+  private nodeControl(m: DecodedMetric): boolean {
+    // [tck-id-operational-behavior-data-commands-ncmd-rebirth-verb] [tck-id-operational-behavior-data-commands-ncmd-rebirth-name]
+    // [tck-id-operational-behavior-data-commands-ncmd-rebirth-value]
+    if (m.name === REBIRTH) {
+      if (m.value === true) this.onRebirth();
+      return true;
     }
-  }
-
-  private onNodeCommand(bytes: Buffer): void {
-    const payload = this.decode(bytes);
-    if (!payload) return;
-    for (const m of payload.metrics) {
-      // [tck-id-operational-behavior-data-commands-ncmd-rebirth-verb] [tck-id-operational-behavior-data-commands-ncmd-rebirth-name]
-      // [tck-id-operational-behavior-data-commands-ncmd-rebirth-value]
-      if (m.name === REBIRTH && m.value === true) this.onRebirth();
-      else if (m.name === NEXT_SERVER && this.o.servers.length > 1) {
-        if (m.value === true && this.state === 'online') {
-          this.o.log.info('A host application asked the edge node to go on to the next MQTT server.');
-          this.endSession('a host application sent Node Control/Next Server', false);
-        }
-      } else if (m.name !== REBIRTH) {
-        this.counters.commandsRefused += 1;
-        this.o.log.warn({ metric: m.name ?? m.alias }, 'Ignored a node command for a metric this edge node does not have.');
+    if (m.name === NEXT_SERVER && this.o.servers.length > 1) {
+      if (m.value === true && this.state === 'online') {
+        this.o.log.info('A host application asked the edge node to go on to the next MQTT server.');
+        this.endSession('a host application sent Node Control/Next Server', false);
       }
+      return true;
     }
+    return false;
   }
 
   /**
@@ -573,40 +607,10 @@ export class EdgeNode {
     return name === undefined ? undefined : defs.get(name);
   }
 
-  private async onDeviceCommand(device: string, bytes: Buffer): Promise<void> {
-    const payload = this.decode(bytes, device);
-    if (!payload) return;
-    for (const m of payload.metrics) {
-      const def = this.defOf(device, m);
-      if (!def) {
-        this.refuse(device, undefined, `device "${device}" has no metric ${m.name !== undefined ? `"${m.name}"` : `with alias ${m.alias}`}`);
-        continue;
-      }
-      if (!def.writable || !this.o.write) {
-        this.refuse(device, def, `the tag is not marked writable`);
-        continue;
-      }
-      const checked = checkCommandValue(m.value, def.datatype);
-      if (!checked.ok) {
-        this.refuse(device, def, checked.reason);
-        continue;
-      }
-      try {
-        await this.o.write(device, def.name, checked.value);
-        this.counters.writes += 1;
-        this.o.log.info({ device, tag: def.name }, 'Wrote a command value to the device.');
-      } catch (err) {
-        this.refuse(device, def, `the write failed: ${(err as Error).message}`);
-      }
-    }
-  }
-
-  /** A refused or failed write: logged, counted, and answered with the tag's real value so no host keeps a wrong one. */
-  private refuse(device: string, def: DeviceMetricDef | undefined, reason: string): void {
-    this.counters.commandsRefused += 1;
-    const tag = def?.name;
-    this.o.log.warn({ device, tag, reason }, `Refused a write${tag ? ` to "${tag}"` : ''} of device "${device}": ${reason}.`);
-    const current = tag === undefined ? undefined : this.deviceMetrics.get(device)?.get(tag);
-    if (current) this.emit({ kind: 'DDATA', device, payload: { timestamp: Date.now(), metrics: [current] } });
+  /** A refused or failed write is answered with the tags' real values, so that no host keeps a wrong one. */
+  private answerRefused(device: string, tags: readonly string[]): void {
+    const known = this.deviceMetrics.get(device);
+    const current = tags.map((t) => known?.get(t)).filter((m): m is Metric => m !== undefined);
+    if (current.length > 0) this.emit({ kind: 'DDATA', device, payload: { timestamp: Date.now(), metrics: current } });
   }
 }

@@ -1,0 +1,150 @@
+// Sparkplug commands to this edge node (NCMD, DCMD): decoded against our own birth, type-checked, then carried
+// out or refused. Everything here arrived from the network, so whatever a command holds (50,000 metrics, a
+// 16 MB string, a datatype code that does not exist) gives at most one log line of bounded length per command,
+// and refusal lines beyond a few a minute are counted instead of written.
+import type { Logger } from 'pino';
+import { bounded, LogLimiter } from '../log-text.js';
+import { decodePayload, type DecodedMetric, type DecodedPayload, type MetricValue } from './codec.js';
+import { checkCommandValue } from './command-values.js';
+import type { SparkplugDataType } from './datatypes.js';
+
+export interface CommandDef {
+  name: string;
+  datatype: SparkplugDataType;
+  writable: boolean;
+}
+
+export interface CommandTarget {
+  log: Logger;
+  /** [tck-id-operational-behavior-data-commands-dcmd-metric-name] a metric resolved by alias or name from our birth. */
+  defOf(device: string, m: { name?: string; alias?: number }): CommandDef | undefined;
+  /** A DCMD value for a writable tag; resolves once the PLC took it. */
+  write?(device: string, tag: string, value: MetricValue): Promise<void>;
+  /** Republishes the real values of tags whose write was refused, so that no host keeps a wrong one. */
+  answer(device: string, tags: readonly string[]): void;
+  /** A node control metric (Node Control/…) this node offers; false when it offers no such metric. */
+  nodeControl(m: DecodedMetric): boolean;
+}
+
+export interface CommandCounters {
+  writes: number;
+  /** Metrics of commands refused (unknown, not writable, wrong value or datatype, failed write), and undecodable commands. */
+  commandsRefused: number;
+  /** Refusal log lines left out by the rate limit. */
+  refusalLinesSuppressed: number;
+}
+
+/** Examples named per reason in a refusal line. */
+const EXAMPLES = 3;
+
+/** The refusals of one command, grouped by reason, for its one log line. */
+class Refusals {
+  count = 0;
+  private readonly byReason = new Map<string, { n: number; examples: string[] }>();
+
+  add(reason: string, what: string): void {
+    this.count += 1;
+    const entry = this.byReason.get(reason) ?? { n: 0, examples: [] };
+    entry.n += 1;
+    if (entry.examples.length < EXAMPLES) entry.examples.push(what);
+    this.byReason.set(reason, entry);
+  }
+
+  summary(): string {
+    return [...this.byReason].map(([reason, { n, examples }]) => `${n} × ${reason} (${examples.join(', ')}${n > examples.length ? ', …' : ''})`).join('; ');
+  }
+}
+
+function metricLabel(m: { name?: string; alias?: number }): string {
+  return m.name !== undefined ? JSON.stringify(bounded(m.name, 80)) : `alias ${m.alias ?? '?'}`;
+}
+
+export class Commands {
+  readonly counters = { writes: 0, commandsRefused: 0 };
+  private readonly limiter = new LogLimiter(10, 60_000);
+
+  constructor(private readonly t: CommandTarget) {}
+
+  status(): CommandCounters {
+    return { ...this.counters, refusalLinesSuppressed: this.limiter.suppressed };
+  }
+
+  onNodeCommand(bytes: Buffer): void {
+    const payload = this.decode(bytes);
+    if (!payload) return;
+    const refused = new Refusals();
+    for (const m of payload.metrics) {
+      if (!this.t.nodeControl(m)) refused.add('no such node metric', metricLabel(m));
+    }
+    if (refused.count > 0) {
+      this.counters.commandsRefused += refused.count;
+      this.warn({ metrics: payload.metrics.length, refused: refused.count }, `Ignored ${refused.count} of ${payload.metrics.length} metrics of a node command: ${refused.summary()}.`);
+    }
+  }
+
+  async onDeviceCommand(device: string, bytes: Buffer): Promise<void> {
+    const payload = this.decode(bytes, device);
+    if (!payload) return;
+    const refused = new Refusals();
+    const answer = new Set<string>();
+    const written: string[] = [];
+    const deviceName = bounded(device, 80);
+    for (const m of payload.metrics) {
+      const def = this.t.defOf(device, m);
+      if (!def) {
+        refused.add(`no such metric on device "${deviceName}"`, metricLabel(m));
+        continue;
+      }
+      const refuse = (reason: string) => {
+        refused.add(reason, JSON.stringify(def.name));
+        answer.add(def.name);
+      };
+      if (m.unreadableDatatype !== undefined) {
+        // [tck-id-payloads-metric-datatype-value] a datatype that is not one of the enumerated values is no datatype.
+        refuse(`datatype code ${m.unreadableDatatype} is not a Sparkplug datatype this tag can take (it is ${def.datatype})`);
+        continue;
+      }
+      if (!def.writable || !this.t.write) {
+        refuse('the tag is not marked writable');
+        continue;
+      }
+      const checked = checkCommandValue(m.value, def.datatype);
+      if (!checked.ok) {
+        refuse(checked.reason);
+        continue;
+      }
+      try {
+        await this.t.write(device, def.name, checked.value);
+        this.counters.writes += 1;
+        written.push(def.name);
+      } catch (err) {
+        refuse(`the write failed: ${bounded((err as Error).message)}`);
+      }
+    }
+    if (written.length > 0) {
+      this.t.log.info({ device: deviceName, tags: written.slice(0, EXAMPLES), written: written.length }, `Wrote ${written.length} command value${written.length === 1 ? '' : 's'} to device "${deviceName}".`);
+    }
+    if (refused.count > 0) {
+      this.counters.commandsRefused += refused.count;
+      this.warn({ device: deviceName, metrics: payload.metrics.length, refused: refused.count }, `Refused ${refused.count} of ${payload.metrics.length} metrics of a write to device "${deviceName}": ${refused.summary()}.`);
+    }
+    if (answer.size > 0) this.t.answer(device, [...answer]);
+  }
+
+  private decode(bytes: Buffer, device?: string): DecodedPayload | undefined {
+    try {
+      return decodePayload(bytes, device === undefined ? undefined : (m) => this.t.defOf(device, m)?.datatype);
+    } catch (err) {
+      this.counters.commandsRefused += 1;
+      this.warn({ device: device === undefined ? undefined : bounded(device, 80), bytes: bytes.length, err: bounded((err as Error).message) }, 'Ignored a command that is not a Sparkplug payload.');
+      return undefined;
+    }
+  }
+
+  private warn(fields: Record<string, unknown>, message: string): void {
+    const take = this.limiter.take();
+    if (!take.log) return;
+    const line = bounded(message, 1000);
+    this.t.log.warn(take.leftOut > 0 ? { ...fields, refusalLinesLeftOut: take.leftOut } : fields, take.leftOut > 0 ? `${line} (${take.leftOut} earlier refusal lines were left out by the rate limit.)` : line);
+  }
+}
