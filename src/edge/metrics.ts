@@ -117,6 +117,11 @@ export function createMetrics(readStatus: () => GatewayStatus): GatewayMetrics {
   counter('edge_gateway_sparkplug_writes_total', 'DCMD writes, by outcome (refused: not writable, wrong type, unknown metric, or the PLC failed).', ['outcome'], (s) => [
     [{ outcome: 'written' }, s.sparkplug.writes], [{ outcome: 'refused' }, s.sparkplug.commandsRefused],
   ]);
+  counter('edge_gateway_sparkplug_connect_failures_total', 'Connection attempts of the edge node to its MQTT server that gave no session (unreachable, refused, or no CONNACK); bdSeq advances only for a CONNECT sent.', [], (s) => [[{}, s.sparkplug.connectFailures ?? 0]]);
+  counter('edge_gateway_sparkplug_commands_ignored_total', 'NCMD/DCMD messages ignored whole: retained (commands must not be retained; one would repeat at every connect).', ['reason'], (s) => [
+    [{ reason: 'retained' }, s.sparkplug.retainedCommandsIgnored ?? 0],
+  ]);
+  counter('edge_gateway_sparkplug_refusal_log_lines_suppressed_total', 'Command refusal log lines left out by the rate limit (at most 10 a minute; every refusal is still counted in edge_gateway_sparkplug_writes_total).', [], (s) => [[{}, s.sparkplug.refusalLinesSuppressed ?? 0]]);
   gauge('edge_gateway_sparkplug_held_metrics', 'Metrics held while the MQTT session or the primary host is down, to be published as historical.', [], (g, s) => g.set(s.sparkplug.held));
   counter('edge_gateway_sparkplug_held_dropped_total', 'Held metrics dropped beyond sparkplug.hold_max (the journal and Kafka still have them).', [], (s) => [[{}, s.sparkplug.heldDropped]]);
   counter('edge_gateway_http_logins_refused_total', 'Requests to the status page, /api/status or /metrics refused for want of a valid http.users login.', ['reason'], (s) =>

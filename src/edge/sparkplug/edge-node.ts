@@ -84,6 +84,8 @@ export interface EdgeNodeStatus {
   servers: readonly string[];
   /** Times the node went on to the next server in the list. */
   serverSwitches: number;
+  /** Connection attempts that did not end in a session: no TCP connection, or the CONNECT refused or unanswered. */
+  connectFailures: number;
 }
 
 const REBIRTH = 'Node Control/Rebirth';
@@ -114,7 +116,7 @@ export class EdgeNode {
   private readonly announced = new Set<string>();
   private hostOnline: boolean;
   private hostTimestamp: number | undefined;
-  private readonly counters = { published: 0, rebirths: 0, rebirthsIgnored: 0, retainedCommandsIgnored: 0, historicalPublished: 0, serverSwitches: 0 };
+  private readonly counters = { published: 0, rebirths: 0, rebirthsIgnored: 0, retainedCommandsIgnored: 0, historicalPublished: 0, serverSwitches: 0, connectFailures: 0 };
   private readonly commands: Commands;
   /** Index in `servers` of the server of the current (or the next) session. */
   private serverIndex = 0;
@@ -299,6 +301,7 @@ export class EdgeNode {
     this.abortConnect = undefined;
     if (socket instanceof Error || !this.running) {
       if (!(socket instanceof Error)) socket.destroy();
+      else if (this.running) this.counters.connectFailures += 1;
       this.state = 'offline';
       return 'unreachable';
     }
@@ -338,6 +341,7 @@ export class EdgeNode {
       closed.then(() => false),
     ]);
     if (!connected || !this.running) {
+      if (this.running) this.counters.connectFailures += 1;
       client.end(true);
       this.state = 'offline';
       return 'unreachable';
