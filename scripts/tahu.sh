@@ -4,6 +4,7 @@
 #
 #   scripts/tahu.sh fetch                                        build the harness into the cache, print libs dir
 #   scripts/tahu.sh run --url tcp://127.0.0.1:1883 [--host-id ID] [--client-id ID] [--topic T] [--exit-on-stdin-eof]
+#   scripts/tahu.sh run --decode                                 Tahu's decoder alone: hex payloads on stdin, JSON out
 #
 # Environment:
 #   TAHU_VERSION     Tahu release to use (default below)

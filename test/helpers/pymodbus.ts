@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort, waitFor } from './net.js';
+import { peerPython } from './python-peer.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -68,12 +69,7 @@ export interface SerialOptions {
 
 /** The venv's python; installs pymodbus on first use (scripts/pymodbus.sh), fails saying how to get it. */
 export function pymodbusPython(): string {
-  const r = spawnSync('bash', [path.join(REPO_ROOT, 'scripts', 'pymodbus.sh')], { encoding: 'utf8' });
-  const python = r.stdout?.trim().split('\n').pop() ?? '';
-  if (r.status !== 0 || !existsSync(python)) {
-    throw new Error(`pymodbus is not available: run "bash scripts/pymodbus.sh" (needs python3 and python3-venv: apt-get install -y python3-venv). ${r.stderr ?? ''}`.trim());
-  }
-  return python;
+  return peerPython('pymodbus');
 }
 
 const jsonValue = (_k: string, v: unknown) => (typeof v === 'bigint' ? v.toString() : v);

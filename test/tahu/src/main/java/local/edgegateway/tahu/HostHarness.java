@@ -66,6 +66,10 @@ public final class HostHarness {
 
 		String url = null, hostId = null, clientId = "tahu-harness-" + ProcessHandle.current().pid(), topic = "spBv1.0/#";
 		boolean exitOnStdinEof = false;
+		if (args.length == 1 && args[0].equals("--decode")) {
+			decodeLines();
+			return;
+		}
 		for (int i = 0; i < args.length; i++) {
 			switch (args[i]) {
 				case "--url" -> url = args[++i];
@@ -104,6 +108,33 @@ public final class HostHarness {
 			System.exit(0);
 		}
 		Thread.currentThread().join();
+	}
+
+	/**
+	 * Tahu's payload decoder alone: one Sparkplug B payload per stdin line, as hex; one "decoded" event per line
+	 * with the metrics as Tahu reads them (or "decode_error").
+	 */
+	private static void decodeLines() throws IOException {
+		SparkplugBPayloadDecoder decoder = new SparkplugBPayloadDecoder();
+		java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in, StandardCharsets.US_ASCII));
+		for (String line; (line = in.readLine()) != null;) {
+			line = line.trim();
+			if (line.isEmpty()) continue;
+			try {
+				byte[] bytes = java.util.HexFormat.of().parseHex(line);
+				SparkplugBPayload p = decoder.buildFromByteArray(bytes, null);
+				List<Map<String, Object>> list = new ArrayList<>();
+				for (Metric m : p.getMetrics()) {
+					Map<String, Object> map = metric(m);
+					// 64-bit values as text, so that no JSON reader rounds them.
+					if (m.getValue() instanceof Long || m.getValue() instanceof java.math.BigInteger) map.put("value", String.valueOf(m.getValue()));
+					list.add(map);
+				}
+				emit("decoded", "metrics", list);
+			} catch (Exception e) {
+				emit("decode_error", "message", String.valueOf(e));
+			}
+		}
 	}
 
 	private static String tahuVersion() {
