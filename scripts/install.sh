@@ -5,11 +5,16 @@
 #   /var/lib/edge-gateway             the journal and the Sparkplug bdSeq (the unit's StateDirectory)
 #   /etc/systemd/system/edge-gateway.service, edge-gateway-broker.service
 #   /usr/local/bin/edge-gateway       the command line, for validate/status/once
-# and a system user edge-gateway. Then it enables and starts (or, on an upgrade, restarts) the gateway.
+# and a system user edge-gateway. Then it enables and starts (or, on an upgrade, restarts) the broker and the
+# gateway. The broker runs in its own unit (broker.embedded: false), so that SCADA and HMIs keep their
+# connections and receive the gateway's NDEATH when the gateway crashes, restarts or is upgraded; a
+# configuration with broker.embedded: true gets the gateway unit alone.
 # Run it again to upgrade: it is idempotent and never touches an existing configuration or journal.
 #
 #   sudo scripts/install.sh               install or upgrade
 #   sudo scripts/install.sh --uninstall   remove the release and the units; keep configuration, journal, user
+#   --embedded-broker                     a new example configuration runs the broker inside the gateway (one
+#                                         unit): only for sites where nothing but the status page needs MQTT
 #   --root DIR                            act on the filesystem under DIR instead of / (images, tests); the
 #                                         services are enabled there but not started
 set -euo pipefail
@@ -18,15 +23,17 @@ NAME=edge-gateway
 UNITS=(edge-gateway.service edge-gateway-broker.service)
 ROOT=
 ACTION=install
+EMBEDDED_EXAMPLE=false
 
 usage() {
-  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
   exit "${1:-0}"
 }
 
 while [ $# -gt 0 ]; do
   case "$1" in
     --uninstall) ACTION=uninstall ;;
+    --embedded-broker) EMBEDDED_EXAMPLE=true ;;
     --root) [ $# -ge 2 ] || usage 2; ROOT=${2%/}; shift ;;
     --root=*) ROOT=${1#--root=}; ROOT=${ROOT%/} ;;
     -h|--help) usage 0 ;;
@@ -55,6 +62,18 @@ BIN="$ROOT/usr/local/bin/$NAME"
 # systemctl acts on a running systemd only when it is PID 1 on this root (not in a container, chroot, --root).
 systemd_running() { [ -z "$ROOT" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
 systemctl_root() { if [ -n "$ROOT" ]; then systemctl --root="$ROOT" "$@"; else systemctl "$@"; fi; }
+
+# broker.embedded of the configuration in place (true when absent, or when the file cannot be read: then the
+# gateway unit alone is enabled, and its ExecStartPre validate says what is wrong with the file).
+config_embedded() {
+  node -e '
+    const yaml = require(process.argv[1]);
+    try {
+      const c = yaml.parse(require("fs").readFileSync(process.argv[2], "utf8"), { maxAliasCount: 100 });
+      process.stdout.write(String(c?.broker?.embedded !== false));
+    } catch { process.stdout.write("true"); }
+  ' "$SRC/node_modules/yaml" "$ETC/gateway.yaml" 2>/dev/null || echo true
+}
 
 user_entry() {
   if [ -n "$ROOT" ]; then grep "^$NAME:" "$ROOT/etc/passwd" || true; else getent passwd "$NAME" || true; fi
@@ -114,7 +133,12 @@ do_install() {
   # The configuration: never overwritten. Readable by the service (it may hold Kafka credentials), not by all.
   install -d -m 0750 -o 0 -g "$gid" "$ETC"
   if [ ! -e "$ETC/gateway.yaml" ]; then
-    sed "s|^data_dir:.*|data_dir: /var/lib/$NAME|" "$SRC/config/gateway.yaml" >"$ETC/gateway.yaml"
+    if [ "$EMBEDDED_EXAMPLE" = true ]; then
+      sed "s|^data_dir:.*|data_dir: /var/lib/$NAME|" "$SRC/config/gateway.yaml" >"$ETC/gateway.yaml"
+    else
+      sed -E -e "s|^data_dir:.*|data_dir: /var/lib/$NAME|" -e 's|^broker: \{ ([^}]*[^ }]) \}|broker: { \1, embedded: false }|' \
+        "$SRC/config/gateway.yaml" >"$ETC/gateway.yaml"
+    fi
     chown "0:$gid" "$ETC/gateway.yaml"
     chmod 0640 "$ETC/gateway.yaml"
     say "put an example configuration in /etc/$NAME/gateway.yaml: edit it, then: $NAME validate --config /etc/$NAME/gateway.yaml"
@@ -126,18 +150,24 @@ do_install() {
   mkdir -p "$UNIT_DIR"
   for unit in "${UNITS[@]}"; do install -m 0644 "$SRC/systemd/$unit" "$UNIT_DIR/$unit"; done
 
+  # The units the configuration asks for: the broker's own unit unless the broker is embedded in the gateway.
+  local enabled=("$NAME.service") idle=()
+  if [ "$(config_embedded)" = false ]; then enabled=("$NAME-broker.service" "$NAME.service"); else idle=("$NAME-broker.service"); fi
   if systemd_running; then
     systemctl daemon-reload
-    systemctl enable --quiet "$NAME.service"
+    # A broker unit left over from a two-unit set-up would hold the port the embedded broker needs.
+    if [ ${#idle[@]} -gt 0 ]; then systemctl disable --now --quiet "${idle[@]}" 2>/dev/null || true; fi
+    systemctl enable --quiet "${enabled[@]}"
     # An upgrade restarts what runs, so that the new release is the one running: the broker first.
-    for unit in edge-gateway-broker.service edge-gateway.service; do
+    for unit in "${enabled[@]}"; do
       if systemctl is-active --quiet "$unit"; then systemctl restart "$unit"; fi
     done
-    systemctl start "$NAME.service" || die "$NAME did not start: journalctl -u $NAME -n 50 says why"
-    say "$NAME is enabled and running: systemctl status $NAME; journalctl -u $NAME -f"
+    systemctl start "${enabled[@]}" || die "${enabled[*]} did not start: journalctl -u $NAME -u $NAME-broker -n 50 says why"
+    say "${enabled[*]} enabled and running: systemctl status ${enabled[*]}; journalctl -u $NAME -f"
   elif command -v systemctl >/dev/null 2>&1; then
-    systemctl_root enable --quiet "$NAME.service"
-    say "$NAME is enabled; systemd is not running here, so it starts at the next boot"
+    if [ ${#idle[@]} -gt 0 ]; then systemctl_root disable --quiet "${idle[@]}" 2>/dev/null || true; fi
+    systemctl_root enable --quiet "${enabled[@]}"
+    say "${enabled[*]} enabled; systemd is not running here, so they start at the next boot"
   else
     say "warning: no systemctl: enable and start $NAME.service with this system's service manager"
   fi

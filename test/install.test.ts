@@ -69,12 +69,16 @@ describe('scripts/install.sh', () => {
     const validate = spawnSync(process.execPath, [join(opt, 'dist/edge/cli.js'), 'validate', '--config', config], { encoding: 'utf8' });
     expect(validate.status, validate.stderr).toBe(0);
 
-    // The units, and the gateway enabled (systemd does not run on this root, so nothing is started).
+    // The units, the broker in its own unit and both enabled (systemd does not run on this root, so nothing is
+    // started): hosts keep the broker, and get the gateway's NDEATH, when the gateway crashes.
     for (const unit of ['edge-gateway.service', 'edge-gateway-broker.service']) {
       expect(readFileSync(join(root, 'etc/systemd/system', unit), 'utf8')).toBe(readFileSync(join(ROOT, 'systemd', unit), 'utf8'));
     }
+    expect(readFileSync(config, 'utf8')).toMatch(/^broker: \{ listen: 127\.0\.0\.1:1883, embedded: false \}/m);
     const wants = join(root, 'etc/systemd/system/multi-user.target.wants/edge-gateway.service');
+    const brokerWants = join(root, 'etc/systemd/system/multi-user.target.wants/edge-gateway-broker.service');
     expect(lstatSync(wants).isSymbolicLink()).toBe(true);
+    expect(lstatSync(brokerWants).isSymbolicLink()).toBe(true);
 
     // Again (an upgrade): the edited configuration and the journal stay as they are.
     const edited = `${readFileSync(config, 'utf8')}# edited on site\n`;
@@ -93,6 +97,7 @@ describe('scripts/install.sh', () => {
     expect(existsSync(opt)).toBe(false);
     expect(existsSync(join(root, 'etc/systemd/system/edge-gateway.service'))).toBe(false);
     expect(existsSync(wants)).toBe(false);
+    expect(existsSync(brokerWants)).toBe(false);
     expect(existsSync(join(root, 'usr/local/bin/edge-gateway'))).toBe(false);
     expect(readFileSync(config, 'utf8')).toBe(edited);
     expect(readFileSync(join(root, 'var/lib/edge-gateway/journal.db'), 'utf8')).toBe('the journal');
@@ -100,6 +105,26 @@ describe('scripts/install.sh', () => {
 
     // This machine was not touched.
     expect({ opt: existsSync('/opt/edge-gateway'), etc: existsSync('/etc/edge-gateway'), passwd: readFileSync('/etc/passwd', 'utf8') }).toEqual(hostBefore);
+  });
+
+  it('with --embedded-broker, and for a configuration whose broker is embedded, enables the gateway unit alone', () => {
+    const root = scratchRoot();
+    const r = installSh('--root', root, '--embedded-broker');
+    expect(r.code, r.out).toBe(0);
+    const config = join(root, 'etc/edge-gateway/gateway.yaml');
+    expect(readFileSync(config, 'utf8')).not.toMatch(/embedded: false/);
+    const wantsDir = join(root, 'etc/systemd/system/multi-user.target.wants');
+    expect(lstatSync(join(wantsDir, 'edge-gateway.service')).isSymbolicLink()).toBe(true);
+    expect(existsSync(join(wantsDir, 'edge-gateway-broker.service'))).toBe(false);
+
+    // The site moves the broker out: the next install (an upgrade) enables its unit; moving it back disables it.
+    writeFileSync(config, readFileSync(config, 'utf8').replace(/^broker: \{ (.*) \}/m, 'broker: { $1, embedded: false }'));
+    expect(installSh('--root', root).code).toBe(0);
+    expect(lstatSync(join(wantsDir, 'edge-gateway-broker.service')).isSymbolicLink()).toBe(true);
+    writeFileSync(config, readFileSync(config, 'utf8').replace('embedded: false', 'embedded: true'));
+    expect(installSh('--root', root).code).toBe(0);
+    expect(existsSync(join(wantsDir, 'edge-gateway-broker.service'))).toBe(false);
+    expect(installSh('--root', root, '--uninstall').code).toBe(0);
   });
 
   it('refuses an unknown option and a missing root', () => {
