@@ -161,8 +161,8 @@ describe.each(BROKER_KINDS)('Sparkplug B session with the %s broker', (kind) => 
     await waitFor('the refusals to be counted', async () => (await g.status()).sparkplug.commandsRefused === 3, 10_000);
     expect(plc.getHolding(11)[0]).toBe(42);
     expect((await g.status()).sparkplug.writes).toBe(1);
-    expect(g.logLines().filter((l) => /Refused a write/.test(l.msg)).map((l) => l.reason)).toEqual([
-      'the tag is not marked writable', expect.stringMatching(/out of range for UInt16/), expect.stringMatching(/not an integer/),
+    expect(g.logLines().filter((l) => /^Refused 1 of 1 metrics of a write to device "plc-1"/.test(l.msg)).map((l) => l.msg)).toEqual([
+      expect.stringMatching(/the tag is not marked writable \("level"\)/), expect.stringMatching(/out of range for UInt16/), expect.stringMatching(/not an integer/),
     ]);
 
     // The PLC stops answering: DDEATH; it answers again: a fresh DBIRTH with its current values.
