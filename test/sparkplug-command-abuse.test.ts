@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startSimulatedPlc } from '../scripts/sim-plc.mjs';
 import { createRequire } from 'node:module';
 import { encodePayload } from '../src/edge/sparkplug/codec.js';
+import { commandedPlcYaml } from './helpers/primary-host.js';
 import { GatewayProcess } from './helpers/gateway.js';
 import { freePort, sleep, waitFor } from './helpers/net.js';
 
@@ -27,16 +28,7 @@ describe('hostile Sparkplug commands', () => {
     cleanups.push(() => plc.close());
     plc.setHolding(10, [1]);
     plc.setHolding(11, [5]);
-    const g = await GatewayProcess.create({ extraYaml: `devices:
-  - name: plc-1
-    driver: modbus-tcp
-    host: 127.0.0.1
-    port: ${plc.port}
-    poll: 200ms
-    tags:
-      - { name: level, table: holding, address: 10, type: int16 }
-      - { name: setpoint, table: holding, address: 11, type: uint16, writable: true }
-` });
+    const g = await GatewayProcess.create({ extraYaml: commandedPlcYaml(plc.port) });
     cleanups.push(() => g.kill());
     await g.start();
     await waitFor('the node online, its device born', async () => {

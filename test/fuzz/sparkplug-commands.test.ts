@@ -12,6 +12,7 @@ import { encodePayload, type Metric } from '../../src/edge/sparkplug/codec.js';
 import { checkCommandValue } from '../../src/edge/sparkplug/command-values.js';
 import { Commands, type CommandDef } from '../../src/edge/sparkplug/commands.js';
 import { fuzzSeed, type Rng } from '../helpers/fuzz.js';
+import { commandedPlcYaml } from '../helpers/primary-host.js';
 import { GatewayProcess } from '../helpers/gateway.js';
 import { freePort, waitFor } from '../helpers/net.js';
 
@@ -115,16 +116,7 @@ describe('fuzz: Sparkplug commands', () => {
     const plc = await startSimulatedPlc({ port: await freePort() });
     cleanups.push(() => plc.close());
     plc.setHolding(10, [1]);
-    const g = await GatewayProcess.create({ extraYaml: `devices:
-  - name: plc-1
-    driver: modbus-tcp
-    host: 127.0.0.1
-    port: ${plc.port}
-    poll: 200ms
-    tags:
-      - { name: level, table: holding, address: 10, type: int16 }
-      - { name: setpoint, table: holding, address: 11, type: uint16, writable: true }
-` });
+    const g = await GatewayProcess.create({ extraYaml: commandedPlcYaml(plc.port) });
     cleanups.push(() => g.kill());
     await g.start();
     await waitFor('the node online', async () => (await g.status()).sparkplug.state === 'online', 15_000);

@@ -1,4 +1,5 @@
-// A Sparkplug 3.0 primary host application as the tests play it (mqtt.js), and the one-PLC edge node they watch.
+// A Sparkplug 3.0 primary host application as the tests play it (mqtt.js), and the one-PLC edge nodes they watch
+// and command.
 import mqtt, { type MqttClient } from 'mqtt';
 
 export const HOST = 'scada-1';
@@ -35,5 +36,19 @@ devices:
     poll: 200ms
     tags:
       - { name: level, table: holding, address: 10, type: uint16 }
+`;
+}
+
+/** Gateway YAML: one PLC, plc-1, with a read-only `level` (int16, holding 10) and a writable `setpoint` (uint16, 11). */
+export function commandedPlcYaml(plcPort: number): string {
+  return `devices:
+  - name: plc-1
+    driver: modbus-tcp
+    host: 127.0.0.1
+    port: ${plcPort}
+    poll: 200ms
+    tags:
+      - { name: level, table: holding, address: 10, type: int16 }
+      - { name: setpoint, table: holding, address: 11, type: uint16, writable: true }
 `;
 }
