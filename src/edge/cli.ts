@@ -318,7 +318,8 @@ function formatStatus(body: Record<string, any>): string {
     `sparkplug   ${body.sparkplug.state}  bdSeq ${body.sparkplug.bdSeq}  broker ${body.sparkplug.server} (${clients(body.sparkplug.brokerClients)})` +
       `${(body.sparkplug.servers?.length ?? 1) > 1 ? ` server ${body.sparkplug.servers.indexOf(body.sparkplug.server) + 1} of ${body.sparkplug.servers.length}, ${body.sparkplug.serverSwitches} switches` : ''}` +
       `${body.sparkplug.primaryHost ? `  primary host ${body.sparkplug.primaryHost.id} ${body.sparkplug.primaryHost.online ? 'online' : 'offline'}` : ''}` +
-      `  writes ${body.sparkplug.writes ?? 0}, refused ${body.sparkplug.commandsRefused}${body.sparkplug.held ? `  held ${body.sparkplug.held}` : ''}`,
+      `  writes ${body.sparkplug.writes ?? 0}, refused ${body.sparkplug.commandsRefused}${body.sparkplug.retainedCommandsIgnored ? ` (${body.sparkplug.retainedCommandsIgnored} retained ignored)` : ''}` +
+      `${body.sparkplug.connectFailures ? `  failed connects ${body.sparkplug.connectFailures}` : ''}${body.sparkplug.held ? `  held ${body.sparkplug.held}` : ''}`,
     `uplink      ${u.state}  ${u.target ?? ''}  forwarded ${u.forwarded}  ${u.throughput ?? 0}/s  last ack ${u.lastAckAt ?? '-'}  latency ${ms(u.lastLatencyMs)}${u.lastError ? `  last error: ${u.lastError}` : ''}`,
     `journal     ${j.records} records, ${j.bytes} bytes, oldest ${j.oldestAgeMs === null ? '-' : `${Math.round(j.oldestAgeMs / 1000)} s`} old, next edge.seq ${j.nextSeq}, captured ${j.captured ?? '-'} (${j.captureRate ?? 0}/s)${j.writeError ? `; ${j.writeError}` : ''}`,
     `losses      dropped ${Object.entries(j.dropped ?? {}).filter(([, n]) => Number(n) > 0).map(([reason, n]) => `${reason} ${n}`).join(', ') || 'none'}; dead letters ${u.deadLettered ?? 0}${j.quarantined ? `; corrupt journal moved to ${j.quarantined}` : ''}`,

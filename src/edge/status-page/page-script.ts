@@ -149,7 +149,8 @@ export const SCRIPT = String.raw`
       ['published', int(p.published)],
       ['rebirths', int(p.rebirths)],
       ['writes', int(p.writes)],
-      ['commands refused', int(p.commandsRefused), p.commandsRefused ? 'err' : ''],
+      ['commands refused', int(p.commandsRefused) + (p.retainedCommandsIgnored ? ' · ' + int(p.retainedCommandsIgnored) + ' retained ignored' : ''), p.commandsRefused || p.retainedCommandsIgnored ? 'err' : ''],
+      ['failed connects', int(p.connectFailures || 0), p.connectFailures ? 'err' : ''],
       ['held for history', int(p.held) + (p.heldDropped ? ' (' + int(p.heldDropped) + ' dropped)' : ''), p.heldDropped ? 'err' : ''],
       ['primary host', p.primaryHost ? p.primaryHost.id + (p.primaryHost.online ? ' online' : ' offline') : 'none', p.primaryHost && !p.primaryHost.online ? 'err' : '']
     ]);
