@@ -26,8 +26,8 @@ export const BLIND_JUMP = 100_000;
 export function judgeOpen(side: SideRead, db: DbFacts, wal: WalVerdict, boot: string): OpenVerdict {
   const dbMark = (db.lowest ?? db.next) - 1;
   if (side.kind === 'legacy') {
-    // The format before ids: its ceiling still bounds every seq handed out.
-    if (wal !== 'lost') return { next: Math.max(db.next, side.ceiling) };
+    // The format before ids: its ceiling still bounds every seq handed out, should the WAL have lost some.
+    if (wal !== 'lost') return { next: db.next };
     return { next: Math.max(db.next, side.ceiling), lost: { from: dbMark + 1, to: Math.max(db.next, side.ceiling) - 1, why: 'the WAL lost committed frames' } };
   }
   if (side.kind !== 'ok') {
