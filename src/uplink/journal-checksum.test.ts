@@ -9,7 +9,7 @@ import { Journal, openJournal, type Gap, type JournalEntry } from './journal.js'
 
 const gapEntry = (g: Gap): JournalEntry => ({ key: 'g/n', type: 'gap', value: JSON.stringify({ type: 'gap', ...g }), capturedAt: Date.now() });
 const entry = (i: number): JournalEntry => ({ key: 'g/n/d', type: 'data', value: `{"i":${i},"historical":false,"mark":"record-${String(i).padStart(4, '0')}-${'v'.repeat(40)}"}`, capturedAt: 1000 + i });
-const newFile = () => join(mkdtempSync(join(tmpdir(), 'journal-crc-')), 'journal.db');
+const newFile = () => join(mkdtempSync(join(tmpdir(), 'journal-checksum-')), 'journal.db');
 
 function expectSetAside(journal: Journal, seq: number, all: number): void {
   const first = journal.peek(0, 1000);

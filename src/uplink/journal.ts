@@ -82,8 +82,8 @@ export interface JournalOptions {
 }
 
 /**
- * Seqs are reserved in the side file in blocks before use: at most SEQ_BLOCK, at least MIN_BLOCK, sized to some
- * ten seconds of capture, so that the side file is written rarely and what a damaged WAL forces to be announced
+ * Seqs are reserved in the side file in blocks before use: some ten seconds of capture, at least MIN_BLOCK and
+ * at most SEQ_BLOCK, so that the side file is written rarely and what a damaged WAL forces to be announced
  * (everything up to the ceiling) stays small.
  */
 const SEQ_BLOCK = 100_000;
@@ -219,6 +219,7 @@ export class Journal {
   private ceiling = 0;
   private block = MIN_BLOCK;
   private reservedAt = 0;
+  private reservedFrom = 0;
   /** Written to the side file and the meta table: a database replaced or recreated empty is recognised. */
   private readonly id: number;
   private sideWrittenAt = 0;
@@ -283,16 +284,16 @@ export class Journal {
           key TEXT NOT NULL,
           type TEXT NOT NULL,
           value TEXT NOT NULL,
-          crc INTEGER
+          checksum INTEGER
         ) STRICT;
       `);
-      // A journal written before checksums: its rows keep crc NULL, read as "written before checksums".
+      // A journal written before checksums: its rows keep checksum NULL, read as "written before checksums".
       const columns = this.db.pragma('table_info(records)') as Array<{ name: string }>;
-      if (!columns.some((c) => c.name === 'crc')) this.db.exec('ALTER TABLE records ADD COLUMN crc INTEGER');
+      if (!columns.some((c) => c.name === 'checksum')) this.db.exec('ALTER TABLE records ADD COLUMN checksum INTEGER');
       this.stmt = {
-        insert: this.db.prepare('INSERT INTO records (seq, captured_at, key, type, value, crc) VALUES (?, ?, ?, ?, ?, ?)'),
+        insert: this.db.prepare('INSERT INTO records (seq, captured_at, key, type, value, checksum) VALUES (?, ?, ?, ?, ?, ?)'),
         setNextSeq: this.db.prepare("UPDATE meta SET value = ? WHERE key = 'next_seq'"),
-        peek: this.db.prepare('SELECT seq, captured_at, key, type, value, crc FROM records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
+        peek: this.db.prepare('SELECT seq, captured_at, key, type, value, checksum FROM records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
         del: this.db.prepare('DELETE FROM records WHERE seq BETWEEN ? AND ?'),
         delBytes: this.db.prepare('SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records WHERE seq BETWEEN ? AND ?'),
         oldest: this.db.prepare('SELECT captured_at FROM records ORDER BY seq LIMIT 1'),
@@ -416,14 +417,17 @@ export class Journal {
 
   /**
    * Raises the reserved ceiling, written to the side file before a seq below it is used; returns true when it
-   * did. Blocks grow while they last less than ten seconds and shrink when they last over a minute.
+   * did. A block lasts some ten seconds at the rate the last one was used up.
    */
   private reserve(next: number): boolean {
     if (next <= this.ceiling) return false;
     const now = Date.now();
-    if (this.reservedAt > 0 && now - this.reservedAt < 10_000) this.block = Math.min(SEQ_BLOCK, this.block * 2);
-    else if (now - this.reservedAt > 60_000) this.block = Math.max(MIN_BLOCK, Math.floor(this.block / 2));
+    if (this.reservedAt > 0) {
+      const perMs = (next - this.reservedFrom) / Math.max(1, now - this.reservedAt);
+      this.block = Math.min(SEQ_BLOCK, Math.max(MIN_BLOCK, Math.ceil(perMs * 10_000)));
+    }
     this.reservedAt = now;
+    this.reservedFrom = next;
     this.ceiling = next + this.block;
     this.writeSideFile(null);
     return true;
@@ -576,14 +580,14 @@ export class Journal {
    */
   peek(afterSeq: number, limit: number, upTo = Number.MAX_SAFE_INTEGER): JournalRecord[] {
     const rows = this.stmt.peek.all(afterSeq, upTo, limit) as Array<{
-      seq: number; captured_at: number; key: string; type: RecordType; value: string; crc: number | null;
+      seq: number; captured_at: number; key: string; type: RecordType; value: string; checksum: number | null;
     }>;
     const out: JournalRecord[] = [];
     const damaged: Array<[number, number]> = [];
     for (const r of rows) {
       const record = { seq: r.seq, capturedAt: r.captured_at, key: r.key, type: r.type, value: r.value, held: r.seq <= this.heldUpTo };
       // NULL: written before checksums existed.
-      if (r.crc === null || r.crc === recordChecksum(r.seq, r.captured_at, r.key, r.type, r.value)) {
+      if (r.checksum === null || r.checksum === recordChecksum(r.seq, r.captured_at, r.key, r.type, r.value)) {
         out.push(record);
         continue;
       }

@@ -38,7 +38,7 @@ export function parseSide(text: string): SideRead {
   }
   const nl = text.indexOf('\n');
   const body = nl < 0 ? text : text.slice(0, nl);
-  const m = / crc=([0-9a-f]{8})$/.exec(body);
+  const m = / sum=([0-9a-f]{8})$/.exec(body);
   if (!m) return { kind: 'damaged', error: 'no checksum' };
   const json = body.slice(0, m.index);
   if (textChecksum(json) !== Number.parseInt(m[1]!, 16)) return { kind: 'damaged', error: 'checksum mismatch' };
@@ -85,7 +85,7 @@ export function ceilingOf(r: SideRead): number {
 
 export function formatSide(s: SideState): string {
   const json = JSON.stringify({ id: s.id, ceiling: s.ceiling, acked: s.acked, closedAt: s.closedAt, boot: s.boot });
-  return `${json} crc=${textChecksum(json).toString(16).padStart(8, '0')}\n`;
+  return `${json} sum=${textChecksum(json).toString(16).padStart(8, '0')}\n`;
 }
 
 /** Atomic: the old file or the new one, never half of either, and the rename itself made durable. */
