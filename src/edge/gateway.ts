@@ -58,6 +58,10 @@ export interface GatewayStatus {
   }>;
   journal: {
     records: number; bytes: number; fileBytes: number; oldestAgeMs: number | null; nextSeq: number; dropped: Record<string, number>; quarantined: string | null;
+    /** Set when the journal found at start that its file or WAL had lost records: why, and the seqs announced. */
+    damaged: { why: string; count: number; ranges: Array<[number, number]> } | null;
+    /** Records found altered in the file since start (checksum mismatch), set aside and announced. */
+    checksumMismatches: number;
     /** Messages captured since start, and per second over the last minute. */
     captured: number; captureRate: number;
     /** Set while the journal's writes fail (disk full, I/O errors). */
@@ -99,7 +103,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   const httpAccess = config.http.users ? new HttpAccess(config.http.users, log) : undefined;
   const http = await startHttp(config.http.listen, statusRoutes(sources), log, { access: httpAccess, open: ['/healthz', '/readyz'] });
 
-  const { journal, quarantined } = await openJournalWhenPossible(join(dataDir, 'journal.db'), {
+  const { journal, quarantined, damaged } = await openJournalWhenPossible(join(dataDir, 'journal.db'), {
     sync: config.buffer.sync,
     maxBytes: config.buffer.max_bytes,
     whenFull: config.buffer.when_full,
@@ -120,6 +124,9 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   life.phase = 'starting: the local MQTT broker and the Sparkplug session';
   if (quarantined) {
     log.error({ ...quarantined }, `The journal file was corrupt: moved to ${quarantined.movedTo}; a fresh journal continues above edge.seq ${quarantined.to}.`);
+  }
+  if (damaged) {
+    log.error({ why: damaged.why, count: damaged.count, ranges: damaged.ranges.slice(0, 20) }, `The journal lost records to damage SQLite did not report (${damaged.why}); edge.seq continues above every seq it could have used, and a gap record names the ${damaged.count} that will not arrive.`);
   }
   log.info({ dataDir, backlog: journal.stats().records, nextSeq: journal.stats().nextSeq }, 'Journal open.');
 
@@ -242,6 +249,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
       }),
       journal: {
         records: j.records, bytes: j.bytes, fileBytes: j.fileBytes, oldestAgeMs: j.oldestCapturedAt === null ? null : Date.now() - j.oldestCapturedAt, nextSeq: j.nextSeq, dropped: j.dropped, quarantined: quarantined?.movedTo ?? null,
+        damaged: damaged ? { why: damaged.why, count: damaged.count, ranges: damaged.ranges.slice(0, 100) } : null, checksumMismatches: j.checksumMismatches,
         captured: now.captured, captureRate: rates.capturedPerSec, writeError: life.journalError ?? null,
       },
       uplink: f

@@ -82,6 +82,7 @@ export function createMetrics(readStatus: () => GatewayStatus): GatewayMetrics {
   counter('edge_gateway_journal_dropped_records_total', 'Records dropped by the journal since start, by reason (each announced by a gap record).', ['reason'], (s) =>
     Object.entries(s.journal.dropped).map(([reason, n]) => [{ reason }, n]),
   );
+  counter('edge_gateway_journal_checksum_mismatches_total', 'Records found altered in the journal file (checksum mismatch) since start, set aside in dead_letters and announced by a gap record.', [], (s) => [[{}, s.journal.checksumMismatches]]);
   gauge('edge_gateway_journal_write_bytes_per_sample', 'Bytes written to storage by the process per captured sample (Linux).', [], (g) => {
     const now = processWriteBytes();
     if (now !== undefined && writeBytesAtStart !== undefined && capturedSamples > 0) g.set((now - writeBytesAtStart) / capturedSamples);

@@ -2,12 +2,17 @@
 // acknowledged it. `edge.seq` comes from a counter kept in the same transaction as the rows, never from
 // SQLite's rowid: a drained `INTEGER PRIMARY KEY` table hands out rowid 1 again.
 import Database from 'better-sqlite3';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { randomInt } from 'node:crypto';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { recordChecksum } from './journal/checksum.js';
+import { judgeOpen, type DbFacts } from './journal/damage.js';
+import { ceilingOf, currentBoot, readSide, writeSide } from './journal/side-file.js';
+import { walAfter, walBefore, walVerdict } from './journal/wal-evidence.js';
 
 export type RecordType = 'data' | 'birth' | 'death' | 'gap';
 
-export type DropReason = 'max_bytes' | 'max_age' | 'corrupt_journal';
+export type DropReason = 'max_bytes' | 'max_age' | 'corrupt_journal' | 'journal_damaged';
 
 /** What a gap record announces: `ranges` exactly, `from`..`to` spanning them, `count` seqs in all. */
 export interface Gap {
@@ -44,6 +49,8 @@ export interface JournalStats {
   lostInMemory: number;
   /** Records the cloud refused for good, kept in the dead_letters table. */
   deadLetters: number;
+  /** Records found altered in the file (checksum mismatch), set aside in dead_letters and announced as a gap. */
+  checksumMismatches: number;
   queued: number;
 }
 
@@ -74,28 +81,17 @@ export interface JournalOptions {
   gapEntry?(gap: Gap): JournalEntry;
 }
 
+/**
+ * Seqs are reserved in the side file in blocks before use: some ten seconds of capture, at least MIN_BLOCK and
+ * at most SEQ_BLOCK, so that the side file is written rarely and what a damaged WAL forces to be announced
+ * (everything up to the ceiling) stays small.
+ */
 const SEQ_BLOCK = 100_000;
+const MIN_BLOCK = 1000;
+/** The acknowledged mark reaches the side file at most once per this many ms: it runs on SD cards. */
+const ACK_WRITE_MS = 1000;
 /** Messages held in memory while the disk refuses writes, before the oldest are given up. */
 const MAX_QUEUED = 100_000;
-const ceilingFile = (journal: string) => `${journal}.seq`;
-
-function readCeiling(journal: string): number {
-  try {
-    const n = Number.parseInt(readFileSync(ceilingFile(journal), 'utf8'), 10);
-    return Number.isSafeInteger(n) && n > 0 ? n : 1;
-  } catch {
-    return 1;
-  }
-}
-
-function writeCeiling(journal: string, ceiling: number): void {
-  const tmp = `${ceilingFile(journal)}.tmp`;
-  const fd = openSync(tmp, 'w');
-  writeSync(fd, `${ceiling}\n`);
-  fsyncSync(fd);
-  closeSync(fd);
-  renameSync(tmp, ceilingFile(journal));
-}
 
 /** Sorted, with adjacent and overlapping ranges joined. */
 function mergeRanges(ranges: Array<[number, number]>): Array<[number, number]> {
@@ -113,6 +109,14 @@ export interface OpenedJournal {
   journal: Journal;
   /** Set when the file was corrupt: where it was moved, and the range it may have held. */
   quarantined?: { movedTo: string; error: string; from: number; to: number };
+  /** Set when the file or its WAL lost records that SQLite did not notice: why, and the seqs announced lost. */
+  damaged?: JournalDamage;
+}
+
+export interface JournalDamage {
+  why: string;
+  ranges: Array<[number, number]>;
+  count: number;
 }
 
 /**
@@ -121,19 +125,25 @@ export interface OpenedJournal {
  */
 export function openJournal(file: string, options: JournalOptions = {}): OpenedJournal {
   try {
-    return { journal: new Journal(file, options, true) };
+    const journal = new Journal(file, options, true);
+    return journal.damage ? { journal, damaged: journal.damage } : { journal };
   } catch (err) {
     if (!isCorruption(err)) throw err;
     const salvaged = salvageRange(file);
+    const { best: side } = readSide(file);
     const movedTo = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     for (const suffix of ['', '-wal', '-shm']) {
       if (existsSync(file + suffix)) renameSync(file + suffix, movedTo + suffix);
     }
-    const startSeq = Math.max(readCeiling(file), (salvaged.to ?? 0) + 1);
+    // Above every seq the old file could have used; announced from the acknowledged mark, when it is known.
+    const startSeq = Math.max(ceilingOf(side), side.kind === 'ok' ? (side.state.closedAt ?? 0) : 0, (salvaged.to ?? 0) + 1, 1);
     const journal = new Journal(file, { ...options, startSeq });
-    const from = salvaged.from ?? 1;
+    const from = side.kind === 'ok' ? side.state.acked + 1 : (salvaged.from ?? 1);
     const to = startSeq - 1;
-    if (to >= from && options.gapEntry) journal.append([options.gapEntry({ from, to, count: to - from + 1, reason: 'corrupt_journal', ranges: [[from, to]] })]);
+    if (to >= from && options.gapEntry) {
+      journal.append([options.gapEntry({ from, to, count: to - from + 1, reason: 'corrupt_journal', ranges: [[from, to]] })]);
+      journal.noteDropped('corrupt_journal', to - from + 1);
+    }
     return { journal, quarantined: { movedTo, error: (err as Error).message, from, to } };
   }
 }
@@ -205,9 +215,19 @@ export class Journal {
   /** Messages never given a seq because the disk refused them for too long; counted, never silent. */
   private lostInMemory = 0;
   private flushTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
-  /** Seqs below this are reserved in a side file, so a corrupt journal's successor never reuses one. */
-  private ceiling: number;
-  private readonly dropped: Record<DropReason, number> = { max_bytes: 0, max_age: 0, corrupt_journal: 0 };
+  /** Seqs below this are reserved in the side file, so that no damage to the database makes one used twice. */
+  private ceiling = 0;
+  private block = MIN_BLOCK;
+  private reservedAt = 0;
+  private reservedFrom = 0;
+  /** Written to the side file and the meta table: a database replaced or recreated empty is recognised. */
+  private readonly id: number;
+  private sideWrittenAt = 0;
+  private sideTimer: NodeJS.Timeout | undefined;
+  private checksumMismatches = 0;
+  /** What damage at open lost, announced as a gap. */
+  readonly damage: JournalDamage | undefined;
+  private readonly dropped: Record<DropReason, number> = { max_bytes: 0, max_age: 0, corrupt_journal: 0, journal_damaged: 0 };
   /** drop_newest: the seqs refused since the journal was last below its bound, announced once there is room. */
   private pendingGap: { from: number; to: number; count: number } | undefined;
   private readonly appendListeners = new Set<() => void>();
@@ -218,6 +238,7 @@ export class Journal {
     del: Database.Statement;
     delBytes: Database.Statement;
     oldest: Database.Statement;
+    lowest: Database.Statement;
     head: Database.Statement;
     gaps: Database.Statement;
     delDropped: Database.Statement;
@@ -227,6 +248,9 @@ export class Journal {
 
   constructor(readonly file: string, private readonly options: JournalOptions = {}, checkIntegrity = false) {
     mkdirSync(dirname(file), { recursive: true });
+    // Read before SQLite rebuilds the WAL index from what is left of the WAL.
+    const wal = walBefore(file);
+    const { best: side } = readSide(file);
     this.db = new Database(file);
     // A failed open must not leave the file open: a retry loop would pile up handles (and, on a full disk,
     // the space they hold).
@@ -235,6 +259,8 @@ export class Journal {
         const result = this.db.pragma('quick_check', { simple: true });
         if (result !== 'ok') throw new Error(`journal integrity check failed: ${String(result)}`);
       }
+      this.db.prepare('SELECT count(*) FROM sqlite_master').get(); // the first read: SQLite recovers the WAL
+      const walState = walVerdict(wal, walAfter(file));
       // Deleting rows does not shrink a SQLite file; incremental auto-vacuum lets housekeeping give pages back.
       // It takes effect only on a new file (before the first table exists).
       this.db.pragma('auto_vacuum = INCREMENTAL');
@@ -257,41 +283,86 @@ export class Journal {
           captured_at INTEGER NOT NULL,
           key TEXT NOT NULL,
           type TEXT NOT NULL,
-          value TEXT NOT NULL
+          value TEXT NOT NULL,
+          checksum INTEGER
         ) STRICT;
       `);
+      // A journal written before checksums: its rows keep checksum NULL, read as "written before checksums".
+      const columns = this.db.pragma('table_info(records)') as Array<{ name: string }>;
+      if (!columns.some((c) => c.name === 'checksum')) this.db.exec('ALTER TABLE records ADD COLUMN checksum INTEGER');
       this.stmt = {
-        insert: this.db.prepare('INSERT INTO records (seq, captured_at, key, type, value) VALUES (?, ?, ?, ?, ?)'),
+        insert: this.db.prepare('INSERT INTO records (seq, captured_at, key, type, value, checksum) VALUES (?, ?, ?, ?, ?, ?)'),
         setNextSeq: this.db.prepare("UPDATE meta SET value = ? WHERE key = 'next_seq'"),
-        peek: this.db.prepare('SELECT seq, captured_at, key, type, value FROM records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
+        peek: this.db.prepare('SELECT seq, captured_at, key, type, value, checksum FROM records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
         del: this.db.prepare('DELETE FROM records WHERE seq BETWEEN ? AND ?'),
         delBytes: this.db.prepare('SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records WHERE seq BETWEEN ? AND ?'),
         oldest: this.db.prepare('SELECT captured_at FROM records ORDER BY seq LIMIT 1'),
+        lowest: this.db.prepare('SELECT min(seq) AS s FROM records'),
         head: this.db.prepare('SELECT seq, captured_at, type, length(key) + length(value) AS b FROM records WHERE seq > ? ORDER BY seq LIMIT 500'),
         gaps: this.db.prepare("SELECT seq, value FROM records WHERE type = 'gap' ORDER BY seq"),
         delDropped: this.db.prepare("DELETE FROM records WHERE seq BETWEEN ? AND ? AND type != 'gap'"),
         delDroppedBytes: this.db.prepare("SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records WHERE seq BETWEEN ? AND ? AND type != 'gap'"),
         setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       };
-      const meta = this.db.prepare("SELECT value FROM meta WHERE key = 'next_seq'").get() as { value: number };
+      const meta = Object.fromEntries((this.db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: number }>).map((r) => [r.key, r.value]));
       const max = this.db.prepare('SELECT max(seq) AS m FROM records').get() as { m: number | null };
-      // Belt and braces: never hand out a sequence at or below one already present.
-      this.ceiling = readCeiling(file);
-      this.nextSeq = Math.max(meta.value, (max.m ?? 0) + 1, options.startSeq ?? 1);
+      const deadMax = this.db.prepare('SELECT max(seq) AS m FROM dead_letters').get() as { m: number | null };
+      const lowest = (this.stmt.lowest.get() as { s: number | null }).s ?? undefined;
+      const facts: DbFacts = {
+        id: meta.journal_id,
+        // Belt and braces: never hand out a sequence at or below one already present.
+        next: Math.max(meta.next_seq ?? 1, (max.m ?? 0) + 1, (deadMax.m ?? 0) + 1),
+        ceiling: meta.ceiling ?? 0,
+        lowest,
+      };
+      if (side.kind === 'ok' && facts.id !== undefined && facts.id !== side.state.id && lowest !== undefined) {
+        // Its records would go out under this journal's seqs: set the whole file aside instead.
+        throw new Error(`journal integrity check failed: the file belongs to another journal (id ${facts.id}, expected ${side.state.id})`);
+      }
+      const verdict = options.startSeq !== undefined ? { next: Math.max(facts.next, options.startSeq) } : judgeOpen(side, facts, walState, currentBoot());
+      this.id = side.kind === 'ok' ? side.state.id : (facts.id ?? randomInt(1, 2 ** 47));
+      this.nextSeq = verdict.next;
+      const lost = verdict.lost && this.lostRanges(verdict.lost.from, verdict.lost.to);
+      // Every seq handed out so far is below nextSeq now: a new, tight reservation replaces the old one.
+      this.reserve(this.nextSeq);
+      this.db.transaction(() => {
+        this.stmt.setMeta.run('journal_id', this.id);
+        this.stmt.setMeta.run('ceiling', this.ceiling);
+        this.stmt.setNextSeq.run(this.nextSeq);
+      })();
       const totals = this.db.prepare('SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records').get() as { n: number; b: number };
       this.records = totals.n;
       this.bytes = totals.b;
       this.deadLetters = (this.db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n;
       // What a previous run left behind was held back while the gateway was not running.
       if (this.records > 0) this.heldUpTo = this.nextSeq - 1;
-      const gap = Object.fromEntries(
-        (this.db.prepare("SELECT key, value FROM meta WHERE key LIKE 'gap_%'").all() as Array<{ key: string; value: number }>).map((r) => [r.key, r.value]),
-      );
-      if (gap.gap_count) this.pendingGap = { from: gap.gap_from!, to: gap.gap_to!, count: gap.gap_count };
+      if (meta.gap_count) this.pendingGap = { from: meta.gap_from!, to: meta.gap_to!, count: meta.gap_count };
+      if (lost && lost.count > 0) {
+        this.damage = { why: verdict.lost!.why, ...lost };
+        this.dropped.journal_damaged += lost.count;
+        if (options.gapEntry) this.announceRanges(lost.ranges, 'journal_damaged');
+      }
     } catch (err) {
       this.db.close();
       throw err;
     }
+  }
+
+  /**
+   * After damage: drops what reappeared at or below the acknowledged mark (delivered already), and returns the
+   * seqs of from..to that the journal no longer holds, as ranges.
+   */
+  private lostRanges(from: number, to: number): { ranges: Array<[number, number]>; count: number } {
+    if (from > 1) this.db.prepare('DELETE FROM records WHERE seq < ?').run(from);
+    const held = this.db.prepare('SELECT seq FROM records WHERE seq BETWEEN ? AND ? UNION SELECT seq FROM dead_letters WHERE seq BETWEEN ? AND ? ORDER BY seq').pluck();
+    const ranges: Array<[number, number]> = [];
+    let next = from;
+    for (const seq of held.iterate(from, to, from, to) as Iterable<number>) {
+      if (seq > next) ranges.push([next, seq - 1]);
+      next = seq + 1;
+    }
+    if (next <= to) ranges.push([next, to]);
+    return { ranges, count: ranges.reduce((n, [a, b]) => n + b - a + 1, 0) };
   }
 
   /** Commits the entries in one transaction; they are captured when this returns. */
@@ -304,14 +375,16 @@ export class Journal {
       const incoming = entries.reduce((n, e) => n + e.key.length + e.value.length, 0);
       if (this.bytes + incoming > maxBytes) return this.refuse(entries.length);
     }
-    this.reserve(first + entries.length);
+    const reserved = this.reserve(first + entries.length);
     this.db.transaction(() => {
       let seq = first;
       for (const e of entries) {
-        this.stmt.insert.run(seq++, e.capturedAt, e.key, e.type, e.value);
+        this.stmt.insert.run(seq, e.capturedAt, e.key, e.type, e.value, recordChecksum(seq, e.capturedAt, e.key, e.type, e.value));
+        seq += 1;
         bytes += e.key.length + e.value.length;
       }
       this.stmt.setNextSeq.run(seq);
+      if (reserved) this.stmt.setMeta.run('ceiling', this.ceiling);
     })();
     this.commits += 1;
     this.nextSeq = first + entries.length;
@@ -327,13 +400,14 @@ export class Journal {
   private refuse(count: number): { first: number; last: number; dropped: boolean } {
     const first = this.nextSeq;
     const last = first + count - 1;
-    this.reserve(last + 1);
+    const reserved = this.reserve(last + 1);
     const gap = this.pendingGap ? { ...this.pendingGap, to: last, count: this.pendingGap.count + count } : { from: first, to: last, count };
     this.db.transaction(() => {
       this.stmt.setNextSeq.run(last + 1);
       this.stmt.setMeta.run('gap_from', gap.from);
       this.stmt.setMeta.run('gap_to', gap.to);
       this.stmt.setMeta.run('gap_count', gap.count);
+      if (reserved) this.stmt.setMeta.run('ceiling', this.ceiling);
     })();
     this.nextSeq = last + 1;
     this.pendingGap = gap;
@@ -341,11 +415,57 @@ export class Journal {
     return { first, last, dropped: true };
   }
 
-  /** Raises the reserved ceiling in blocks, written to disk before a seq below it is used. */
-  private reserve(next: number): void {
-    if (next <= this.ceiling) return;
-    this.ceiling = next + SEQ_BLOCK;
-    writeCeiling(this.file, this.ceiling);
+  /**
+   * Raises the reserved ceiling, written to the side file before a seq below it is used; returns true when it
+   * did. A block lasts some ten seconds at the rate the last one was used up.
+   */
+  private reserve(next: number): boolean {
+    if (next <= this.ceiling) return false;
+    const now = Date.now();
+    if (this.reservedAt > 0) {
+      const perMs = (next - this.reservedFrom) / Math.max(1, now - this.reservedAt);
+      this.block = Math.min(SEQ_BLOCK, Math.max(MIN_BLOCK, Math.ceil(perMs * 10_000)));
+    }
+    this.reservedAt = now;
+    this.reservedFrom = next;
+    this.ceiling = next + this.block;
+    this.writeSideFile(null);
+    return true;
+  }
+
+  /** Every seq at or below this left the journal: acknowledged, announced as dropped, or dead-lettered. */
+  private ackedMark(): number {
+    const lowest = this.stmt.lowest.get() as { s: number | null };
+    return (lowest.s ?? this.nextSeq) - 1;
+  }
+
+  private writeSideFile(closedAt: number | null): void {
+    clearTimeout(this.sideTimer);
+    this.sideTimer = undefined;
+    writeSide(this.file, { id: this.id, ceiling: this.ceiling, acked: this.ackedMark(), closedAt, boot: currentBoot() });
+    this.sideWrittenAt = Date.now();
+  }
+
+  /** The acknowledged mark reaches the side file within ACK_WRITE_MS, in one write however many acks came. */
+  private ackedMoved(): void {
+    if (this.sideTimer) return;
+    const write = () => {
+      this.sideTimer = undefined;
+      if (!this.db.open) return;
+      try {
+        this.writeSideFile(null);
+      } catch {
+        // A full disk: the mark is only an optimisation of what damage would announce; the next ack tries again.
+      }
+    };
+    const wait = this.sideWrittenAt + ACK_WRITE_MS - Date.now();
+    if (wait <= 0) write();
+    else this.sideTimer = setTimeout(write, wait).unref();
+  }
+
+  /** Counts records a caller announced as dropped (a quarantined file's). */
+  noteDropped(reason: DropReason, count: number): void {
+    this.dropped[reason] += count;
   }
 
   /** drop_oldest: deletes from the head down to 90% of the bound, and announces the range. */
@@ -416,20 +536,29 @@ export class Journal {
   }
 
   private announce(dropped: { from: number; to: number; count: number; reason: DropReason }): void {
+    this.announceRanges([[dropped.from, dropped.to]], dropped.reason);
+  }
+
+  private announceRanges(lost: Array<[number, number]>, reason: DropReason): void {
     if (!this.options.gapEntry) throw new Error('journal: dropping records needs a gapEntry factory');
     // Announcements still waiting in the journal for the same reason merge into this one, so that a journal
     // that keeps dropping holds one announcement, not one per drop. The old record's own seq joins the ranges:
     // it will not arrive either.
-    let ranges: Array<[number, number]> = [[dropped.from, dropped.to]];
+    let ranges: Array<[number, number]> = [...lost];
     for (const row of this.stmt.gaps.all() as Array<{ seq: number; value: string }>) {
-      const old = JSON.parse(row.value) as Partial<Gap>;
-      if (old.reason !== dropped.reason || !Array.isArray(old.ranges)) continue;
+      let old: Partial<Gap>;
+      try {
+        old = JSON.parse(row.value) as Partial<Gap>;
+      } catch {
+        continue; // an announcement damaged in place: the checksum sets it aside when it is read
+      }
+      if (old.reason !== reason || !Array.isArray(old.ranges)) continue;
       ranges.push(...old.ranges, [row.seq, row.seq]);
       this.deleteRange(row.seq, row.seq);
     }
     ranges = mergeRanges(ranges);
     const count = ranges.reduce((n, [a, b]) => n + b - a + 1, 0);
-    const gap: Gap = { from: ranges[0]![0], to: ranges[ranges.length - 1]![1], count, reason: dropped.reason, ranges };
+    const gap: Gap = { from: ranges[0]![0], to: ranges[ranges.length - 1]![1], count, reason, ranges };
     // Loss is never silent: the gap is a record of its own, forwarded like any other.
     this.append([this.options.gapEntry(gap)]);
   }
@@ -445,11 +574,32 @@ export class Journal {
   }
 
   /** Up to `limit` records with seq above `afterSeq`, oldest first. */
+  /**
+   * Up to `limit` records with seq above `afterSeq`, oldest first. A record whose checksum does not match is
+   * never handed out: it is set aside in dead_letters, counted, and announced as a gap.
+   */
   peek(afterSeq: number, limit: number, upTo = Number.MAX_SAFE_INTEGER): JournalRecord[] {
     const rows = this.stmt.peek.all(afterSeq, upTo, limit) as Array<{
-      seq: number; captured_at: number; key: string; type: RecordType; value: string;
+      seq: number; captured_at: number; key: string; type: RecordType; value: string; checksum: number | null;
     }>;
-    return rows.map((r) => ({ seq: r.seq, capturedAt: r.captured_at, key: r.key, type: r.type, value: r.value, held: r.seq <= this.heldUpTo }));
+    const out: JournalRecord[] = [];
+    const damaged: Array<[number, number]> = [];
+    for (const r of rows) {
+      const record = { seq: r.seq, capturedAt: r.captured_at, key: r.key, type: r.type, value: r.value, held: r.seq <= this.heldUpTo };
+      // NULL: written before checksums existed.
+      if (r.checksum === null || r.checksum === recordChecksum(r.seq, r.captured_at, r.key, r.type, r.value)) {
+        out.push(record);
+        continue;
+      }
+      this.deadLetter(record, 'checksum mismatch');
+      this.checksumMismatches += 1;
+      damaged.push([r.seq, r.seq]);
+    }
+    if (damaged.length > 0) {
+      this.dropped.journal_damaged += damaged.length;
+      if (this.options.gapEntry) this.announceRanges(damaged, 'journal_damaged');
+    }
+    return out;
   }
 
   /**
@@ -470,6 +620,7 @@ export class Journal {
   ack(first: number, last: number): void {
     this.deleteRange(first, last);
     this.flushPendingGap();
+    this.ackedMoved();
   }
 
   /**
@@ -576,17 +727,29 @@ export class Journal {
     const oldest = this.records > 0 ? (this.stmt.oldest.get() as { captured_at: number } | undefined) : undefined;
     const page = this.db.pragma('page_count', { simple: true }) as number;
     const size = this.db.pragma('page_size', { simple: true }) as number;
-    return { records: this.records, bytes: this.bytes, oldestCapturedAt: oldest?.captured_at ?? null, nextSeq: this.nextSeq, fileBytes: page * size, dropped: { ...this.dropped }, writeErrors: this.writeErrors, deadLetters: this.deadLetters, lostInMemory: this.lostInMemory, queued: this.queue.length };
+    return { records: this.records, bytes: this.bytes, oldestCapturedAt: oldest?.captured_at ?? null, nextSeq: this.nextSeq, fileBytes: page * size, dropped: { ...this.dropped }, writeErrors: this.writeErrors, deadLetters: this.deadLetters, checksumMismatches: this.checksumMismatches, lostInMemory: this.lostInMemory, queued: this.queue.length };
   }
 
   close(): void {
     if (!this.db.open) return;
     this.flush();
+    let checkpointed = true;
     try {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
     } catch {
       // A full disk can refuse the checkpoint; the WAL holds every commit and is replayed at the next open.
+      checkpointed = false;
     }
+    const acked = this.ackedMark();
     this.db.close();
+    clearTimeout(this.sideTimer);
+    this.sideTimer = undefined;
+    try {
+      // The exact next seq: the next open needs no reserve, and knows what a damaged file lost exactly. Not
+      // after a failed checkpoint: then the WAL still matters, and the next open checks it as after a crash.
+      if (checkpointed) writeSide(this.file, { id: this.id, ceiling: this.ceiling, acked, closedAt: this.nextSeq, boot: currentBoot() });
+    } catch {
+      // The side file still holds the reserved ceiling: the next open treats this as a crash, which is safe.
+    }
   }
 }

@@ -122,7 +122,9 @@ export const SCRIPT = String.raw`
       ['next edge.seq', int(j.nextSeq)],
       ['dropped', dropped || 'none', dropped ? 'err' : ''],
       j.writeError ? ['write error', j.writeError, 'err'] : null,
-      j.quarantined ? ['corrupt file', 'moved to ' + j.quarantined, 'err'] : null
+      j.quarantined ? ['corrupt file', 'moved to ' + j.quarantined, 'err'] : null,
+      j.damaged ? ['damaged file', j.damaged.why + ': ' + int(j.damaged.count) + ' seqs announced lost', 'err'] : null,
+      j.checksumMismatches ? ['checksum mismatches', int(j.checksumMismatches) + ' records set aside', 'err'] : null
     ]);
   }
 
