@@ -72,23 +72,26 @@ function validate(file: string): number {
     process.stdout.write(`${file}: valid (${config.devices.length} devices, ${tags} tags)\n`);
     return 0;
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      return 2;
-    }
-    throw err;
+    process.stderr.write(`${configErrorText(file, err)}\n`);
+    return 2;
   }
+}
+
+/**
+ * The problems as `validate` prints them. loadConfig turns every bad file into a ConfigError; anything else is a
+ * fault of ours, still told as a problem with the file rather than as a stack trace.
+ */
+function configErrorText(file: string, err: unknown): string {
+  if (err instanceof ConfigError) return err.message;
+  return `${file}:1:1 (file): the file cannot be checked: ${(err as Error)?.message ?? String(err)}`;
 }
 
 function configOrExit(file: string): GatewayConfig | undefined {
   try {
     return loadConfig(file);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      return undefined;
-    }
-    throw err;
+    process.stderr.write(`${configErrorText(file, err)}\n`);
+    return undefined;
   }
 }
 
@@ -379,7 +382,8 @@ main(process.argv.slice(2)).then(
       process.exitCode = 2;
       return;
     }
-    process.stderr.write(`edge-gateway: ${(err as Error).stack ?? String(err)}\n`);
+    // One line for a person, as every other error of the command line.
+    process.stderr.write(`edge-gateway: ${(err as Error)?.message ?? String(err)}\n`);
     process.exitCode = 1;
   },
 );
