@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript simulator, no types
 import { startSimulatedPlc } from '../scripts/sim-plc.mjs';
 import { GatewayProcess } from './helpers/gateway.js';
-import { consumeAll, type ConsumedRecord } from './helpers/kafka.js';
+import { consumeAll, topicSize, type ConsumedRecord } from './helpers/kafka.js';
 import { freePort, sleep, waitFor } from './helpers/net.js';
 import { cleanupAfterAll, kafkaForFile } from './helpers/suite.js';
 
@@ -111,14 +111,17 @@ describe('uplink lifecycle', () => {
     }, 60_000, 100);
     const heldUpTo = waiting.nextSeq - 1;
     for (let i = 0; i < 3; i++) {
+      const next = (await g.status()).journal.nextSeq;
       p.setHolding(2, [300 + i]);
       await g.waitForTag('plc-1', 'count', 300 + i);
+      // Polled is not yet journaled: wait for the record of this change to be committed.
+      await waitFor(`the record of ${300 + i} to be journaled`, async () => (await g.status()).journal.nextSeq > next, 10_000, 50);
     }
     await waitFor('the live records to be forwarded', async () => (await g.status()).journal.records === 0, 30_000, 100);
-    const forwarded = (await g.status()).uplink.forwarded;
     expect(await g.stop()).toBe(0);
 
-    const records = await consumeAll(kafka().bootstrap, topic, { expected: forwarded, timeoutMs: 30_000 });
+    // The whole topic: the stop forwarded its NDEATH (and whatever was still waiting) after the status was read.
+    const records = await consumeAll(kafka().bootstrap, topic, { expected: await topicSize(kafka().bootstrap, topic), timeoutMs: 30_000 });
     const held = records.filter((r) => seqOf(r) <= heldUpTo);
     expect(held.map(seqOf).sort((a, b) => a - b)).toEqual(Array.from({ length: heldUpTo }, (_, i) => i + 1));
     for (const r of held) {

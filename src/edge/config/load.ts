@@ -3,7 +3,7 @@ import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parse as parseYam
 import type { z } from 'zod';
 import { configSchema, type GatewayConfig } from './schema.js';
 import { dottedPath, type ValueProblem } from './value-error.js';
-import { aliasProblems, MAX_EXPANDED_VALUES, MAX_FILE_BYTES, nestingProblem, readConfigText, type EarlyProblem } from './yaml-guard.js';
+import { aliasProblems, aliasSource, MAX_EXPANDED_VALUES, MAX_FILE_BYTES, nestingProblem, readConfigText, type EarlyProblem } from './yaml-guard.js';
 
 export interface ConfigProblem {
   file: string;
@@ -213,7 +213,7 @@ function deepestNode(doc: Document, path: (string | number)[]): { node: Node | u
 
 /** A key's value, also through an alias or a merge key (`<<: *defaults`): placed where it is written. */
 function childNode(doc: Document, node: unknown, key: string | number, depth = 0): unknown {
-  const resolve = (n: unknown) => (isAlias(n) ? n.resolve(doc) : n);
+  const resolve = (n: unknown) => (isAlias(n) ? aliasSource(doc, n) : n);
   const parent = resolve(node);
   if (!isMap(parent) && !isSeq(parent)) return undefined;
   const own = resolve(parent.get(key, true));

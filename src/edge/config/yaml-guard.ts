@@ -51,7 +51,8 @@ export function readConfigText(file: string): { text: string } | { problem: Earl
   if (text.includes('\uFFFD')) {
     const bad = firstInvalidUtf8(bytes);
     if (bad >= 0) {
-      const lineStart = bytes.lastIndexOf(0x0a, bad - 1) + 1;
+      // lastIndexOf counts a negative offset from the end: a bad first byte starts line 1 itself.
+      const lineStart = bad === 0 ? 0 : bytes.lastIndexOf(0x0a, bad - 1) + 1;
       const line = bytes.subarray(0, lineStart).filter((b) => b === 0x0a).length + 1;
       return {
         problem: {
@@ -118,6 +119,31 @@ export function nestingProblem(text: string): EarlyProblem | undefined {
   return undefined;
 }
 
+const sourcesOf = new WeakMap<Document, Map<Node, Node>>();
+
+/**
+ * The node each alias repeats (the last anchor of its name before it, as the library resolves it), found in one
+ * pass and kept per document: the library's own `resolve` walks the whole document for every alias it is asked.
+ */
+export function aliasSource(doc: Document, alias: Node): Node | undefined {
+  let sources = sourcesOf.get(doc);
+  if (!sources) {
+    sources = new Map();
+    const anchors = new Map<string, Node>();
+    const found = sources;
+    visit(doc, {
+      Node(_key, node) {
+        if (isAlias(node)) {
+          const source = anchors.get(node.source);
+          if (source) found.set(node, source);
+        } else if (node.anchor) anchors.set(node.anchor, node);
+      },
+    });
+    sourcesOf.set(doc, sources);
+  }
+  return sources.get(alias);
+}
+
 /**
  * Every alias must name an anchor set before it, must not sit inside the node it repeats, and all of them together
  * may expand the file to at most MAX_EXPANDED_VALUES values. Checked on the document before it becomes data, in
@@ -146,6 +172,7 @@ export function aliasProblems(doc: Document, pathOf: (ancestors: readonly unknow
       if (node.anchor) anchors.set(node.anchor, node);
     },
   });
+  sourcesOf.set(doc, sources);
   if (aliases === 0 || problems.length > 0) return problems;
 
   // Expanded size of every node, children before parents; an alias's source always comes before it.
