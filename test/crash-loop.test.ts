@@ -181,8 +181,9 @@ describe('crash loop', () => {
       expect(new Set(copies.map(content)).size, `edge.seq ${seq}`).toBe(1);
       expect(copies.every((r) => r.headers['edge.node'] === 'test-plant/gw-test')).toBe(true);
     }
-    // The stop's NDEATH stays in the journal (the forwarder stopped first): nothing above the last status.
-    expect([...bySeq.keys()].reduce((m, k) => Math.max(m, k), 0)).toBe(highest);
+    // The orderly stop's NDEATH is the one record above the last status: it reached Kafka before any next start.
+    expect([...bySeq.keys()].reduce((m, k) => Math.max(m, k), 0)).toBe(highest + 1);
+    expect(JSON.parse(bySeq.get(highest + 1)![0]!.value).type).toBe('death');
     // Every run began with an NBIRTH: one per start, bdSeq counting up.
     const nbirths = records.filter((r) => r.key === 'test-plant/gw-test' && JSON.parse(r.value).type === 'birth');
     expect(new Set(nbirths.map((r) => r.headers['edge.seq'])).size).toBe(kills.length + 1);

@@ -96,9 +96,11 @@ describe('gateway → Kafka', () => {
     expect(metrics).toMatch(/^edge_gateway_journal_write_bytes_per_sample /m);
     expect(await g.stop()).toBe(0);
 
-    const records = await consumeAll(kafka.bootstrap, topic, { expected: forwarded, timeoutMs: 30_000 });
-    expect(records).toHaveLength(forwarded);
-    expect(seqs(records)).toEqual(range(1, forwarded));
+    // What was forwarded while running, and the orderly stop's NDEATH after it.
+    const records = await consumeAll(kafka.bootstrap, topic, { expected: forwarded + 1, timeoutMs: 30_000 });
+    expect(records).toHaveLength(forwarded + 1);
+    expect(seqs(records)).toEqual(range(1, forwarded + 1));
+    expect(parsed(records.find((r) => Number(r.headers['edge.seq']) === forwarded + 1)!)).toMatchObject({ type: 'death', device: null });
     for (const r of records) {
       expect(r.headers['edge.node']).toBe('test-plant/gw-test');
       expect(r.headers['edge.historical']).toBe('false');
@@ -160,8 +162,8 @@ describe('gateway → Kafka', () => {
     const forwarded = (await g.status()).uplink.forwarded;
     expect(await g.stop()).toBe(0);
 
-    const records = await consumeAll(kafka.bootstrap, topic, { expected: forwarded, timeoutMs: 30_000 });
-    expect(seqs(records)).toEqual(range(1, forwarded));
+    const records = await consumeAll(kafka.bootstrap, topic, { expected: forwarded + 1, timeoutMs: 30_000 });
+    expect(seqs(records)).toEqual(range(1, forwarded + 1)); // the stop's NDEATH last
     expectOrderedPerPartition(records);
     const counts = records.filter((r) => parsed(r).type === 'data').map((r) => ({ r, m: parsed(r).metrics.find((m: any) => m.name === 'count') })).filter((x) => x.m);
     const values = counts.map((x) => x.m.value).sort((a: number, b: number) => a - b);
@@ -206,10 +208,11 @@ describe('gateway → Kafka', () => {
     expect(after.journal.nextSeq).toBeGreaterThan(before.journal.nextSeq);
     expect(await g.stop()).toBe(0);
 
-    // Everything captured up to the drain; the orderly stop's NDEATH stays journaled for the next run.
-    const total = after.journal.nextSeq - 1;
+    // Everything captured up to the drain, then the orderly stop's NDEATH.
+    const total = after.journal.nextSeq;
     const records = await consumeAll(kafka.bootstrap, topic, { expected: total, timeoutMs: 30_000 });
     expect(seqs(records)).toEqual(range(1, total));
+    expect(parsed(records.find((r) => Number(r.headers['edge.seq']) === total)!).type).toBe('death');
     const values = records.flatMap((r) => parsed(r).metrics).filter((m: any) => m.name === 'count').map((m: any) => m.value);
     expect(values).toEqual(expect.arrayContaining([...range(5000, 5019), ...range(6000, 6007)]));
     // Two sessions: two NBIRTHs, the second with the next bdSeq.

@@ -66,8 +66,8 @@ async function gateway(topic: string, bootstrap: string, kafkaYaml: string[]): P
 const seqs = (records: ConsumedRecord[]) => records.map((r) => Number(r.headers['edge.seq'])).sort((a, b) => a - b);
 
 /**
- * Stops the gateway; then every record it captured is in the topic or still in its journal (the NDEATH of the stop
- * comes after the uplink's flush): together edge.seq 1..N, each once.
+ * Stops the gateway; then every record it captured is in the topic or still in its journal (a record whose send
+ * the stop cut short): together edge.seq 1..N, each once.
  */
 async function expectAllDelivered(g: GatewayProcess, topic: string): Promise<void> {
   await waitFor('records forwarded', async () => (await g.status()).uplink.forwarded >= 10, 60_000, 200);

@@ -106,7 +106,7 @@ uplink:
     await sleep(500); // the value stops changing: the last poll's data is journaled
     await waitFor('the journal to drain', async () => (await g.status()).journal.records === 0, 30_000, 250);
     const final = await g.status();
-    expect(await g.stop()).toBe(0); // journals an NDEATH, which stays in the journal: the forwarder stopped first
+    expect(await g.stop()).toBe(0); // journals an NDEATH, which the stop's flush sends above `highest`
     const highest = final.journal.nextSeq - 1;
     const outageLogs = g.logLines().filter((l) => String(l.msg).startsWith('Uplink unreachable'));
     expect(outageLogs).toHaveLength(1);

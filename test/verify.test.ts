@@ -2,9 +2,10 @@
 // contract"), with holes, a gap record and a resent batch, then the built command line reads them back.
 import { Kafka, logLevel, Partitioners, type Message, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verify } from '../src/uplink/verify.js';
-import { runCli } from './helpers/cli.js';
+import { verify, type VerifyProgress } from '../src/uplink/verify.js';
+import { runCli, runCliAsync } from './helpers/cli.js';
 import { startKafka, type KafkaBroker } from './helpers/kafka.js';
+import { sleep } from './helpers/net.js';
 
 let kafka: KafkaBroker;
 let client: Kafka;
@@ -81,6 +82,13 @@ async function produceScenario(topic: string, opts: { holeAndDuplicates: boolean
   }
 }
 
+/** stderr holds the progress lines and nothing else (no warning, no error); the last says it is done. */
+function expectOnlyProgress(stderr: string): void {
+  const lines = stderr.trimEnd().split('\n');
+  for (const line of lines) expect(line).toMatch(/^verify: (done, )?\d+ records read, \d+ of \d+ partitions read up to their end offsets at start, \d+\.\d s$/);
+  expect(lines.at(-1)).toMatch(/^verify: done, /);
+}
+
 const cliArgs = (topic: string, ...extra: string[]) => ['verify', '--brokers', kafka.bootstrap, '--topic', topic, '--from-beginning', '--idle-ms', '1500', '--timeout-ms', '25000', ...extra];
 
 describe('edge-gateway verify', () => {
@@ -89,7 +97,8 @@ describe('edge-gateway verify', () => {
     await produceScenario(topic, { holeAndDuplicates: true });
 
     const r = runCli(cliArgs(topic));
-    expect(r.stderr).toBe('');
+    expectOnlyProgress(r.stderr);
+    expect(r.stderr).toMatch(/^verify: done, 31 records read, 3 of 3 partitions/m);
     expect(r.code).toBe(1);
     expect(r.stdout, r.stdout).toMatch(/records 31, nodes 2, foreign 1/); // the whole report when it does not match
     expect(r.stdout).toMatch(/^plant\/gw-01\s+12\s+12\s+0\s+1\.\.12\s+0\s+0\s+0\s+4\s+60\.\d min$/m);
@@ -102,7 +111,7 @@ describe('edge-gateway verify', () => {
     expect(j.code).toBe(1);
     const report = JSON.parse(j.stdout);
     expect(report).toMatchObject({ ok: false, fromBeginning: true, records: 31, foreign: 1, totals: { missing: 2, announced: 3, duplicates: 3, historical: 4 } });
-    expect(report.run).toMatchObject({ topic, partitions: 3, stoppedBy: 'idle', endReached: true, brokers: [kafka.bootstrap] });
+    expect(report.run).toMatchObject({ topic, partitions: 3, stoppedBy: 'end', follow: false, atStart: 31, filledFromBeyond: 0, endReached: true, brokers: [kafka.bootstrap] });
     const [gw1, gw2] = report.nodes;
     expect(gw1).toMatchObject({ node: GW1, records: 12, distinct: 12, duplicates: 0, lowest: 1, highest: 12, missing: 0, gaps: [], historical: 4 });
     // sent now, stamped an hour ago: the delay is the hour (plus the few seconds the test took)
@@ -119,7 +128,7 @@ describe('edge-gateway verify', () => {
     const topic = 'verify.complete';
     await produceScenario(topic, { holeAndDuplicates: false });
     const r = runCli(cliArgs(topic));
-    expect(r.stderr).toBe('');
+    expectOnlyProgress(r.stderr);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^plant\/gw-02\s+17\s+17\s+0\s+1\.\.20\s+0\s+3\s+1\s+0\s+-$/m);
     expect(r.stdout).toMatch(/OK: nothing missing that was not announced \(3 announced, 0 duplicates\)/);
@@ -132,12 +141,53 @@ describe('edge-gateway verify', () => {
     let ready!: () => void;
     const isReady = new Promise<void>((r) => (ready = r));
     // The idle time (from readiness) only has to outlast one send on a loaded machine.
-    const running = verify({ brokers: [kafka.bootstrap], topic, fromBeginning: false, idleMs: 5000, timeoutMs: 30_000, onReady: () => ready() });
+    const progress: VerifyProgress[] = [];
+    const running = verify({ brokers: [kafka.bootstrap], topic, fromBeginning: false, idleMs: 5000, timeoutMs: 30_000, onReady: () => ready(), progressEveryMs: 500, onProgress: (p) => progress.push(p) });
     await isReady; // joined, and "latest" resolved on its first fetch: what is sent now is counted
     await send(topic, [...range(6, 8), ...range(10, 12)].map((s) => data(GW1, s)));
     const report = await running;
-    expect(report).toMatchObject({ fromBeginning: false, records: 6, run: { stoppedBy: 'idle', endReached: true } });
+    expect(report).toMatchObject({ fromBeginning: false, records: 6, run: { stoppedBy: 'idle', follow: true, atStart: null, endReached: true } });
+    // Every half second while it waited out the idle time, and once at the end.
+    expect(progress.filter((p) => !p.done).length).toBeGreaterThanOrEqual(5);
+    expect(progress.at(-1)).toMatchObject({ done: true, records: 6, partitionsDone: 3, partitions: 3 });
     expect(report.nodes[0]).toMatchObject({ node: GW1, expectedFrom: 6, lowest: 6, highest: 12, missing: 1, gaps: [{ from: 9, to: 9, count: 1, status: 'missing' }] });
+  });
+
+  it('with --from-beginning ends by itself at the end offsets found at start, while a producer keeps writing', async () => {
+    const topic = 'verify.busy';
+    await createTopic(topic);
+    let seq = 0;
+    const next = (n: number) => Array.from({ length: n }, () => data(GW1, ++seq));
+    for (let i = 0; i < 40; i++) await send(topic, next(1000));
+    // Batches of 100 over the three device keys, as the forwarder sends them, during the whole run.
+    let writing = true;
+    const writer = (async () => {
+      while (writing) {
+        await send(topic, next(100));
+        await sleep(5);
+      }
+    })();
+    const before = seq;
+    const startedAt = Date.now();
+    const r = await runCliAsync([...cliArgs(topic), '--json'], { timeoutMs: 90_000 });
+    const tookMs = Date.now() - startedAt;
+    const during = seq - before;
+    writing = false;
+    await writer;
+
+    const report = JSON.parse(r.stdout);
+    expect(report.run, r.stderr).toMatchObject({ stoppedBy: 'end', follow: false, endReached: true });
+    expect(report.run.atStart).toBeGreaterThanOrEqual(40_000);
+    // Exactly what the partitions held at start, plus records just past the ends that closed a torn batch's holes.
+    expect(report.records).toBe(report.run.atStart + report.run.filledFromBeyond);
+    expect(report.totals.missing).toBe(0);
+    expect(report.nodes[0]).toMatchObject({ node: GW1, lowest: 1, missing: 0, duplicates: 0 });
+    expect(r.code).toBe(0);
+    expect(during).toBeGreaterThan(0); // the topic grew while it was read
+    expect(seq).toBeGreaterThan(report.nodes[0].highest);
+    expectOnlyProgress(r.stderr);
+    expect(r.stderr).toMatch(new RegExp(`^verify: done, ${report.records} records read, 3 of 3 partitions`, 'm'));
+    console.log(`verify on a topic being written: ${report.records} records read (${report.run.atStart} at start, ${report.run.filledFromBeyond} filled from past the ends) in ${tookMs} ms while ${during} more were written; stderr:\n${r.stderr}`);
   });
 
   it('reports a topic that does not exist, and usage errors with exit 2', () => {

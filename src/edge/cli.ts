@@ -22,8 +22,11 @@ const USAGE = `Usage:
                                         --password-file or the EDGE_GATEWAY_PASSWORD environment variable)
   edge-gateway broker --config FILE     the local MQTT broker alone, on broker.listen
   edge-gateway passwd                   read a password (typed, or piped on stdin) and print its hash for broker.users[] or http.users[] password_hash
-  edge-gateway verify --brokers HOST:PORT[,HOST:PORT] --topic TOPIC [--from-beginning] [--idle-ms 5000] [--timeout-ms N] [--json]
-                                        check a topic for edge.seq gaps per node; exit 0 when complete, 1 when not`;
+  edge-gateway verify --brokers HOST:PORT[,HOST:PORT] --topic TOPIC [--from-beginning [--follow]] [--idle-ms 5000] [--timeout-ms N] [--json]
+                                        check a topic for edge.seq gaps per node; exit 0 when complete, 1 when not.
+                                        --from-beginning reads up to the end offsets found at start, then ends;
+                                        --follow (and a run without --from-beginning) reads on until --idle-ms
+                                        without a record; progress goes to stderr every 2 s`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -72,23 +75,26 @@ function validate(file: string): number {
     process.stdout.write(`${file}: valid (${config.devices.length} devices, ${tags} tags)\n`);
     return 0;
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      return 2;
-    }
-    throw err;
+    process.stderr.write(`${configErrorText(file, err)}\n`);
+    return 2;
   }
+}
+
+/**
+ * The problems as `validate` prints them. loadConfig turns every bad file into a ConfigError; anything else is a
+ * fault of ours, still told as a problem with the file rather than as a stack trace.
+ */
+function configErrorText(file: string, err: unknown): string {
+  if (err instanceof ConfigError) return err.message;
+  return `${file}:1:1 (file): the file cannot be checked: ${(err as Error)?.message ?? String(err)}`;
 }
 
 function configOrExit(file: string): GatewayConfig | undefined {
   try {
     return loadConfig(file);
   } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      return undefined;
-    }
-    throw err;
+    process.stderr.write(`${configErrorText(file, err)}\n`);
+    return undefined;
   }
 }
 
@@ -338,6 +344,7 @@ const VERIFY_OPTIONS = {
   brokers: { type: 'string' },
   topic: { type: 'string' },
   'from-beginning': { type: 'boolean' },
+  follow: { type: 'boolean' },
   'idle-ms': { type: 'string' },
   'timeout-ms': { type: 'string' },
   json: { type: 'boolean' },
@@ -349,7 +356,7 @@ function positiveMs(name: string, text: string | undefined): number | undefined 
   return Number(text);
 }
 
-async function verifyTopic(values: { brokers?: string; topic?: string; 'from-beginning'?: boolean; 'idle-ms'?: string; 'timeout-ms'?: string; json?: boolean }): Promise<number> {
+async function verifyTopic(values: { brokers?: string; topic?: string; 'from-beginning'?: boolean; follow?: boolean; 'idle-ms'?: string; 'timeout-ms'?: string; json?: boolean }): Promise<number> {
   const brokers = (values.brokers ?? '').split(',').map((b) => b.trim()).filter(Boolean);
   if (brokers.length === 0) throw new UsageError('--brokers HOST:PORT[,HOST:PORT] is required');
   const bad = brokers.find((b) => !/^[^\s:]+:[0-9]{1,5}$/.test(b) && !/^\[[0-9a-fA-F:.]+\]:[0-9]{1,5}$/.test(b));
@@ -360,7 +367,11 @@ async function verifyTopic(values: { brokers?: string; topic?: string; 'from-beg
   const { verify, formatReport, ok } = await import('../uplink/verify.js');
   let report;
   try {
-    report = await verify({ brokers, topic: values.topic, fromBeginning: values['from-beginning'] ?? false, idleMs, timeoutMs });
+    report = await verify({
+      brokers, topic: values.topic, fromBeginning: values['from-beginning'] ?? false, follow: values.follow ?? false, idleMs, timeoutMs,
+      // stderr, so that stdout stays the report (and --json stays JSON).
+      onProgress: (p) => process.stderr.write(`verify: ${p.done ? 'done, ' : ''}${p.records} records read, ${p.partitionsDone} of ${p.partitions} partitions read up to their end offsets at start, ${(p.elapsedMs / 1000).toFixed(1)} s\n`),
+    });
   } catch (err) {
     process.stderr.write(`cannot verify ${values.topic} on ${brokers.join(',')}: ${(err as Error).message}\n`);
     return 1;
@@ -380,7 +391,8 @@ main(process.argv.slice(2)).then(
       process.exitCode = 2;
       return;
     }
-    process.stderr.write(`edge-gateway: ${(err as Error).stack ?? String(err)}\n`);
+    // One line for a person, as every other error of the command line.
+    process.stderr.write(`edge-gateway: ${(err as Error)?.message ?? String(err)}\n`);
     process.exitCode = 1;
   },
 );

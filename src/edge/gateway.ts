@@ -218,6 +218,8 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
     const kafka = c.uplink.kafka;
     if (!kafka) {
       log.warn('No uplink configured: the journal keeps everything until one is.');
+      // What waits for an uplink that does not exist yet is held back like an outage's backlog: historical once sent.
+      journal.setHeldBack(true);
       return undefined;
     }
     const f = new Forwarder(journal, createKafkaSink(kafka, `edge-gateway-${group}-${node}`, log), { node: `${group}/${node}`, batchSize: kafka.batch_size, replay: c.buffer.replay, replayRate: c.buffer.replay_rate, isPermanent: permanentKafkaError, onAcked: (batch) => metrics.forwarded(batch, Date.now()) }, log);
@@ -272,13 +274,15 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      log.info('Stopping: polling first, then the uplink flush, NDEATH, and the journal.');
+      log.info('Stopping: polling first, then NDEATH, the uplink flush, and the journal.');
       life.phase = 'stopping';
       stopHousekeeping();
       clearInterval(historyTimer);
       await Promise.all([...devices.values()].map((d) => d.poller.stop()));
-      await forwarder?.stop(5000);
+      // NDEATH is committed before the flush, so that the cloud learns of an orderly stop now, not at the next start.
       await edge.stop();
+      journal.flush();
+      await forwarder?.stop(5000);
       await http.close();
       await broker?.close();
       const left = journal.stats().records;

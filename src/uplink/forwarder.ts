@@ -85,11 +85,15 @@ export class Forwarder {
     this.loop = this.run();
   }
 
-  /** Stops after forwarding what the sink takes within `flushMs`, then disconnects. */
+  /**
+   * Stops after forwarding what the sink takes within `flushMs`, then disconnects. A first connection still being
+   * made gets the same time; an uplink that is down does not (its records stay in the journal).
+   */
   async stop(flushMs = 0): Promise<void> {
     if (!this.running) return;
     const deadline = Date.now() + flushMs;
-    while (flushMs > 0 && this.status.state === 'up' && this.journal.stats().records > 0 && Date.now() < deadline) {
+    const reachable = () => this.status.state === 'up' || this.status.state === 'connecting';
+    while (flushMs > 0 && reachable() && this.journal.stats().records > 0 && Date.now() < deadline) {
       await sleep(50);
     }
     this.running = false;

@@ -61,8 +61,20 @@ export interface VerifyRun {
   brokers: string[];
   topic: string;
   partitions: number;
-  /** 'idle': no record for idleMs after the end offsets that existed at start were reached. */
-  stoppedBy: 'idle' | 'timeout';
+  /**
+   * 'end': every partition was read up to the end offset it had at start (the default with --from-beginning);
+   * 'idle': following, no record for idleMs after those end offsets were reached; 'timeout': --timeout-ms.
+   */
+  stoppedBy: 'end' | 'idle' | 'timeout';
+  /** Read on after the start-time end offsets (--follow, or new records only). */
+  follow: boolean;
+  /** Records between each partition's first offset and its end offset at start: what a run to the end reads. */
+  atStart: number | null;
+  /**
+   * Records read past a partition's start-time end offset that fill a hole below the highest edge.seq read: a
+   * batch that reached one partition before the start and another just after it. Counted in `records`.
+   */
+  filledFromBeyond: number;
   /** False when the timeout came before the end offsets that existed at start were read: the check is partial. */
   endReached: boolean;
   idleMs: number;
@@ -209,6 +221,17 @@ export class CompletenessTracker {
   constructor(options: TrackerOptions = {}) {
     this.fromBeginning = options.fromBeginning ?? true;
     this.maxRanges = options.maxRanges ?? 1000;
+  }
+
+  /** Records added so far. */
+  get seen(): number {
+    return this.records;
+  }
+
+  /** Whether `seq` of `node` is absent yet below the highest seq seen: a record that would fill a hole. */
+  fillsHole(node: string, seq: number): boolean {
+    const state = this.nodes.get(node);
+    return state !== undefined && Number.isSafeInteger(seq) && seq >= 1 && seq <= state.highest && !state.seqs.has(seq);
   }
 
   add(record: TrackedRecord): void {
@@ -388,7 +411,12 @@ export function formatReport(report: VerifyReport): string {
   const out: string[] = [];
   const run = report.run;
   if (run) {
-    const how = run.stoppedBy === 'idle' ? `stopped after ${run.idleMs} ms without new records` : 'stopped by --timeout-ms';
+    const how =
+      run.stoppedBy === 'end'
+        ? `read up to the end offsets found at start (${run.atStart} records${run.filledFromBeyond ? `, and ${run.filledFromBeyond} just past them that closed holes` : ''})`
+        : run.stoppedBy === 'idle'
+          ? `stopped after ${run.idleMs} ms without new records`
+          : 'stopped by --timeout-ms';
     out.push(
       `topic ${run.topic} on ${run.brokers.join(',')} (${run.partitions} partitions), ${report.fromBeginning ? 'from the beginning' : 'new records only'}; ${how}, ${(run.elapsedMs / 1000).toFixed(1)} s`,
     );

@@ -2,7 +2,7 @@
 // edge.seq arrived or was announced dropped by a gap record. The logic is in verify-report.ts; this is the Kafka side.
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
-import { CompletenessTracker, parseSeq, type VerifyReport } from './verify-report.js';
+import { CompletenessTracker, parseSeq, type TrackedRecord, type VerifyReport } from './verify-report.js';
 
 export { formatReport, ok, type VerifyReport } from './verify-report.js';
 
@@ -11,7 +11,12 @@ export interface VerifyOptions {
   topic: string;
   /** Read the whole topic; otherwise only what arrives once the consumer is ready (see `onReady`). */
   fromBeginning: boolean;
-  /** Stop once the end offsets that existed at start were read and nothing new came for this long. Default 5000. */
+  /**
+   * With `fromBeginning`: read on past the end offsets found at start, until `idleMs` without a record. Without
+   * `fromBeginning` it always does (there is nothing before the start to read up to).
+   */
+  follow?: boolean;
+  /** Following: stop once the end offsets that existed at start were read and nothing new came for this long. Default 5000. */
   idleMs?: number;
   /** Stop after this long whatever happens (the report then says whether the end was reached). */
   timeoutMs?: number;
@@ -21,7 +26,24 @@ export interface VerifyOptions {
    * runs from here too. For tests that produce "after start".
    */
   onReady?: () => void;
+  /** Called every `progressEveryMs` (default 2000) while reading, and once at the end with `done`. */
+  onProgress?: (progress: VerifyProgress) => void;
+  progressEveryMs?: number;
 }
+
+export interface VerifyProgress {
+  records: number;
+  /** Partitions read up to their end offset of the start (an empty one counts as read). */
+  partitionsDone: number;
+  partitions: number;
+  elapsedMs: number;
+  done: boolean;
+}
+
+/** After the last partition reached its start-time end: how long to look just past the ends for a torn batch. */
+const SETTLE_MS = 1000;
+/** Records kept per partition from just past its start-time end, of which those that close a hole count. */
+const BEYOND_KEPT = 10_000;
 
 function header(headers: IHeaders | undefined, name: string): string | undefined {
   const v = headers?.[name];
@@ -33,6 +55,7 @@ function header(headers: IHeaders | undefined, name: string): string | undefined
 export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   const started = Date.now();
   const idleMs = options.idleMs ?? 5000;
+  const follow = options.follow === true || !options.fromBeginning;
   const tracker = new CompletenessTracker({ fromBeginning: options.fromBeginning });
   const kafka = new Kafka({
     clientId: 'edge-gateway-verify',
@@ -47,6 +70,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   const admin = kafka.admin();
   let ends: Map<number, bigint>;
   let partitions: number;
+  let atStart: number | null = null;
   try {
     await admin.connect();
     const topics = await admin.listTopics();
@@ -54,6 +78,7 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     const offsets = await admin.fetchTopicOffsets(options.topic);
     partitions = offsets.length;
     ends = new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+    if (options.fromBeginning) atStart = offsets.reduce((n, o) => n + Number(BigInt(o.high) - BigInt(o.low)), 0);
     if (options.fromBeginning) {
       for (const o of offsets) if (BigInt(o.low) >= BigInt(o.high)) ends.delete(o.partition); // empty partition
     } else {
@@ -63,6 +88,14 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     await admin.disconnect().catch(() => undefined);
   }
   const pending = new Map(ends); // partition → end offset not yet read up to
+  /**
+   * Not following, the check covers what each partition held at start. A batch of the gateway spans partitions,
+   * and the end offsets are not one instant: a batch half before and half after them would look like a hole. The
+   * first records past each end are kept aside, and those that close a hole below the highest seq read count.
+   */
+  const beyond = new Map<number, TrackedRecord[]>();
+  let filledFromBeyond = 0;
+  const startEnd = new Map(ends);
 
   const groupId = `edge-gateway-verify-${randomUUID()}`;
   const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, maxWaitTimeInMs: 250, retry: { retries: 5 } });
@@ -70,7 +103,8 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   let ready = false;
   let idleTimer: NodeJS.Timeout | undefined;
   let deadlineTimer: NodeJS.Timeout | undefined;
-  let stoppedBy: 'idle' | 'timeout' = 'idle';
+  let stoppedBy: 'end' | 'idle' | 'timeout' = follow ? 'idle' : 'end';
+  let settleTimer: NodeJS.Timeout | undefined;
   let finish!: () => void;
   let fail!: (err: Error) => void;
   const finished = new Promise<void>((resolve, reject) => {
@@ -81,9 +115,16 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
 
   const armIdle = () => {
     if (!ready || pending.size > 0) return;
+    if (!follow) {
+      settleTimer ??= setTimeout(() => finish(), beyond.size > 0 || tracker.seen > 0 ? Math.min(SETTLE_MS, idleMs) : 0);
+      return;
+    }
     if (idleTimer) clearTimeout(idleTimer);
     idleTimer = setTimeout(() => finish(), idleMs);
   };
+  const progress = (done: boolean) =>
+    options.onProgress?.({ records: tracker.seen, partitionsDone: partitions - pending.size, partitions, elapsedMs: Date.now() - started, done });
+  const progressTimer = setInterval(() => progress(false), options.progressEveryMs ?? 2000);
   const advanced = (partition: number, lastOffset: string | null | undefined) => {
     const end = pending.get(partition);
     if (end !== undefined && lastOffset != null && BigInt(lastOffset) + 1n >= end) pending.delete(partition);
@@ -116,15 +157,23 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
     await consumer.run({
       autoCommit: false, // a throwaway group: nothing to remember
       eachBatch: async ({ batch }) => {
+        const end = startEnd.get(batch.partition) ?? 0n;
         for (const message of batch.messages) {
           const headers = message.headers;
-          tracker.add({
+          const record: TrackedRecord = {
             node: header(headers, 'edge.node') ?? '',
             seq: parseSeq(header(headers, 'edge.seq')),
             historical: header(headers, 'edge.historical') === 'true',
             value: message.value === null ? undefined : message.value.toString('utf8'),
             receivedAt: Number(message.timestamp),
-          });
+          };
+          if (follow || BigInt(message.offset) < end) {
+            tracker.add(record);
+            continue;
+          }
+          let kept = beyond.get(batch.partition);
+          if (!kept) beyond.set(batch.partition, (kept = []));
+          if (kept.length < BEYOND_KEPT) kept.push(record);
         }
         advanced(batch.partition, batch.lastOffset());
         armIdle();
@@ -134,9 +183,19 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   } finally {
     if (idleTimer) clearTimeout(idleTimer);
     if (deadlineTimer) clearTimeout(deadlineTimer);
+    if (settleTimer) clearTimeout(settleTimer);
+    clearInterval(progressTimer);
     await consumer.disconnect().catch(() => undefined);
   }
   await deleteGroup(kafka, groupId);
+  for (const records of beyond.values()) {
+    for (const r of records) {
+      if (!tracker.fillsHole(r.node, r.seq)) continue;
+      tracker.add(r);
+      filledFromBeyond += 1;
+    }
+  }
+  progress(true);
 
   return {
     ...tracker.report(),
@@ -145,6 +204,9 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
       topic: options.topic,
       partitions,
       stoppedBy,
+      follow,
+      atStart,
+      filledFromBeyond,
       endReached: pending.size === 0,
       idleMs,
       elapsedMs: Date.now() - started,

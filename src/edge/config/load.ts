@@ -1,9 +1,9 @@
 // Reads the YAML file and turns every problem into `FILE:LINE:COL path.to.key: message`.
-import { readFileSync } from 'node:fs';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parse as parseYaml, parseDocument, Scalar, visit, type Document, type Node, type YAMLError } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parse as parseYaml, parseDocument, Scalar, visit, type Document, type DocumentOptions, type Node, type ParseOptions, type SchemaOptions, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type GatewayConfig } from './schema.js';
 import { dottedPath, type ValueProblem } from './value-error.js';
+import { aliasProblems, aliasSource, MAX_EXPANDED_VALUES, MAX_FILE_BYTES, nestingProblem, readConfigText, type EarlyProblem } from './yaml-guard.js';
 
 export interface ConfigProblem {
   file: string;
@@ -24,22 +24,47 @@ export function formatProblem(p: ConfigProblem): string {
   return `${p.file}:${p.line}:${p.col} ${p.path || '(file)'}: ${p.message}`;
 }
 
+/** Whatever the file holds, this returns the config or throws a ConfigError; nothing else escapes it. */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `cannot read the file: ${(err as Error).message}` }]);
-  }
-  return parseConfig(text, file, env);
+  const read = readConfigText(file);
+  if ('problem' in read) throw new ConfigError([{ file, line: read.problem.line ?? 1, col: read.problem.col ?? 1, path: '', message: read.problem.message }]);
+  return parseConfig(read.text, file, env);
 }
 
+/** Merge keys (`<<: *defaults`) as YAML 1.1 had them: a block of settings written once, repeated per device or tag. */
+const YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = { prettyErrors: false, uniqueKeys: true, merge: true };
+
 export function parseConfig(text: string, file = '<config>', env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  try {
+    return parseChecked(text, file, env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    // Every bound is checked before the work it protects; an error that still gets here names the file, not a stack.
+    throw new ConfigError([{ file, line: 1, col: 1, path: '', message: `the file cannot be read as a configuration: ${(err as Error).message}` }]);
+  }
+}
+
+function parseChecked(text: string, file: string, env: NodeJS.ProcessEnv): GatewayConfig {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const at = (offset: number) => lineCounter.linePos(offset);
+  const early = (problems: EarlyProblem[]) =>
+    new ConfigError(problems.map((p) => {
+      const pos = p.offset === undefined ? { line: p.line ?? 1, col: p.col ?? 1 } : at(p.offset);
+      return { file, line: pos.line, col: pos.col, path: p.path, message: p.message };
+    }));
+  if (text.length > MAX_FILE_BYTES) throw early([{ line: 1, col: 1, path: '', message: `the file is larger than ${MAX_FILE_BYTES} bytes; a configuration is at most ${MAX_FILE_BYTES / 1024 / 1024} MiB` }]);
+  const tooDeep = nestingProblem(text);
+  if (tooDeep) {
+    // The parser, which would count lines, must not run on this text.
+    lineCounter.addNewLine(0);
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lineCounter.addNewLine(i + 1);
+    throw early([tooDeep]);
+  }
+  const doc = parseDocument(text, { ...YAML_OPTIONS, lineCounter });
 
   if (doc.errors.length > 0) throw new ConfigError(syntaxProblems(doc.errors, text, file, at));
+  const badAliases = aliasProblems(doc, keyPath);
+  if (badAliases.length > 0) throw early(badAliases);
   const unset = substituteVariables(doc, env);
   if (unset.length > 0) {
     throw new ConfigError(unset.map(({ node, name, path }) => {
@@ -47,7 +72,7 @@ export function parseConfig(text: string, file = '<config>', env: NodeJS.Process
       return { file, line: pos.line, col: pos.col, path, message: `environment variable "${name}" is not set (write \${${name}:-default} to give a default)` };
     }));
   }
-  const result = configSchema.safeParse(doc.toJS() ?? {});
+  const result = configSchema.safeParse(doc.toJS({ maxAliasCount: MAX_EXPANDED_VALUES }) ?? {});
   if (result.success) return result.data;
 
   const problems = result.error.issues.flatMap((issue) => issueToProblems(issue, doc, file, at));
@@ -64,7 +89,8 @@ export function locateProblems(file: string, problems: readonly ValueProblem[]):
   let doc: Document | undefined;
   const lineCounter = new LineCounter();
   try {
-    doc = parseDocument(readFileSync(file, 'utf8'), { lineCounter, prettyErrors: false });
+    const read = readConfigText(file);
+    doc = 'text' in read && !nestingProblem(read.text) ? parseDocument(read.text, { ...YAML_OPTIONS, lineCounter }) : undefined;
   } catch {
     doc = undefined;
   }
@@ -178,11 +204,28 @@ function issueToProblems(
 function deepestNode(doc: Document, path: (string | number)[]): { node: Node | undefined; missing: boolean } {
   let node: unknown = doc.contents;
   for (let i = 0; i < path.length; i++) {
-    const next = isMap(node) || isSeq(node) ? node.get(path[i], true) : undefined;
+    const next = childNode(doc, node, path[i]!);
     if (next === undefined || next === null) return { node: node as Node, missing: true };
     node = next;
   }
   return { node: node as Node, missing: false };
+}
+
+/** A key's value, also through an alias or a merge key (`<<: *defaults`): placed where it is written. */
+function childNode(doc: Document, node: unknown, key: string | number, depth = 0): unknown {
+  const resolve = (n: unknown) => (isAlias(n) ? aliasSource(doc, n) : n);
+  const parent = resolve(node);
+  if (!isMap(parent) && !isSeq(parent)) return undefined;
+  const own = resolve(parent.get(key, true));
+  if (own !== undefined || !isMap(parent) || depth > 8) return own;
+  // With merge keys on, the parser reads the key `<<` as a symbol.
+  const mergePair = parent.items.find((p) => isScalar(p.key) && (p.key.value === '<<' || (typeof p.key.value === 'symbol' && p.key.value.description === '<<')));
+  const merged = resolve(mergePair?.value);
+  for (const source of isSeq(merged) ? merged.items : [merged]) {
+    const found = childNode(doc, source, key, depth + 1);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 function findKeyNode(doc: Document, path: (string | number)[], key: string): Node | undefined {
