@@ -178,8 +178,7 @@ export async function startBroker(listen: { host: string; port: number }, log: L
   try {
     const plain = createServer((socket) => {
       guard.opened(socket, { tls: false });
-      aedes.handle(socket);
-      guard.watch(socket);
+      guard.serve(socket, aedes.handle);
     });
     servers.push(plain);
     const port = await listenOn(plain, listen, 'broker.listen');
@@ -188,9 +187,7 @@ export async function startBroker(listen: { host: string; port: number }, log: L
     if (tls) {
       const material = readTlsMaterial(tls);
       const server = createTlsServer({ ...material.context, ...(tls.ca_file ? { requestCert: true, rejectUnauthorized: true } : {}) }, (socket) => {
-        if (!guard.secured(socket)) return;
-        aedes.handle(socket);
-        guard.watch(socket);
+        if (guard.secured(socket)) guard.serve(socket, aedes.handle);
       });
       // The TCP connection is counted and timed from its accept: a handshake that never ends is a connection that
       // never logs in.

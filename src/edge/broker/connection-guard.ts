@@ -83,8 +83,29 @@ export class ConnectionGuard {
     return true;
   }
 
+  /**
+   * Hands `stream` to `handle` (aedes) when its first bytes arrive, and from then on watches what aedes reads. aedes
+   * makes a client (parser, queues, timers) per connection: a socket that sends nothing costs only a socket.
+   */
+  serve(stream: Socket, handle: (stream: Socket) => void): void {
+    stream.once('readable', () => {
+      if (stream.destroyed) return;
+      if (stream.readableLength === 0) {
+        stream.destroy(); // its end, before any byte
+        return;
+      }
+      // On the next tick: Node notes that this listener is gone only then, and aedes's own 'readable' listener, added
+      // before that, would not be told of the bytes waiting.
+      process.nextTick(() => {
+        if (stream.destroyed) return;
+        handle(stream);
+        this.watch(stream);
+      });
+    });
+  }
+
   /** Watches what aedes reads from `stream` (after aedes.handle, so that aedes's own reading mode stands). */
-  watch(stream: Socket): void {
+  private watch(stream: Socket): void {
     const entry = this.byStream.get(stream) ?? this.connecting.get(stream);
     if (!entry || entry.closed) {
       stream.destroy();
