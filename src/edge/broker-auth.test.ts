@@ -117,4 +117,37 @@ describe('BrokerAccess', () => {
       'MQTT connection refused: 3 clients are connected (broker.max_clients).',
     ]);
   });
+
+  it('keeps the edge node\'s client id for the node\'s own login: the internal credential, else node_user', async () => {
+    process.env.TEST_GW_PASSWORD = 'gw-pass';
+    const id = 'edge-gateway:g:n';
+    const login = nodeLogin({ embedded: true })!;
+    const { log, lines } = capture();
+    // Embedded: only the internal credential, not even node_user (the node never logs in as it there).
+    const embedded = new BrokerAccess({ users: await users(), node_user: 'gw' }, { login, rights: edgeNodeRights('g', 'n') }, log, id);
+    const internal = await embedded.login(INTERNAL_NODE_USER, pw(login.password), '127.0.0.1');
+    const gw = await embedded.login('gw', pw('gw-pass'), '10.0.0.7');
+    const scada = await embedded.login('scada', pw('a'), '10.0.0.7');
+    if (!internal.ok || !gw.ok || !scada.ok) throw new Error('logins failed');
+    expect(embedded.mayUseClientId(id, internal.identity, '127.0.0.1')).toEqual({ ok: true });
+    expect(embedded.mayUseClientId(id, gw.identity, '10.0.0.7')).toEqual({ ok: false, returnCode: 5, reason: 'reserved_client_id' });
+    expect(embedded.mayUseClientId(id, scada.identity, '10.0.0.7')).toEqual({ ok: false, returnCode: 5, reason: 'reserved_client_id' });
+    expect(embedded.mayUseClientId(id, scada.identity, '10.0.0.7').ok).toBe(false);
+    expect(embedded.mayUseClientId('hmi-1', scada.identity, '10.0.0.7')).toEqual({ ok: true });
+    expect(embedded.mayUseClientId('edge-gateway:g:N', scada.identity, '10.0.0.7')).toEqual({ ok: true }); // MQTT ids are case-sensitive
+    expect(embedded.stats.refused.reserved_client_id).toBe(3);
+    // Logged once a minute per user and address.
+    expect(lines.filter((l) => l.reason === 'reserved_client_id').map((l) => l.msg)).toEqual([
+      'MQTT connection refused: user "gw" from 10.0.0.7 used the client id "edge-gateway:g:n", which is the gateway\'s edge node\'s; the node\'s session stays.',
+      'MQTT connection refused: user "scada" from 10.0.0.7 used the client id "edge-gateway:g:n", which is the gateway\'s edge node\'s; the node\'s session stays.',
+    ]);
+
+    // In its own process: node_user only. Open (no users, no node_user): nothing to tell the node by.
+    const own = new BrokerAccess({ users: await users(), node_user: 'gw' }, undefined, capture().log, id);
+    expect(own.mayUseClientId(id, gw.identity, 'x')).toEqual({ ok: true });
+    expect(own.mayUseClientId(id, scada.identity, 'x').ok).toBe(false);
+    const open = new BrokerAccess({}, undefined, capture().log, id);
+    const anon = await open.login(undefined, undefined, 'x');
+    expect(anon.ok && open.mayUseClientId(id, anon.identity, 'x')).toEqual({ ok: true });
+  });
 });

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { ALL_RIGHTS, mayPublish, maySubscribe, NO_RIGHTS, type TopicRights } from './broker-acl.js';
 import { reviewClient, type DisconnectReason, type Verdict } from './broker-reload.js';
 import { ConfigValueError, type ValueProblem } from './config/value-error.js';
+import { limitedLog, type LimitedLog } from './broker/limited-log.js';
 import { checkPassword, sameSecret } from './passwords.js';
 import { readSecret, SecretError, type SecretSource } from './secrets.js';
 
@@ -49,7 +50,7 @@ export const BAD_USERNAME_OR_PASSWORD = 4;
 export const NOT_AUTHORIZED = 5;
 
 export type LoginResult = { ok: true; identity: Identity } | { ok: false; returnCode: number; reason: RefusalReason };
-export type RefusalReason = 'anonymous' | 'bad_login' | 'max_clients' | 'max_clients_per_ip';
+export type RefusalReason = 'anonymous' | 'bad_login' | 'max_clients' | 'max_clients_per_ip' | 'reserved_client_id';
 
 export interface BrokerAccessStats {
   refused: Record<RefusalReason, number>;
@@ -140,9 +141,9 @@ export class BrokerAccess {
   private generation = 0;
   private readonly admitted = new Map<object, string>();
   private readonly perIp = new Map<string, number>();
-  private readonly logged = new Map<string, { at: number; repeated: number }>();
+  private readonly limited: LimitedLog;
   readonly stats: BrokerAccessStats = {
-    refused: { anonymous: 0, bad_login: 0, max_clients: 0, max_clients_per_ip: 0 },
+    refused: { anonymous: 0, bad_login: 0, max_clients: 0, max_clients_per_ip: 0, reserved_client_id: 0 },
     denied: { publish: 0, subscribe: 0 },
     disconnected: { user_removed: 0, password_changed: 0, anonymous_refused: 0 },
   };
@@ -150,8 +151,11 @@ export class BrokerAccess {
   constructor(
     config: BrokerAccessConfig,
     private readonly internal: { login: NodeLogin; rights: TopicRights } | undefined,
-    private readonly log: Logger,
+    log: Logger,
+    /** The MQTT client id of the gateway's edge node, which only its own login may use (see `mayUseClientId`). */
+    private readonly nodeClientId?: string,
   ) {
+    this.limited = limitedLog(log);
     this.rules = accessRules(config, (_index, user, err) =>
       log.error({ user: user.name, err: err.message }, `Broker user "${user.name}" cannot log in until its password can be read: ${err.message}`));
   }
@@ -215,6 +219,24 @@ export class BrokerAccess {
     return { user: username, rights: entry.user, node: username === rules.config.node_user, credential };
   }
 
+  /**
+   * May a client logged in as `identity` use the MQTT client id `clientId`? The edge node's id belongs to the node's
+   * own login (the embedded broker's internal credential, else `broker.node_user`): under [MQTT-3.1.4-2] any other
+   * client using it would close the node's connection and end its Sparkplug session (NDEATH, a new bdSeq). A broker
+   * without either (an open broker in its own process) cannot tell the node apart, and reserves nothing.
+   */
+  mayUseClientId(clientId: string, identity: Identity, remote: string): { ok: true } | { ok: false; returnCode: number; reason: RefusalReason } {
+    if (this.nodeClientId === undefined || clientId !== this.nodeClientId) return { ok: true };
+    const nodeUser = this.rules.config.node_user;
+    const owner = this.internal ? identity.internal === true : nodeUser === undefined || identity.user === nodeUser;
+    if (owner) return { ok: true };
+    this.stats.refused.reserved_client_id += 1;
+    const who = identity.user === null ? 'an anonymous client' : `user "${identity.user}"`;
+    this.warn(`reserved_client_id:${identity.user}:${remote}`, { user: identity.user, remote, clientId, reason: 'reserved_client_id' },
+      `MQTT connection refused: ${who} from ${remote} used the client id "${clientId}", which is the gateway's edge node's; the node's session stays.`);
+    return { ok: false, returnCode: NOT_AUTHORIZED, reason: 'reserved_client_id' };
+  }
+
   /** Counts a logged-in client against the limits; false (and counted, logged) when it is one too many. */
   admit(client: object, identity: Identity, ip: string): { ok: true } | { ok: false; returnCode: number; reason: RefusalReason } {
     if (!identity.node) {
@@ -262,22 +284,10 @@ export class BrokerAccess {
 
   /** One line per kind of refusal and client per minute, with how many were not logged since. */
   private warn(key: string, fields: Record<string, unknown>, message: string): void {
-    this.limited(key, fields, message, 'warn');
+    this.limited('warn', key, fields, message);
   }
 
   private error(key: string, fields: Record<string, unknown>, message: string): void {
-    this.limited(key, fields, message, 'error');
-  }
-
-  private limited(key: string, fields: Record<string, unknown>, message: string, level: 'warn' | 'error'): void {
-    const now = Date.now();
-    const seen = this.logged.get(key);
-    if (seen && now - seen.at < 60_000) {
-      seen.repeated += 1;
-      return;
-    }
-    if (this.logged.size > 10_000) this.logged.clear();
-    this.logged.set(key, { at: now, repeated: 0 });
-    this.log[level]({ ...fields, ...(seen?.repeated ? { repeatedSinceLastLine: seen.repeated } : {}) }, message);
+    this.limited('error', key, fields, message);
   }
 }

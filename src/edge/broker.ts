@@ -8,7 +8,11 @@ import { edgeNodeRights, mayReceive, maySubscribe } from './broker-acl.js';
 import { BrokerAccess, loadAccessRules, type BrokerAccessConfig, type BrokerAccessStats, type Identity, type NodeLogin } from './broker-auth.js';
 import { disconnectMessage, type DisconnectReason } from './broker-reload.js';
 import { readTlsMaterial, type BrokerTlsFiles, type TlsMaterial } from './broker-tls.js';
+import { ConnectionGuard, type ConnectionGuardStats } from './broker/connection-guard.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_PACKET_BYTES } from './broker/defaults.js';
+import { limitedLog } from './broker/limited-log.js';
 import { listenOn } from './listen.js';
+import { edgeNodeClientId } from './sparkplug/topics.js';
 
 export interface LocalBroker {
   url: string;
@@ -27,7 +31,14 @@ export interface LocalBroker {
   close(): Promise<void>;
 }
 
-export type BrokerSecurity = BrokerAccessConfig & { tls?: (BrokerTlsFiles & { listen: { host: string; port: number } }) | undefined };
+export type BrokerSecurity = BrokerAccessConfig & {
+  tls?: (BrokerTlsFiles & { listen: { host: string; port: number } }) | undefined;
+  /** Largest packet a logged-in client may send, in bytes. */
+  max_packet_bytes?: number;
+  /** Milliseconds a new connection has to log in. */
+  connect_timeout?: number;
+};
+
 
 export interface BrokerReloadOutcome {
   disconnected: Array<{ user: string | null; remote: string; reason: DisconnectReason }>;
@@ -37,15 +48,22 @@ export interface BrokerReloadOutcome {
 
 export interface BrokerStats extends BrokerAccessStats {
   clients: number;
-  /** TCP connections closed at once because too many had not yet logged in. */
+  /** Connections not logged in yet. */
+  connecting: number;
+  /** Connections closed because MAX_CONNECTING were logging in at once (the oldest made room). */
   connectionsDropped: number;
+  /** Connections closed for not logging in in time, or for sending too much or what is not MQTT. */
+  closed: ConnectionGuardStats['closed'];
 }
 
 export interface BrokerOptions {
   /** The `broker` section: users, anonymous access, TLS listener, limits. Absent: an open broker. */
   security?: BrokerSecurity;
-  /** The gateway's edge node (group/node) and its internal credential, admitted with the node's rights. */
-  node?: { group: string; node: string; login: NodeLogin };
+  /**
+   * The gateway's edge node (site.group, site.node), whose MQTT client id only its own login may use; with `login`
+   * (the embedded broker), its internal credential, admitted with the node's rights.
+   */
+  node?: { group: string; node: string; login?: NodeLogin | undefined };
 }
 
 /** Publishes that a client may not make are dropped by renaming them to this topic, which nobody may subscribe to. */
@@ -54,8 +72,12 @@ const DROPPED = '$edge-gateway/dropped';
 export async function startBroker(listen: { host: string; port: number }, log: Logger, options: BrokerOptions = {}): Promise<LocalBroker> {
   let security: BrokerSecurity = options.security ?? {};
   // The embedded broker's own edge node: admitted by the credential made at start, whatever a reload changes.
-  const internal = options.node ? { login: options.node.login, rights: edgeNodeRights(options.node.group, options.node.node) } : undefined;
-  const access = new BrokerAccess(security, internal, log);
+  const internal = options.node?.login ? { login: options.node.login, rights: edgeNodeRights(options.node.group, options.node.node) } : undefined;
+  const access = new BrokerAccess(security, internal, log, options.node && edgeNodeClientId(options.node.group, options.node.node));
+  const guard = new ConnectionGuard(() => ({
+    connectTimeoutMs: security.connect_timeout ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    maxPacketBytes: security.max_packet_bytes ?? DEFAULT_MAX_PACKET_BYTES,
+  }), limitedLog(log));
   // The clients that logged in, with who they are; a reload goes through them.
   const identities = new Map<Client, Identity>();
   const identityOf = (client: Client) => identities.get(client);
@@ -68,9 +90,14 @@ export async function startBroker(listen: { host: string; port: number }, log: L
         if (!result.ok) return done(Object.assign(new Error(`refused: ${result.reason}`), { returnCode: result.returnCode }), false);
         // Gone while its password was checked: nothing to count (its 'close' has passed already).
         if ((client.conn as Socket).destroyed) return done(Object.assign(new Error('closed during login'), { returnCode: 3 }), false);
+        // Refused here, before aedes goes on to register the client, which is where it would close the node's
+        // connection to hand its client id over [MQTT-3.1.4-2].
+        const ownId = access.mayUseClientId(client.id, result.identity, remote);
+        if (!ownId.ok) return done(Object.assign(new Error(`refused: ${ownId.reason}`), { returnCode: ownId.returnCode }), false);
         const admitted = access.admit(client, result.identity, remote);
         if (!admitted.ok) return done(Object.assign(new Error(`refused: ${admitted.reason}`), { returnCode: admitted.returnCode }), false);
         identities.set(client, result.identity);
+        guard.loggedIn(client.conn as Socket, { id: client.id, user: result.identity.user });
         client.conn.once('close', () => {
           identities.delete(client);
           access.release(client);
@@ -101,26 +128,6 @@ export async function startBroker(listen: { host: string; port: number }, log: L
       return identity && mayReceive(identity.rights, packet.topic) ? packet : null;
     },
   });
-
-  // Connections that have not logged in yet are bounded too, so that a flood of idle sockets cannot exhaust memory.
-  const maxPending = () => 2 * Math.min(security.max_clients ?? 1000, 100_000) + 16;
-  let sockets = 0;
-  let connectionsDropped = 0;
-  let lastDropLog = 0;
-  const guard = <S extends Server>(server: S) =>
-    server.on('connection', (socket: Socket) => {
-      if (sockets >= maxPending() + aedes.connectedClients) {
-        connectionsDropped += 1;
-        socket.destroy();
-        if (Date.now() - lastDropLog > 60_000) {
-          lastDropLog = Date.now();
-          log.warn({ open: sockets, dropped: connectionsDropped, remote: socket.remoteAddress }, 'MQTT connection closed at once: too many connections are open (broker.max_clients).');
-        }
-        return;
-      }
-      sockets += 1;
-      socket.once('close', () => (sockets -= 1));
-    });
 
   const servers: Server[] = [];
   let tlsServer: TlsServer | undefined;
@@ -169,16 +176,24 @@ export async function startBroker(listen: { host: string; port: number }, log: L
   };
 
   try {
-    const plain = guard(createServer(aedes.handle));
+    const plain = createServer((socket) => {
+      guard.opened(socket, { tls: false });
+      guard.serve(socket, aedes.handle);
+    });
     servers.push(plain);
     const port = await listenOn(plain, listen, 'broker.listen');
     log.info({ host: listen.host, port, users: security.users?.length ?? 0, anonymous: !security.users?.length || security.allow_anonymous === true }, 'Local MQTT broker listening.');
     const tls = security.tls;
     if (tls) {
       const material = readTlsMaterial(tls);
-      const server = createTlsServer({ ...material.context, ...(tls.ca_file ? { requestCert: true, rejectUnauthorized: true } : {}) }, aedes.handle);
+      const server = createTlsServer({ ...material.context, ...(tls.ca_file ? { requestCert: true, rejectUnauthorized: true } : {}) }, (socket) => {
+        if (guard.secured(socket)) guard.serve(socket, aedes.handle);
+      });
+      // The TCP connection is counted and timed from its accept: a handshake that never ends is a connection that
+      // never logs in.
+      server.on('connection', (socket: Socket) => guard.opened(socket, { tls: true }));
       server.on('tlsClientError', (err, socket) => log.debug({ remote: socket.remoteAddress, err: err.message }, 'MQTT TLS handshake failed.'));
-      servers.push(guard(server));
+      servers.push(server);
       const tlsPort = await listenOn(server, tls.listen, 'broker.tls.listen');
       tlsServer = server;
       certificate = material.certificate;
@@ -189,7 +204,10 @@ export async function startBroker(listen: { host: string; port: number }, log: L
     return {
       url: brokerUrlOf({ host: listen.host, port }),
       clients: () => aedes.connectedClients,
-      stats: () => ({ clients: aedes.connectedClients, ...structuredClone(access.stats), connectionsDropped }),
+      stats: () => {
+        const connections = guard.stats();
+        return { clients: aedes.connectedClients, ...structuredClone(access.stats), connecting: connections.connecting, connectionsDropped: connections.dropped, closed: connections.closed };
+      },
       listening: () => servers.every((s) => s.listening),
       reload,
       close: closeAll,

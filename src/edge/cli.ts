@@ -252,7 +252,8 @@ function brokerOnly(file: string): Promise<number> {
   return daemon(file, 'broker', async (config, log) => {
     const { startBroker } = await import('./broker.js');
     const { brokerInPlace, brokerRestartKeys, brokerRestartMessage } = await import('./broker-reload.js');
-    const broker = await startBroker(config.broker.listen, log, { security: config.broker });
+    // The edge node's client id is kept for broker.node_user: no other client can end the node's session.
+    const broker = await startBroker(config.broker.listen, log, { security: config.broker, node: { group: config.site.group, node: config.site.node } });
     let current = config.broker;
     let disconnected = 0;
     // Only the event loop is watched: a blocked loop sends no WATCHDOG=1.
@@ -270,7 +271,12 @@ function brokerOnly(file: string): Promise<number> {
         disconnected += outcome.disconnected.length;
         log.info({ users: current.users?.length ?? 0, disconnected: outcome.disconnected.length, clients: broker.clients(), ...(outcome.certificate ? { certificate: outcome.certificate } : {}), restartNeeded }, 'Reloaded the broker configuration.');
       },
-      status: () => `MQTT broker on ${broker.url}; ${broker.clients()} clients${disconnected > 0 ? `; ${disconnected} disconnected by reloads` : ''}`,
+      status: () => {
+        const s = broker.stats();
+        const closed = Object.values(s.closed).reduce((a, b) => a + b, s.connectionsDropped);
+        return `MQTT broker on ${broker.url}; ${s.clients} clients, ${s.connecting} logging in${disconnected > 0 ? `; ${disconnected} disconnected by reloads` : ''}`
+          + `${s.refused.reserved_client_id > 0 ? `; ${s.refused.reserved_client_id} refused the edge node's client id` : ''}${closed > 0 ? `; ${closed} connections closed by the limits` : ''}`;
+      },
     };
   });
 }

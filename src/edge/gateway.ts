@@ -132,7 +132,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
 
   // The edge node logs in like any client: to the embedded broker by a credential made now, else as broker.node_user.
   const login = nodeLogin(config.broker);
-  const broker = config.broker.embedded ? await startBroker(config.broker.listen, log, { security: config.broker, node: login && { group, node, login } }) : undefined;
+  const broker = config.broker.embedded ? await startBroker(config.broker.listen, log, { security: config.broker, node: { group, node, login } }) : undefined;
   const brokerUrl = broker?.url ?? brokerUrlOf(config.broker.listen);
   if (broker) checks.push(() => (broker.listening() ? undefined : `the embedded MQTT broker does not listen on ${config.broker.listen.host}:${config.broker.listen.port} (broker.listen)`));
 

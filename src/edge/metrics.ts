@@ -103,6 +103,13 @@ export function createMetrics(readStatus: () => GatewayStatus): GatewayMetrics {
     for (const [reason, n] of Object.entries(s.broker.refused)) g.set({ reason }, n);
     g.set({ reason: 'too_many_open' }, s.broker.connectionsDropped);
   });
+  counter('edge_gateway_broker_reserved_client_id_refused_total', 'MQTT logins refused (CONNACK 5) for using the edge node\'s client id without being the edge node.', [], (s) =>
+    s.broker ? [[{}, s.broker.refused.reserved_client_id]] : []);
+  counter('edge_gateway_broker_connections_closed_total', 'MQTT connections the embedded broker closed since start: no login within broker.connect_timeout, too many bytes before the login, a packet beyond broker.max_packet_bytes, bytes that are not MQTT, or too many logging in at once.', ['reason'], (s) =>
+    s.broker ? [...Object.entries(s.broker.closed), ['too_many_connecting', s.broker.connectionsDropped] as const].map(([reason, n]) => [{ reason }, n]) : []);
+  gauge('edge_gateway_broker_connecting', 'MQTT connections to the embedded broker that have not logged in yet.', [], (g, s) => {
+    if (s.broker) g.set(s.broker.connecting);
+  });
   gauge('edge_gateway_broker_denied', 'MQTT publishes dropped and subscriptions refused by the topic rights since start.', ['action'], (g, s) => {
     if (!s.broker) return;
     for (const [action, n] of Object.entries(s.broker.denied)) g.set({ action }, n);

@@ -3,7 +3,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import { durationSchema } from './duration.js';
 import { pollKeys } from './poll-schema.js';
-import { parseSize } from './size.js';
+import { sizeSchema } from './size.js';
 import { parseRegisterNumber } from '../../drivers/modbus/register-notation.js';
 import { mqttJsonDeviceSchema } from '../../drivers/mqtt-json/config.js';
 import { deviceTagModelKeys, tagModelKeys } from './tag-model-schema.js';
@@ -19,16 +19,7 @@ const sparkplugId = z
 
 const duration = durationSchema;
 
-const size = z
-  .union([z.string(), z.number().int().positive()])
-  .transform((value, ctx) => {
-    const bytes = parseSize(value);
-    if (bytes === undefined) {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not a size (examples: 64MiB, 500MB, 2GiB)` });
-      return z.NEVER;
-    }
-    return bytes;
-  });
+const size = sizeSchema;
 
 const cronExpression = z
   .string()

@@ -3,7 +3,10 @@
 import { z } from 'zod';
 import { filterProblem, maySubscribe, missingEdgeNodeRights } from '../broker-acl.js';
 import { isPasswordHash } from '../passwords.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_PACKET_BYTES } from '../broker/defaults.js';
+import { durationSchema } from './duration.js';
 import { hostPort } from './host-port.js';
+import { sizeSchema } from './size.js';
 
 const topicFilter = z.string().superRefine((value, ctx) => {
   const problem = filterProblem(value);
@@ -74,7 +77,18 @@ export const brokerSecurityKeys = {
   // Most clients connected at once (the edge node not counted), and most from one IP address.
   max_clients: z.number().int().min(1).default(1000),
   max_clients_per_ip: z.number().int().min(1).optional(),
+  // The largest MQTT packet a logged-in client may send, fixed header included; a client sending a larger one is
+  // disconnected as soon as its header announces it. A Sparkplug birth takes about 75 bytes per metric (float values,
+  // 40-character names), 200 with 100-character names and string values: 10,000 metrics are 0.75 to 2 MB.
+  max_packet_bytes: sizeSchema
+    .refine((n) => n >= 1024 && n <= MQTT_MAX_PACKET, { message: `must be between 1KiB and 256MiB (MQTT's largest packet)` })
+    .default(DEFAULT_MAX_PACKET_BYTES),
+  // How long a new connection (its TLS handshake included) has to send its CONNECT and be logged in; then it is closed.
+  connect_timeout: durationSchema.default(DEFAULT_CONNECT_TIMEOUT_MS),
 };
+
+/** 1 byte of packet type, 4 of remaining length, and the largest remaining length [MQTT-2.2.3]. */
+const MQTT_MAX_PACKET = 1 + 4 + 268_435_455;
 
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);

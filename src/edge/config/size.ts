@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 const UNITS: Record<string, number> = {
   b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3,
 };
@@ -10,3 +12,15 @@ export function parseSize(value: string | number): number | undefined {
   const bytes = Math.round(Number(m[1]) * UNITS[m[2]!.toLowerCase()]!);
   return bytes > 0 ? bytes : undefined;
 }
+
+/** A config value that is a size, in bytes. */
+export const sizeSchema = z
+  .union([z.string(), z.number().int().positive()])
+  .transform((value, ctx) => {
+    const bytes = parseSize(value);
+    if (bytes === undefined) {
+      ctx.addIssue({ code: 'custom', message: `"${value}" is not a size (examples: 64MiB, 500MB, 2GiB)` });
+      return z.NEVER;
+    }
+    return bytes;
+  });

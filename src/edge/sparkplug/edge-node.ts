@@ -13,7 +13,7 @@ import type { SparkplugDataType } from './datatypes.js';
 import { HeldStore } from './held-store.js';
 import { judgeHostState, parseHostState, stateTopic } from './host-state.js';
 import { openTcp } from './tcp.js';
-import { deviceTopic, nodeTopic, parseTopic } from './topics.js';
+import { deviceTopic, edgeNodeClientId, nodeTopic, parseTopic } from './topics.js';
 
 export type MessageKind = 'NBIRTH' | 'NDEATH' | 'DBIRTH' | 'DDATA' | 'DDEATH';
 
@@ -311,7 +311,7 @@ export class EdgeNode {
     // [tck-id-message-flow-edge-node-birth-publish-connect] the MQTT session comes before any birth;
     // [tck-id-operational-behavior-primary-application-state-with-multiple-servers-single-server] one server at a time.
     const client = new MqttClient(() => socket, {
-      clientId: `edge-gateway:${this.o.group}:${this.o.node}`,
+      clientId: edgeNodeClientId(this.o.group, this.o.node),
       username: this.o.username,
       password,
       protocolId: 'MQTT',

@@ -2,6 +2,11 @@
 // [tck-id-topic-structure-namespace-a] the namespace is literally spBv1.0
 export const NAMESPACE = 'spBv1.0';
 
+/** The MQTT client id the edge node connects with; the site broker keeps it for the node's own login. */
+export function edgeNodeClientId(group: string, node: string): string {
+  return `edge-gateway:${group}:${node}`;
+}
+
 export type NodeVerb = 'NBIRTH' | 'NDEATH' | 'NDATA' | 'NCMD';
 export type DeviceVerb = 'DBIRTH' | 'DDEATH' | 'DDATA' | 'DCMD';
 export type Verb = NodeVerb | DeviceVerb;
