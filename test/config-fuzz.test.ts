@@ -6,22 +6,13 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, formatProblem, loadConfig } from '../src/edge/config/load.js';
 import { runCliAsync } from './helpers/cli.js';
+import { rng } from './helpers/fuzz.js';
 
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : Math.floor(Math.random() * 2 ** 31);
 const MUTATIONS = 600;
 const CLI_SAMPLE = 20;
 
-/** mulberry32: small and seeded, so that FUZZ_SEED repeats a run exactly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = (seed: number): (() => number) => rng(seed).next;
 
 const BASES = ['config/gateway.yaml', 'test/configs/rich.yaml', 'test/configs/typo-key.yaml', 'test/configs/wrong-type.yaml', 'test/configs/servers-bad.yaml'].map((f) => readFileSync(f));
 

@@ -9,6 +9,7 @@ import { runCli } from './helpers/cli.js';
 import { GatewayProcess } from './helpers/gateway.js';
 import { consumeAll, startKafka, topicSize, type ConsumedRecord, type KafkaBroker } from './helpers/kafka.js';
 import { freePort, sleep, waitFor } from './helpers/net.js';
+import { rng } from './helpers/fuzz.js';
 
 const TOPIC = 'crashloop.telemetry';
 const BATCH_SIZE = 50;
@@ -35,17 +36,7 @@ afterAll(async () => {
   await kafka?.stop();
 });
 
-/** Small seeded PRNG (mulberry32), so that a failing run can be repeated with CRASH_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = (seed: number): (() => number) => rng(seed).next;
 
 function devicesYaml(plcPort: number): string {
   const devices = Array.from({ length: DEVICES }, (_, d) => {

@@ -10,17 +10,9 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openJournal, type Gap, type Journal, type JournalEntry } from './journal.js';
 import { parseSide } from './journal/side-file.js';
+import { rng } from '../../test/helpers/fuzz.js';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const mulberry32 = (seed: number): (() => number) => rng(seed).next;
 
 const gapEntry = (g: Gap): JournalEntry => ({ key: 'g/n', type: 'gap', value: JSON.stringify({ type: 'gap', ...g }), capturedAt: Date.now() });
 const SUFFIXES = ['', '-wal', '-shm', '.seq'] as const;
