@@ -245,7 +245,7 @@ describe('systemd notify protocol (fake NOTIFY_SOCKET)', () => {
     const { g, notify, ready } = await underSystemd({ command: 'broker' });
     const listening = g.logLines().find((l) => l.msg === 'Local MQTT broker listening.')!;
     expect(ready.t).toBeGreaterThanOrEqual(listening.time);
-    expect(ready.fields.STATUS).toMatch(/^MQTT broker on mqtt:\/\/127\.0\.0\.1:\d+; 0 clients$/);
+    expect(ready.fields.STATUS).toMatch(/^MQTT broker on mqtt:\/\/127\.0\.0\.1:\d+; 0 clients, 0 logging in$/);
     await sleep(3000);
     expect(feeds(notify, ready.t).length).toBeGreaterThanOrEqual(2);
     expect(await g.stop()).toBe(0);

@@ -90,6 +90,8 @@ describe('edge-gateway validate', () => {
     expect(validate(deep)).toMatchObject({ code: 2, lines: [`${deep}:2:129 (file): YAML nests deeper than 64 levels here; a configuration needs fewer than ten`] });
     const latin1 = file('latin1.yaml', Buffer.from(shipped.toString('latin1').replace('press-01', 'pr\xe9ss-01'), 'latin1'));
     expect(validate(latin1)).toMatchObject({ code: 2, lines: [`${latin1}:7:13 (file): the file is not UTF-8 text: byte 0xE9 cannot start or continue a character (save the file as UTF-8)`] });
+    const control = file('control.yaml', shipped.toString().replace('devices:', '\fdevices:'));
+    expect(validate(control).lines).toContain(`${control}:6:1 \\u000cdevices: unknown key "\\u000cdevices"`);
     const firstByte = file('first-byte.yaml', Buffer.concat([Buffer.from([0xdc]), shipped]));
     expect(validate(firstByte)).toMatchObject({ code: 2, lines: [`${firstByte}:1:1 (file): the file is not UTF-8 text: byte 0xDC cannot start or continue a character (save the file as UTF-8)`] });
     expect(validate(scratch)).toMatchObject({ code: 2, lines: [`${scratch}:1:1 (file): cannot read the file: EISDIR: illegal operation on a directory, read`] });

@@ -20,8 +20,13 @@ export class ConfigError extends Error {
   }
 }
 
+/** Control characters of a key or value written as escapes: a problem stays one printable line. */
+function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function formatProblem(p: ConfigProblem): string {
-  return `${p.file}:${p.line}:${p.col} ${p.path || '(file)'}: ${p.message}`;
+  return `${p.file}:${p.line}:${p.col} ${printable(p.path) || '(file)'}: ${printable(p.message)}`;
 }
 
 /** Whatever the file holds, this returns the config or throws a ConfigError; nothing else escapes it. */
