@@ -112,7 +112,15 @@ export class Forwarder {
 
   private async run(): Promise<void> {
     while (this.running) {
-      const batch = this.nextBatch();
+      let batch: JournalRecord[];
+      try {
+        batch = this.nextBatch();
+      } catch (err) {
+        // Reading the journal failed (it writes when it sets a damaged record aside: a full disk): try again later.
+        this.log.warn({ err: (err as Error).message }, 'The forwarder could not read the journal; retrying.');
+        await this.idle(this.nextBackoff(), false);
+        continue;
+      }
       if (batch.length === 0) {
         await this.idle(this.waitForTokensMs() ?? 1000, true);
         continue;

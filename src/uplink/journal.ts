@@ -371,7 +371,8 @@ export class Journal {
     const first = this.nextSeq;
     let bytes = 0;
     const { maxBytes, whenFull } = this.options;
-    if (maxBytes !== undefined && whenFull === 'drop_newest') {
+    // Gap records are never refused: they are small, and a loss they announce must not become a silent one.
+    if (maxBytes !== undefined && whenFull === 'drop_newest' && !entries.every((e) => e.type === 'gap')) {
       const incoming = entries.reduce((n, e) => n + e.key.length + e.value.length, 0);
       if (this.bytes + incoming > maxBytes) return this.refuse(entries.length);
     }
@@ -426,10 +427,18 @@ export class Journal {
       const perMs = (next - this.reservedFrom) / Math.max(1, now - this.reservedAt);
       this.block = Math.min(SEQ_BLOCK, Math.max(MIN_BLOCK, Math.ceil(perMs * 10_000)));
     }
+    // The ceiling is raised only once the side file holds it: a write that fails (a full disk) leaves the old
+    // ceiling, so the retry of the same batch tries the write again instead of using seqs no file reserved.
+    const previous = this.ceiling;
+    this.ceiling = next + this.block;
+    try {
+      this.writeSideFile(null);
+    } catch (err) {
+      this.ceiling = previous;
+      throw err;
+    }
     this.reservedAt = now;
     this.reservedFrom = next;
-    this.ceiling = next + this.block;
-    this.writeSideFile(null);
     return true;
   }
 
@@ -584,21 +593,25 @@ export class Journal {
     }>;
     const out: JournalRecord[] = [];
     const damaged: Array<[number, number]> = [];
-    for (const r of rows) {
-      const record = { seq: r.seq, capturedAt: r.captured_at, key: r.key, type: r.type, value: r.value, held: r.seq <= this.heldUpTo };
-      // NULL: written before checksums existed.
-      if (r.checksum === null || r.checksum === recordChecksum(r.seq, r.captured_at, r.key, r.type, r.value)) {
-        out.push(record);
-        continue;
+    // Setting damaged records aside and announcing them is one transaction: a record never leaves the journal
+    // unannounced (a failed announcement, a full disk, leaves it in place for the next peek).
+    this.db.transaction(() => {
+      for (const r of rows) {
+        const record = { seq: r.seq, capturedAt: r.captured_at, key: r.key, type: r.type, value: r.value, held: r.seq <= this.heldUpTo };
+        // NULL: written before checksums existed.
+        if (r.checksum === null || r.checksum === recordChecksum(r.seq, r.captured_at, r.key, r.type, r.value)) {
+          out.push(record);
+          continue;
+        }
+        this.deadLetter(record, 'checksum mismatch');
+        this.checksumMismatches += 1;
+        damaged.push([r.seq, r.seq]);
       }
-      this.deadLetter(record, 'checksum mismatch');
-      this.checksumMismatches += 1;
-      damaged.push([r.seq, r.seq]);
-    }
-    if (damaged.length > 0) {
-      this.dropped.journal_damaged += damaged.length;
-      if (this.options.gapEntry) this.announceRanges(damaged, 'journal_damaged');
-    }
+      if (damaged.length > 0) {
+        if (this.options.gapEntry) this.announceRanges(damaged, 'journal_damaged');
+        this.dropped.journal_damaged += damaged.length;
+      }
+    })();
     return out;
   }
 

@@ -52,7 +52,13 @@ function runSession(port: number, writes: Buffer[], r: Rng): Promise<void> {
     s.on('close', done);
     s.on('data', () => undefined);
     s.on('connect', () => {
+      // Now and then a client that resets the connection before its first byte, or right after it.
+      if (r.chance(0.05)) {
+        setTimeout(() => s.resetAndDestroy(), r.int(50));
+        return;
+      }
       for (const w of writes) if (!s.destroyed) s.write(w);
+      if (r.chance(0.05)) s.resetAndDestroy();
     });
   });
 }

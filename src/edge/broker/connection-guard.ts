@@ -62,6 +62,9 @@ export class ConnectionGuard {
     this.connecting.set(socket, entry);
     const address = addressOf(socket);
     if (o.tls) this.handshaking.set(address, entry);
+    // Until aedes takes the stream (at its first byte) nothing else listens for its errors: a client that resets
+    // the connection before sending anything would otherwise be an uncaught ECONNRESET, the end of the process.
+    socket.on('error', () => undefined);
     socket.once('close', () => {
       clearTimeout(entry.timer);
       this.connecting.delete(socket);
@@ -88,6 +91,7 @@ export class ConnectionGuard {
    * makes a client (parser, queues, timers) per connection: a socket that sends nothing costs only a socket.
    */
   serve(stream: Socket, handle: (stream: Socket) => void): void {
+    stream.on('error', () => undefined); // the TLS stream, likewise, before aedes listens
     stream.once('readable', () => {
       if (stream.destroyed) return;
       if (stream.readableLength === 0) {

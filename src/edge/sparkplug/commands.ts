@@ -36,6 +36,8 @@ export interface CommandCounters {
 
 /** Examples named per reason in a refusal line. */
 const EXAMPLES = 3;
+/** Reasons named apart in one refusal line; the rest are counted together. */
+const MAX_REASONS = 8;
 
 /** The refusals of one command, grouped by reason, for its one log line. */
 class Refusals {
@@ -44,10 +46,12 @@ class Refusals {
 
   add(reason: string, what: string): void {
     this.count += 1;
-    const entry = this.byReason.get(reason) ?? { n: 0, examples: [] };
+    // Reasons quote the value: 50,000 different bad values must not make 50,000 groups to print.
+    const key = this.byReason.has(reason) || this.byReason.size < MAX_REASONS ? reason : 'other reasons';
+    const entry = this.byReason.get(key) ?? { n: 0, examples: [] };
     entry.n += 1;
     if (entry.examples.length < EXAMPLES) entry.examples.push(what);
-    this.byReason.set(reason, entry);
+    this.byReason.set(key, entry);
   }
 
   summary(): string {

@@ -307,7 +307,17 @@ export class EdgeNode {
     }
     // [tck-id-message-flow-edge-node-birth-publish-will-message-payload-bdSeq] +1 for every CONNECT actually sent,
     // written to disk before it: the will below carries it, and the session's NBIRTH repeats it.
-    const bdSeq = this.bdSeqStore.next();
+    let bdSeq: number;
+    try {
+      bdSeq = this.bdSeqStore.next();
+    } catch (err) {
+      // A bdSeq that cannot be persisted is not sent: no CONNECT without it (a full or read-only data_dir).
+      socket.destroy();
+      this.counters.connectFailures += 1;
+      this.o.log.error({ err: (err as Error).message }, 'The edge node cannot write its bdSeq to data_dir; it does not connect until it can.');
+      this.state = 'offline';
+      return 'unreachable';
+    }
     // [tck-id-message-flow-edge-node-birth-publish-connect] the MQTT session comes before any birth;
     // [tck-id-operational-behavior-primary-application-state-with-multiple-servers-single-server] one server at a time.
     const client = new MqttClient(() => socket, {
