@@ -21,7 +21,7 @@ export function toJournalEntry(group: string, node: string, message: EdgeMessage
     `{"type":${JSON.stringify(type)},"group":${JSON.stringify(group)},"node":${JSON.stringify(node)},` +
     `"device":${JSON.stringify(device)},"timestamp":${message.payload.timestamp},"historical":false,` +
     `"metrics":${JSON.stringify(metrics, bigintAsNumberOrString)}}`;
-  return { key: device === null ? `${group}/${node}` : `${group}/${node}/${device}`, type, value, capturedAt: Date.now() };
+  return { key: device === null ? `${group}/${node}` : `${group}/${node}/${device}`, type, value, capturedAt: Date.now(), samples: metrics.length };
 }
 
 /** JSON has no 64-bit integers: a bigint that a double holds exactly stays a number, else a decimal string. */

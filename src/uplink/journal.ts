@@ -30,6 +30,8 @@ export interface JournalEntry {
   /** The record's JSON value as stored; `"historical":false` is rewritten on the way out when held back. */
   value: string;
   capturedAt: number;
+  /** Samples (metrics) the record carries: the unit of the journal's capacity figures. */
+  samples?: number;
 }
 
 export interface JournalRecord extends JournalEntry {
@@ -52,6 +54,10 @@ export interface JournalStats {
   /** Records found altered in the file (checksum mismatch), set aside in dead_letters and announced as a gap. */
   checksumMismatches: number;
   queued: number;
+  /** The bound on `bytes` now in force; null when unbounded. */
+  maxBytes: number | null;
+  /** Journal bytes per sample of what was committed since open (null before the first sample). */
+  bytesPerSample: number | null;
 }
 
 export interface JournalProgress {
@@ -225,6 +231,9 @@ export class Journal {
   private sideWrittenAt = 0;
   private sideTimer: NodeJS.Timeout | undefined;
   private checksumMismatches = 0;
+  private committedBytes = 0;
+  private maxBytes: number | undefined;
+  private committedSamples = 0;
   /** What damage at open lost, announced as a gap. */
   readonly damage: JournalDamage | undefined;
   private readonly dropped: Record<DropReason, number> = { max_bytes: 0, max_age: 0, corrupt_journal: 0, journal_damaged: 0 };
@@ -247,6 +256,7 @@ export class Journal {
   };
 
   constructor(readonly file: string, private readonly options: JournalOptions = {}, checkIntegrity = false) {
+    this.maxBytes = options.maxBytes;
     mkdirSync(dirname(file), { recursive: true });
     // Read before SQLite rebuilds the WAL index from what is left of the WAL.
     const wal = walBefore(file);
@@ -370,7 +380,8 @@ export class Journal {
     if (entries.length === 0) return { first: this.nextSeq, last: this.nextSeq - 1, dropped: false };
     const first = this.nextSeq;
     let bytes = 0;
-    const { maxBytes, whenFull } = this.options;
+    const { maxBytes } = this;
+    const { whenFull } = this.options;
     // Gap records are never refused: they are small, and a loss they announce must not become a silent one.
     if (maxBytes !== undefined && whenFull === 'drop_newest' && !entries.every((e) => e.type === 'gap')) {
       const incoming = entries.reduce((n, e) => n + e.key.length + e.value.length, 0);
@@ -392,6 +403,8 @@ export class Journal {
     if (this.heldBack) this.heldUpTo = this.nextSeq - 1;
     this.records += entries.length;
     this.bytes += bytes;
+    this.committedBytes += bytes;
+    for (const e of entries) this.committedSamples += e.samples ?? 0;
     if (maxBytes !== undefined && this.bytes > maxBytes && whenFull !== 'drop_newest') this.dropOldest(maxBytes);
     for (const listener of this.appendListeners) listener();
     return { first, last: first + entries.length - 1, dropped: false };
@@ -575,7 +588,7 @@ export class Journal {
   /** drop_newest: once the journal is below its bound again, the refused range is announced. */
   private flushPendingGap(): void {
     const gap = this.pendingGap;
-    const { maxBytes } = this.options;
+    const { maxBytes } = this;
     if (!gap || maxBytes === undefined || this.bytes > maxBytes * 0.9) return;
     this.pendingGap = undefined;
     this.db.prepare("DELETE FROM meta WHERE key LIKE 'gap_%'").run();
@@ -736,11 +749,16 @@ export class Journal {
     return { commits: this.commits, waiting: this.queue.length, waitingSince: this.waitingSince, retrying: this.writeFailing };
   }
 
+  /** A new bound (a share of the file system re-read by housekeeping); applies from the next commit. */
+  setMaxBytes(maxBytes: number | undefined): void {
+    this.maxBytes = maxBytes;
+  }
+
   stats(): JournalStats {
     const oldest = this.records > 0 ? (this.stmt.oldest.get() as { captured_at: number } | undefined) : undefined;
     const page = this.db.pragma('page_count', { simple: true }) as number;
     const size = this.db.pragma('page_size', { simple: true }) as number;
-    return { records: this.records, bytes: this.bytes, oldestCapturedAt: oldest?.captured_at ?? null, nextSeq: this.nextSeq, fileBytes: page * size, dropped: { ...this.dropped }, writeErrors: this.writeErrors, deadLetters: this.deadLetters, checksumMismatches: this.checksumMismatches, lostInMemory: this.lostInMemory, queued: this.queue.length };
+    return { records: this.records, bytes: this.bytes, oldestCapturedAt: oldest?.captured_at ?? null, nextSeq: this.nextSeq, fileBytes: page * size, dropped: { ...this.dropped }, writeErrors: this.writeErrors, deadLetters: this.deadLetters, checksumMismatches: this.checksumMismatches, lostInMemory: this.lostInMemory, queued: this.queue.length, maxBytes: this.maxBytes ?? null, bytesPerSample: this.committedSamples > 0 ? this.committedBytes / this.committedSamples : null };
   }
 
   close(): void {
