@@ -1,33 +1,34 @@
-// A Sparkplug message as the cloud receives it: the Kafka record contract of the README.
+// A Sparkplug message in the terms of the Kafka record contract of the README; the journal stores it compactly
+// and writes the contract's JSON when it is forwarded.
+import { bigintAsNumberOrString, type ContractMessage } from '../uplink/journal/compact.js';
 import type { Gap, JournalEntry, RecordType } from '../uplink/journal.js';
 import type { EdgeMessage, MessageKind } from './sparkplug/edge-node.js';
 import { QUALITY_PROPERTY, qualityOfCode } from './sparkplug/quality.js';
 
 const TYPE: Record<MessageKind, RecordType> = { NBIRTH: 'birth', DBIRTH: 'birth', DDATA: 'data', NDEATH: 'death', DDEATH: 'death' };
 
-export function toJournalEntry(group: string, node: string, message: EdgeMessage): JournalEntry {
-  const type = TYPE[message.kind];
-  const device = message.device ?? null;
-  const metrics = message.payload.metrics.map((m) => ({
-    name: m.name,
-    timestamp: m.timestamp ?? message.payload.timestamp,
-    datatype: m.datatype,
-    value: m.value,
-    // good, stale or bad: the metric's Sparkplug Quality property; metrics without one (bdSeq) are good.
-    quality: qualityOfCode(m.properties?.[QUALITY_PROPERTY]),
-  }));
-  // Field order matters: the forwarder rewrites the first `"historical":false` for records held back.
-  const value =
-    `{"type":${JSON.stringify(type)},"group":${JSON.stringify(group)},"node":${JSON.stringify(node)},` +
-    `"device":${JSON.stringify(device)},"timestamp":${message.payload.timestamp},"historical":false,` +
-    `"metrics":${JSON.stringify(metrics, bigintAsNumberOrString)}}`;
-  return { key: device === null ? `${group}/${node}` : `${group}/${node}/${device}`, type, value, capturedAt: Date.now(), samples: metrics.length };
+export function toContractMessage(group: string, node: string, message: EdgeMessage): ContractMessage {
+  return {
+    type: TYPE[message.kind],
+    group,
+    node,
+    device: message.device ?? null,
+    timestamp: message.payload.timestamp,
+    metrics: message.payload.metrics.map((m) => ({
+      name: m.name!,
+      timestamp: m.timestamp ?? message.payload.timestamp,
+      datatype: m.datatype,
+      value: bigintAsNumberOrString('', m.value),
+      // good, stale or bad: the metric's Sparkplug Quality property; metrics without one (bdSeq) are good.
+      quality: qualityOfCode(m.properties?.[QUALITY_PROPERTY]),
+    })),
+  };
 }
 
-/** JSON has no 64-bit integers: a bigint that a double holds exactly stays a number, else a decimal string. */
-function bigintAsNumberOrString(_key: string, v: unknown): unknown {
-  if (typeof v !== 'bigint') return v;
-  return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+export function toJournalEntry(group: string, node: string, message: EdgeMessage): JournalEntry {
+  const m = toContractMessage(group, node, message);
+  const key = m.device === null ? `${group}/${node}` : `${group}/${node}/${m.device}`;
+  return { key, type: m.type, message: m, capturedAt: Date.now(), samples: m.metrics.length };
 }
 
 /** The announcement that edge.seq from..to were dropped and will never arrive. */

@@ -5,12 +5,15 @@ import Database from 'better-sqlite3';
 import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { recordChecksum } from './journal/checksum.js';
+import { compactChecksum, recordChecksum } from './journal/checksum.js';
+import { encodeCompact, renderCompact, renderJson, type ContractMessage, type RecordType } from './journal/compact.js';
+import { Dictionary, type DictRow } from './journal/dictionary.js';
+import { prepareSchema, ROW_BYTES, ROW_OVERHEAD, TYPE_CODE, TYPE_NAME } from './journal/schema.js';
 import { judgeOpen, type DbFacts } from './journal/damage.js';
 import { ceilingOf, currentBoot, readSide, writeSide } from './journal/side-file.js';
 import { walAfter, walBefore, walVerdict } from './journal/wal-evidence.js';
 
-export type RecordType = 'data' | 'birth' | 'death' | 'gap';
+export type { ContractMessage, RecordType } from './journal/compact.js';
 
 export type DropReason = 'max_bytes' | 'max_age' | 'corrupt_journal' | 'journal_damaged';
 
@@ -23,18 +26,24 @@ export interface Gap {
   ranges: Array<[number, number]>;
 }
 
-export interface JournalEntry {
+interface EntryBase {
   /** Kafka key: `<group>/<node>/<device>`, or `<group>/<node>` for node-level messages. */
   key: string;
   type: RecordType;
-  /** The record's JSON value as stored; `"historical":false` is rewritten on the way out when held back. */
-  value: string;
   capturedAt: number;
   /** Samples (metrics) the record carries: the unit of the journal's capacity figures. */
   samples?: number;
 }
 
-export interface JournalRecord extends JournalEntry {
+/**
+ * What is captured: a message, stored in the compact format (and written as the contract's JSON when it is
+ * forwarded), or a Kafka value already written (gap records, tests).
+ */
+export type JournalEntry = EntryBase & ({ message: ContractMessage; value?: undefined } | { value: string; message?: undefined });
+
+export interface JournalRecord extends EntryBase {
+  /** The record's JSON value; `"historical":false` is rewritten on the way out when held back. */
+  value: string;
   seq: number;
   /** True when the record was held back by an outage (uplink down, or the gateway itself not running). */
   held: boolean;
@@ -97,6 +106,22 @@ const MIN_BLOCK = 1000;
 /** The acknowledged mark reaches the side file at most once per this many ms: it runs on SD cards. */
 const ACK_WRITE_MS = 1000;
 /** Messages held in memory while the disk refuses writes, before the oldest are given up. */
+/** A record as written: compact bytes, or (when the format cannot hold it) its JSON text. */
+interface StoredRow {
+  capturedAt: number;
+  type: number;
+  data: Buffer | null;
+  key: string | null;
+  value: string | null;
+  bytes: number;
+  samples: number;
+}
+
+/** The stored text of a record that could not be decoded: its bytes, for a person to look at. */
+function undecodable(data: Buffer | null, why: string): string {
+  return JSON.stringify({ undecodable: why, data: data ? data.toString('base64') : null });
+}
+
 const MAX_QUEUED = 100_000;
 
 /** Sorted, with adjacent and overlapping ranges joined. */
@@ -240,8 +265,14 @@ export class Journal {
   /** drop_newest: the seqs refused since the journal was last below its bound, announced once there is room. */
   private pendingGap: { from: number; to: number; count: number } | undefined;
   private readonly appendListeners = new Set<() => void>();
+  private readonly dict: Dictionary;
+  /** Dictionary entries that failed their check at open. */
+  readonly damagedEntries: number;
+  /** Records moved from the plain format at this open. */
+  readonly migrated: number;
   private readonly stmt: {
     insert: Database.Statement;
+    insertEntry: Database.Statement;
     setNextSeq: Database.Statement;
     peek: Database.Statement;
     del: Database.Statement;
@@ -276,45 +307,28 @@ export class Journal {
       this.db.pragma('auto_vacuum = INCREMENTAL');
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
-      this.db.exec(`
-        CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
-        INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 1);
-        CREATE TABLE IF NOT EXISTS dead_letters (
-          seq INTEGER PRIMARY KEY,
-          captured_at INTEGER NOT NULL,
-          key TEXT NOT NULL,
-          type TEXT NOT NULL,
-          value TEXT NOT NULL,
-          reason TEXT NOT NULL,
-          dead_at INTEGER NOT NULL
-        ) STRICT;
-        CREATE TABLE IF NOT EXISTS records (
-          seq INTEGER PRIMARY KEY,
-          captured_at INTEGER NOT NULL,
-          key TEXT NOT NULL,
-          type TEXT NOT NULL,
-          value TEXT NOT NULL,
-          checksum INTEGER
-        ) STRICT;
-      `);
-      // A journal written before checksums: its rows keep checksum NULL, read as "written before checksums".
-      const columns = this.db.pragma('table_info(records)') as Array<{ name: string }>;
-      if (!columns.some((c) => c.name === 'checksum')) this.db.exec('ALTER TABLE records ADD COLUMN checksum INTEGER');
+      this.migrated = prepareSchema(this.db).migrated;
+      this.dict = new Dictionary(this.db.prepare('SELECT id, entry, checksum FROM dictionary').iterate() as Iterable<DictRow>);
+      this.damagedEntries = this.dict.damaged;
       this.stmt = {
-        insert: this.db.prepare('INSERT INTO records (seq, captured_at, key, type, value, checksum) VALUES (?, ?, ?, ?, ?, ?)'),
+        insert: this.db.prepare('INSERT INTO records (seq, captured_at, type, data, key, value, checksum) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+        insertEntry: this.db.prepare('INSERT INTO dictionary (id, entry, checksum) VALUES (?, ?, ?)'),
         setNextSeq: this.db.prepare("UPDATE meta SET value = ? WHERE key = 'next_seq'"),
-        peek: this.db.prepare('SELECT seq, captured_at, key, type, value, checksum FROM records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
+        peek: this.db.prepare('SELECT seq, captured_at, type, data, key, value, checksum FROM records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
         del: this.db.prepare('DELETE FROM records WHERE seq BETWEEN ? AND ?'),
-        delBytes: this.db.prepare('SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records WHERE seq BETWEEN ? AND ?'),
+        delBytes: this.db.prepare(`SELECT count(*) AS n, coalesce(sum(${ROW_BYTES}), 0) AS b FROM records WHERE seq BETWEEN ? AND ?`),
         oldest: this.db.prepare('SELECT captured_at FROM records ORDER BY seq LIMIT 1'),
         lowest: this.db.prepare('SELECT min(seq) AS s FROM records'),
-        head: this.db.prepare('SELECT seq, captured_at, type, length(key) + length(value) AS b FROM records WHERE seq > ? ORDER BY seq LIMIT 500'),
-        gaps: this.db.prepare("SELECT seq, value FROM records WHERE type = 'gap' ORDER BY seq"),
-        delDropped: this.db.prepare("DELETE FROM records WHERE seq BETWEEN ? AND ? AND type != 'gap'"),
-        delDroppedBytes: this.db.prepare("SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records WHERE seq BETWEEN ? AND ? AND type != 'gap'"),
+        head: this.db.prepare(`SELECT seq, captured_at, type, ${ROW_BYTES} AS b FROM records WHERE seq > ? ORDER BY seq LIMIT 500`),
+        gaps: this.db.prepare('SELECT seq, value FROM records WHERE type = 3 ORDER BY seq'),
+        delDropped: this.db.prepare('DELETE FROM records WHERE seq BETWEEN ? AND ? AND type != 3'),
+        delDroppedBytes: this.db.prepare(`SELECT count(*) AS n, coalesce(sum(${ROW_BYTES}), 0) AS b FROM records WHERE seq BETWEEN ? AND ? AND type != 3`),
         setMeta: this.db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
       };
       const meta = Object.fromEntries((this.db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: number }>).map((r) => [r.key, r.value]));
+      // Kept by every commit: nothing at open reads the backlog itself.
+      this.records = meta.records ?? 0;
+      this.bytes = meta.bytes ?? 0;
       const max = this.db.prepare('SELECT max(seq) AS m FROM records').get() as { m: number | null };
       const deadMax = this.db.prepare('SELECT max(seq) AS m FROM dead_letters').get() as { m: number | null };
       const lowest = (this.stmt.lowest.get() as { s: number | null }).s ?? undefined;
@@ -340,9 +354,6 @@ export class Journal {
         this.stmt.setMeta.run('ceiling', this.ceiling);
         this.stmt.setNextSeq.run(this.nextSeq);
       })();
-      const totals = this.db.prepare('SELECT count(*) AS n, coalesce(sum(length(key) + length(value)), 0) AS b FROM records').get() as { n: number; b: number };
-      this.records = totals.n;
-      this.bytes = totals.b;
       this.deadLetters = (this.db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n;
       // What a previous run left behind was held back while the gateway was not running.
       if (this.records > 0) this.heldUpTo = this.nextSeq - 1;
@@ -363,7 +374,7 @@ export class Journal {
    * seqs of from..to that the journal no longer holds, as ranges.
    */
   private lostRanges(from: number, to: number): { ranges: Array<[number, number]>; count: number } {
-    if (from > 1) this.db.prepare('DELETE FROM records WHERE seq < ?').run(from);
+    if (from > 1) this.deleteRange(1, from - 1);
     const held = this.db.prepare('SELECT seq FROM records WHERE seq BETWEEN ? AND ? UNION SELECT seq FROM dead_letters WHERE seq BETWEEN ? AND ? ORDER BY seq').pluck();
     const ranges: Array<[number, number]> = [];
     let next = from;
@@ -375,36 +386,60 @@ export class Journal {
     return { ranges, count: ranges.reduce((n, [a, b]) => n + b - a + 1, 0) };
   }
 
+  /** The entry as it is written: compact when the format holds it exactly, else its JSON. */
+  private store(e: JournalEntry): StoredRow {
+    const type = TYPE_CODE[e.type];
+    const samples = e.samples ?? e.message?.metrics.length ?? 0;
+    if (e.message) {
+      const data = encodeCompact(e.message, e.key, e.capturedAt, this.dict);
+      if (data) return { capturedAt: e.capturedAt, type, data, key: null, value: null, bytes: data.length + ROW_OVERHEAD, samples };
+    }
+    const value = e.value ?? renderJson(e.message!);
+    return { capturedAt: e.capturedAt, type, data: null, key: e.key, value, bytes: e.key.length + value.length, samples };
+  }
+
   /** Commits the entries in one transaction; they are captured when this returns. */
   append(entries: readonly JournalEntry[]): { first: number; last: number; dropped: boolean } {
     if (entries.length === 0) return { first: this.nextSeq, last: this.nextSeq - 1, dropped: false };
     const first = this.nextSeq;
-    let bytes = 0;
+    const rows = entries.map((e) => this.store(e));
+    const entriesToWrite = this.dict.takePending();
+    const bytes = rows.reduce((n, r) => n + r.bytes, 0);
     const { maxBytes } = this;
     const { whenFull } = this.options;
     // Gap records are never refused: they are small, and a loss they announce must not become a silent one.
     if (maxBytes !== undefined && whenFull === 'drop_newest' && !entries.every((e) => e.type === 'gap')) {
-      const incoming = entries.reduce((n, e) => n + e.key.length + e.value.length, 0);
-      if (this.bytes + incoming > maxBytes) return this.refuse(entries.length);
-    }
-    const reserved = this.reserve(first + entries.length);
-    this.db.transaction(() => {
-      let seq = first;
-      for (const e of entries) {
-        this.stmt.insert.run(seq, e.capturedAt, e.key, e.type, e.value, recordChecksum(seq, e.capturedAt, e.key, e.type, e.value));
-        seq += 1;
-        bytes += e.key.length + e.value.length;
+      if (this.bytes + bytes > maxBytes) {
+        this.dict.forget(entriesToWrite);
+        return this.refuse(entries.length);
       }
-      this.stmt.setNextSeq.run(seq);
-      if (reserved) this.stmt.setMeta.run('ceiling', this.ceiling);
-    })();
+    }
+    try {
+      const reserved = this.reserve(first + entries.length);
+      this.db.transaction(() => {
+        for (const d of entriesToWrite) this.stmt.insertEntry.run(d.id, d.entry, d.checksum);
+        let seq = first;
+        for (const r of rows) {
+          const checksum = r.data ? compactChecksum(seq, r.capturedAt, r.type, r.data) : recordChecksum(seq, r.capturedAt, r.key!, TYPE_NAME[r.type]!, r.value!);
+          this.stmt.insert.run(seq, r.capturedAt, r.type, r.data, r.key, r.value, checksum);
+          seq += 1;
+        }
+        this.stmt.setNextSeq.run(seq);
+        if (reserved) this.stmt.setMeta.run('ceiling', this.ceiling);
+        this.saveCounts(this.records + entries.length, this.bytes + bytes);
+      })();
+    } catch (err) {
+      // Nothing was written: the entries numbered for this batch are numbered again when it is retried.
+      this.dict.forget(entriesToWrite);
+      throw err;
+    }
     this.commits += 1;
-    this.nextSeq = first + entries.length;
-    if (this.heldBack) this.heldUpTo = this.nextSeq - 1;
     this.records += entries.length;
     this.bytes += bytes;
+    this.nextSeq = first + entries.length;
+    if (this.heldBack) this.heldUpTo = this.nextSeq - 1;
     this.committedBytes += bytes;
-    for (const e of entries) this.committedSamples += e.samples ?? 0;
+    for (const r of rows) this.committedSamples += r.samples;
     if (maxBytes !== undefined && this.bytes > maxBytes && whenFull !== 'drop_newest') this.dropOldest(maxBytes);
     for (const listener of this.appendListeners) listener();
     return { first, last: first + entries.length - 1, dropped: false };
@@ -517,6 +552,12 @@ export class Journal {
     this.announce({ from, to, count, reason: 'max_bytes' });
   }
 
+  /** The counts open reads instead of the backlog; call inside the transaction that changed them. */
+  private saveCounts(records: number, bytes: number): void {
+    this.stmt.setMeta.run('records', records);
+    this.stmt.setMeta.run('bytes', bytes);
+  }
+
   /** Deletes the records captured before `cutoff` (ms) and announces them; returns how many. */
   pruneOlderThan(cutoff: number): number {
     let count = 0;
@@ -544,12 +585,16 @@ export class Journal {
 
   private deleteRange(from: number, to: number, keepGaps = false): void {
     const [count, del] = keepGaps ? [this.stmt.delDroppedBytes, this.stmt.delDropped] : [this.stmt.delBytes, this.stmt.del];
-    this.db.transaction(() => {
-      const gone = count.get(from, to) as { n: number; b: number };
+    // The counts change only once the transaction committed (a full disk rolls it back).
+    const gone = this.db.transaction(() => {
+      const g = count.get(from, to) as { n: number; b: number };
+      if (g.n === 0) return g;
       del.run(from, to);
-      this.records -= gone.n;
-      this.bytes -= gone.b;
+      this.saveCounts(this.records - g.n, this.bytes - g.b);
+      return g;
     })();
+    this.records -= gone.n;
+    this.bytes -= gone.b;
   }
 
   /** Drops the data records in from..to; gap records in the range stay and still reach the cloud. */
@@ -602,23 +647,41 @@ export class Journal {
    */
   peek(afterSeq: number, limit: number, upTo = Number.MAX_SAFE_INTEGER): JournalRecord[] {
     const rows = this.stmt.peek.all(afterSeq, upTo, limit) as Array<{
-      seq: number; captured_at: number; key: string; type: RecordType; value: string; checksum: number | null;
+      seq: number; captured_at: number; type: number; data: Buffer | null; key: string | null; value: string | null; checksum: number | null;
     }>;
     const out: JournalRecord[] = [];
+    const bad: Array<{ record: JournalRecord; reason: string }> = [];
+    for (const r of rows) {
+      const type = TYPE_NAME[r.type] ?? 'data';
+      const held = r.seq <= this.heldUpTo;
+      const base = { seq: r.seq, capturedAt: r.captured_at, type, held };
+      if (r.data !== null) {
+        if (r.checksum !== compactChecksum(r.seq, r.captured_at, r.type, r.data) || TYPE_NAME[r.type] === undefined) {
+          bad.push({ record: { ...base, key: '', value: undecodable(r.data, 'checksum mismatch') }, reason: 'checksum mismatch' });
+          continue;
+        }
+        try {
+          out.push({ ...base, ...renderCompact(r.data, type, r.captured_at, this.dict) });
+        } catch (err) {
+          // The checksum matched, so the record is as written: a dictionary entry it names was damaged.
+          bad.push({ record: { ...base, key: '', value: undecodable(r.data, (err as Error).message) }, reason: 'checksum mismatch' });
+        }
+        continue;
+      }
+      const record = { ...base, key: r.key ?? '', value: r.value ?? '' };
+      // NULL: written before checksums existed.
+      if (r.checksum === null || r.checksum === recordChecksum(r.seq, r.captured_at, record.key, type, record.value)) out.push(record);
+      else bad.push({ record, reason: 'checksum mismatch' });
+    }
+    if (bad.length === 0) return out;
     const damaged: Array<[number, number]> = [];
     // Setting damaged records aside and announcing them is one transaction: a record never leaves the journal
     // unannounced (a failed announcement, a full disk, leaves it in place for the next peek).
     this.db.transaction(() => {
-      for (const r of rows) {
-        const record = { seq: r.seq, capturedAt: r.captured_at, key: r.key, type: r.type, value: r.value, held: r.seq <= this.heldUpTo };
-        // NULL: written before checksums existed.
-        if (r.checksum === null || r.checksum === recordChecksum(r.seq, r.captured_at, r.key, r.type, r.value)) {
-          out.push(record);
-          continue;
-        }
-        this.deadLetter(record, 'checksum mismatch');
+      for (const { record, reason } of bad) {
+        this.deadLetter(record, reason);
         this.checksumMismatches += 1;
-        damaged.push([r.seq, r.seq]);
+        damaged.push([record.seq, record.seq]);
       }
       if (damaged.length > 0) {
         if (this.options.gapEntry) this.announceRanges(damaged, 'journal_damaged');

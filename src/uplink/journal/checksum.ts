@@ -55,3 +55,15 @@ export function textChecksum(s: string): number {
   room(4 + 3 * s.length);
   return murmur(buf.write(s, 0, 'utf8'), 0x73696465);
 }
+
+/** The checksum stored beside a compact record: over seq, captured_at, its type and its bytes. */
+export function compactChecksum(seq: number, capturedAt: number, type: number, data: Uint8Array): number {
+  room(20 + data.length);
+  words[0] = seq | 0;
+  words[1] = Math.floor(seq / 2 ** 32);
+  words[2] = capturedAt | 0;
+  words[3] = Math.floor(capturedAt / 2 ** 32);
+  words[4] = type;
+  buf.set(data, 20);
+  return murmur(20 + data.length, 0x636d7074);
+}
