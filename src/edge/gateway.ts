@@ -112,6 +112,11 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
       if (failing) log.error({ err: err?.message }, 'The journal cannot write (disk full?); messages wait in memory and capture resumes when it can.');
       else log.info('The journal writes again.');
     },
+    onCorrupt: (why) => {
+      // The next open sets the file aside (marked by the check) and continues above every seq it held.
+      log.error({ err: why, dataDir }, 'The journal file is corrupt (SQLite\'s check of it failed); the gateway restarts to set it aside.');
+      process.kill(process.pid, 'SIGTERM');
+    },
     gapEntry: (gap) => {
       log.error({ ...gap }, `Journal dropped ${gap.count} records (edge.seq ${gap.from}..${gap.to}, ${gap.reason}); a gap record tells the cloud.`);
       return gapJournalEntry(group, node, gap);

@@ -10,6 +10,7 @@ import { encodeCompact, renderCompact, renderJson, type ContractMessage, type Re
 import { Dictionary, type DictRow } from './journal/dictionary.js';
 import { prepareSchema, ROW_BYTES, ROW_OVERHEAD, TYPE_CODE, TYPE_NAME } from './journal/schema.js';
 import { judgeOpen, type DbFacts } from './journal/damage.js';
+import { checkBeforeUse, checkInBackground, checkNow } from './journal/integrity.js';
 import { ceilingOf, currentBoot, readSide, writeSide } from './journal/side-file.js';
 import { walAfter, walBefore, walVerdict } from './journal/wal-evidence.js';
 
@@ -67,6 +68,8 @@ export interface JournalStats {
   maxBytes: number | null;
   /** Journal bytes per sample of what was committed since open (null before the first sample). */
   bytesPerSample: number | null;
+  /** What SQLite's check of the file found wrong; null while it is fine (or the check still runs). */
+  corrupt: string | null;
 }
 
 export interface JournalProgress {
@@ -92,6 +95,10 @@ export interface JournalOptions {
   maxBytes?: number;
   /** When full: drop the oldest records to make room (keeps the newest data), or drop what arrives. */
   whenFull?: 'drop_oldest' | 'drop_newest';
+  /** Files larger than this are checked by a worker thread after open rather than before use. */
+  syncCheckBytes?: number;
+  /** The background check found the file corrupt: the next open sets it aside; the caller should restart. */
+  onCorrupt?(why: string): void;
   /** The record announcing that edge.seq from..to will never arrive; required with maxBytes or pruning. */
   gapEntry?(gap: Gap): JournalEntry;
 }
@@ -266,6 +273,9 @@ export class Journal {
   private pendingGap: { from: number; to: number; count: number } | undefined;
   private readonly appendListeners = new Set<() => void>();
   private readonly dict: Dictionary;
+  private stopCheck: (() => void) | undefined;
+  /** What the background check found wrong with the file; null while it is fine or not yet checked. */
+  private corrupt: string | null = null;
   /** Dictionary entries that failed their check at open. */
   readonly damagedEntries: number;
   /** Records moved from the plain format at this open. */
@@ -293,12 +303,13 @@ export class Journal {
     const wal = walBefore(file);
     const { best: side } = readSide(file);
     this.db = new Database(file);
+    let checkLater = false;
     // A failed open must not leave the file open: a retry loop would pile up handles (and, on a full disk,
     // the space they hold).
     try {
       if (checkIntegrity && existsSync(file)) {
-        const result = this.db.pragma('quick_check', { simple: true });
-        if (result !== 'ok') throw new Error(`journal integrity check failed: ${String(result)}`);
+        if (checkBeforeUse(file, options.syncCheckBytes)) checkNow(this.db, file);
+        else checkLater = true;
       }
       this.db.prepare('SELECT count(*) FROM sqlite_master').get(); // the first read: SQLite recovers the WAL
       const walState = walVerdict(wal, walAfter(file));
@@ -366,6 +377,12 @@ export class Journal {
     } catch (err) {
       this.db.close();
       throw err;
+    }
+    if (checkLater) {
+      this.stopCheck = checkInBackground(file, (why) => {
+        this.corrupt = why;
+        options.onCorrupt?.(why);
+      });
     }
   }
 
@@ -821,10 +838,11 @@ export class Journal {
     const oldest = this.records > 0 ? (this.stmt.oldest.get() as { captured_at: number } | undefined) : undefined;
     const page = this.db.pragma('page_count', { simple: true }) as number;
     const size = this.db.pragma('page_size', { simple: true }) as number;
-    return { records: this.records, bytes: this.bytes, oldestCapturedAt: oldest?.captured_at ?? null, nextSeq: this.nextSeq, fileBytes: page * size, dropped: { ...this.dropped }, writeErrors: this.writeErrors, deadLetters: this.deadLetters, checksumMismatches: this.checksumMismatches, lostInMemory: this.lostInMemory, queued: this.queue.length, maxBytes: this.maxBytes ?? null, bytesPerSample: this.committedSamples > 0 ? this.committedBytes / this.committedSamples : null };
+    return { records: this.records, bytes: this.bytes, oldestCapturedAt: oldest?.captured_at ?? null, nextSeq: this.nextSeq, fileBytes: page * size, dropped: { ...this.dropped }, writeErrors: this.writeErrors, deadLetters: this.deadLetters, checksumMismatches: this.checksumMismatches, lostInMemory: this.lostInMemory, queued: this.queue.length, maxBytes: this.maxBytes ?? null, bytesPerSample: this.committedSamples > 0 ? this.committedBytes / this.committedSamples : null, corrupt: this.corrupt };
   }
 
   close(): void {
+    this.stopCheck?.();
     if (!this.db.open) return;
     this.flush();
     let checkpointed = true;

@@ -5,8 +5,8 @@
  * sample in a record of `metricsPerRecord` metrics, row overhead included.
  */
 export function estimatedBytesPerSample(metricsPerRecord: number): number {
-  const perRecord = 24; // seq, capture time, kind, checksum, the row's SQLite overhead and the device reference
-  const perSample = 8; // metric reference, header byte, a 4-byte float or small integer, page slack
+  const perRecord = 30; // source, time delta, metric count, and the row's columns and SQLite overhead
+  const perSample = 6; // metric number, header byte, a 4-byte float (a small integer takes less)
   return perSample + perRecord / Math.max(1, metricsPerRecord);
 }
 

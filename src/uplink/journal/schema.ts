@@ -8,8 +8,12 @@ import type Database from 'better-sqlite3';
 export const TYPE_CODE = { data: 0, birth: 1, death: 2, gap: 3 } as const;
 export const TYPE_NAME = ['data', 'birth', 'death', 'gap'] as const;
 
-/** Bytes a compact record is counted for beyond its data: the row's own columns and SQLite's overhead. */
-export const ROW_OVERHEAD = 12;
+/**
+ * Bytes a compact record is counted for beyond its data: its other columns, SQLite's cell and page overhead,
+ * measured (a file of 10-metric records holds about data + 27 bytes per record), so that `buffer.max_bytes`
+ * bounds what the file takes on disk.
+ */
+export const ROW_OVERHEAD = 27;
 
 /** The bytes a row counts for in `buffer.max_bytes`, in SQL: compact rows their data, plain rows their text. */
 export const ROW_BYTES = `coalesce(length(data) + ${ROW_OVERHEAD}, length(key) + length(value))`;
