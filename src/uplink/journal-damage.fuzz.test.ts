@@ -66,7 +66,7 @@ describe('journal damage fuzz', () => {
     };
 
     let file = newFile();
-    let journal = openJournal(file, { gapEntry }).journal;
+    let journal = openJournal(file, { gapEntry, ackMarkIntervalMs: 200 }).journal;
     const started = Date.now();
     while (Date.now() - started < budgetMs && rounds < 400) {
       rounds += 1;
@@ -140,14 +140,14 @@ describe('journal damage fuzz', () => {
       // Reopen: quarantine is an answer, an exception is not.
       const highest = Math.max(0, ...handedOut.keys());
       try {
-        const opened = openJournal(file, { gapEntry });
+        const opened = openJournal(file, { gapEntry, ackMarkIntervalMs: 200 });
         journal = opened.journal;
         if (opened.quarantined) quarantines += 1;
         if (opened.damaged) damagedOpens += 1;
       } catch (err) {
         violate(`open threw: ${(err as Error).message}`);
         file = newFile();
-        journal = openJournal(file, { gapEntry }).journal;
+        journal = openJournal(file, { gapEntry, ackMarkIntervalMs: 200 }).journal;
       }
       if (journal.stats().nextSeq <= highest) violate(`next seq ${journal.stats().nextSeq} not above ${highest}, handed out before`);
       let held: Map<number, string>;
@@ -166,7 +166,7 @@ describe('journal damage fuzz', () => {
 
     let lostButAnnounced = 0;
     const finalHeld = new Map<number, string>();
-    const last = openJournal(file, { gapEntry }).journal;
+    const last = openJournal(file, { gapEntry, ackMarkIntervalMs: 200 }).journal;
     for (const r of last.peek(0, 10_000_000)) finalHeld.set(r.seq, r.value);
     last.close();
     for (const [seq, value] of handedOut) if (!acked.has(seq) && finalHeld.get(seq) !== value && isAnnounced(seq)) lostButAnnounced += 1;

@@ -45,7 +45,7 @@ const ackedOnDisk = (file: string) => {
  * Returns the journal still open.
  */
 async function history(file: string): Promise<{ journal: Journal; handedOut: number; acked: number }> {
-  const journal = new Journal(file, { gapEntry });
+  const journal = new Journal(file, { gapEntry, ackMarkIntervalMs: 200 });
   journal.append(Array.from({ length: 40 }, (_, i) => entry(i + 1)));
   journal.checkpoint();
   journal.append(Array.from({ length: 10 }, (_, i) => entry(i + 41)));
@@ -180,5 +180,23 @@ describe('journal damage that SQLite does not notice', () => {
     expect(opened.damaged?.why).toMatch(/side file is missing/);
     // The acked mark went with the side file: the database's own state (1..40 held, as checkpointed) bounds it.
     expectSafe(opened, handedOut, 0, true);
+  });
+
+  it('a seq no journal reaches, read from a damaged file: the file is set aside, and seqs stay exact numbers', async () => {
+    const file = newFile();
+    const { journal, handedOut, acked } = await history(file);
+    journal.close();
+    // Garbage that SQLite reads as a row: 7.4e18 is past 2^53, where seq + 1 === seq in a double.
+    const { default: Database } = await import('better-sqlite3');
+    const raw = new Database(file);
+    raw.prepare("INSERT INTO records (seq, captured_at, type, key, value) VALUES (7415639270733328000, 1, 0, 'g/n/d', '{}')").run();
+    raw.close();
+    const opened = openJournal(file, { gapEntry });
+    expect(opened.quarantined?.error).toMatch(/implausible seq/);
+    const next = opened.journal.stats().nextSeq;
+    expect(Number.isSafeInteger(next) && next < 2 ** 50).toBe(true);
+    const { first, last } = opened.journal.append([entry(1), entry(2)]);
+    expect(last).toBe(first + 1);
+    expectSafe(opened, handedOut, acked, true);
   });
 });

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { AckedRanges } from './journal/acked.js';
 import { compactChecksum, recordChecksum } from './journal/checksum.js';
 import { encodeCompact, renderCompact, renderJson, type ContractMessage, type RecordType } from './journal/compact.js';
 import { Dictionary, type DictRow } from './journal/dictionary.js';
@@ -95,6 +96,8 @@ export interface JournalOptions {
   maxBytes?: number;
   /** When full: drop the oldest records to make room (keeps the newest data), or drop what arrives. */
   whenFull?: 'drop_oldest' | 'drop_newest';
+  /** Longest the acknowledged mark waits to reach the side file (default 30 s: it runs on SD cards). */
+  ackMarkIntervalMs?: number;
   /** Files larger than this are checked by a worker thread after open rather than before use. */
   syncCheckBytes?: number;
   /** The background check found the file corrupt: the next open sets it aside; the caller should restart. */
@@ -110,8 +113,13 @@ export interface JournalOptions {
  */
 const SEQ_BLOCK = 100_000;
 const MIN_BLOCK = 1000;
-/** The acknowledged mark reaches the side file at most once per this many ms: it runs on SD cards. */
-const ACK_WRITE_MS = 1000;
+/**
+ * The acknowledged mark reaches the side file at most once per this many ms: it runs on SD cards, and the mark
+ * only narrows what damage to the files would announce as possibly lost (a later mark announces more).
+ */
+const ACK_WRITE_MS = 30_000;
+/** No believable journal comes near this seq (2^50: 35 years at a million records a second); beyond is damage. */
+const MAX_SEQ = 2 ** 50;
 /** Messages held in memory while the disk refuses writes, before the oldest are given up. */
 /** A record as written: compact bytes, or (when the format cannot hold it) its JSON text. */
 interface StoredRow {
@@ -122,6 +130,16 @@ interface StoredRow {
   value: string | null;
   bytes: number;
   samples: number;
+}
+
+interface StoredRowRead {
+  seq: number;
+  captured_at: number;
+  type: number;
+  data: Buffer | null;
+  key: string | null;
+  value: string | null;
+  checksum: number | null;
 }
 
 /** The stored text of a record that could not be decoded: its bytes, for a person to look at. */
@@ -167,8 +185,9 @@ export function openJournal(file: string, options: JournalOptions = {}): OpenedJ
     return journal.damage ? { journal, damaged: journal.damage } : { journal };
   } catch (err) {
     if (!isCorruption(err)) throw err;
-    const salvaged = salvageRange(file);
     const { best: side } = readSide(file);
+    // What a damaged file says may be garbage: with a sound side file, nothing above its ceiling was handed out.
+    const salvaged = salvageRange(file, side.kind === 'ok' ? ceilingOf(side) : MAX_SEQ);
     const movedTo = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     for (const suffix of ['', '-wal', '-shm']) {
       if (existsSync(file + suffix)) renameSync(file + suffix, movedTo + suffix);
@@ -219,13 +238,16 @@ function isCorruption(err: unknown): boolean {
   return code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB' || (err as Error).message.startsWith('journal integrity check failed');
 }
 
-/** What a corrupt file still tells of its seqs, if anything. */
-function salvageRange(file: string): { from?: number; to?: number } {
+/** What a corrupt file still tells of its seqs, if anything believable (at most `ceiling`). */
+function salvageRange(file: string, ceiling: number): { from?: number; to?: number } {
+  const plausible = (n: number | null) => (n !== null && Number.isSafeInteger(n) && n > 0 && n <= ceiling ? n : undefined);
   try {
     const db = new Database(file, { readonly: true, fileMustExist: true });
     try {
       const r = db.prepare('SELECT min(seq) AS lo, max(seq) AS hi FROM records').get() as { lo: number | null; hi: number | null };
-      return { from: r.lo ?? undefined, to: r.hi ?? undefined };
+      const from = plausible(r.lo);
+      const to = plausible(r.hi);
+      return from !== undefined && to !== undefined && from <= to ? { from, to } : {};
     } finally {
       db.close();
     }
@@ -273,6 +295,9 @@ export class Journal {
   private pendingGap: { from: number; to: number; count: number } | undefined;
   private readonly appendListeners = new Set<() => void>();
   private readonly dict: Dictionary;
+  /** Acknowledged, deleted with the next commit; already out of `records` and `bytes`. */
+  private readonly acked = new AckedRanges();
+  private ackTimer: NodeJS.Timeout | undefined;
   private stopCheck: (() => void) | undefined;
   /** What the background check found wrong with the file; null while it is fine or not yet checked. */
   private corrupt: string | null = null;
@@ -315,6 +340,9 @@ export class Journal {
       const walState = walVerdict(wal, walAfter(file));
       // Deleting rows does not shrink a SQLite file; incremental auto-vacuum lets housekeeping give pages back.
       // It takes effect only on a new file (before the first table exists).
+      // 1 KiB pages: a commit at a low rate rewrites a quarter of what 4 KiB pages would (SD-card wear). Also
+      // only for a new file.
+      this.db.pragma('page_size = 1024');
       this.db.pragma('auto_vacuum = INCREMENTAL');
       this.db.pragma('journal_mode = WAL');
       this.db.pragma(`synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
@@ -350,6 +378,10 @@ export class Journal {
         ceiling: meta.ceiling ?? 0,
         lowest,
       };
+      if (facts.next > MAX_SEQ || facts.ceiling > MAX_SEQ || (lowest !== undefined && lowest < 1)) {
+        // Numbers no journal reaches: the file is damaged in a way SQLite did not notice.
+        throw new Error(`journal integrity check failed: implausible seq in the file (next ${facts.next})`);
+      }
       if (side.kind === 'ok' && facts.id !== undefined && facts.id !== side.state.id && lowest !== undefined) {
         // Its records would go out under this journal's seqs: set the whole file aside instead.
         throw new Error(`journal integrity check failed: the file belongs to another journal (id ${facts.id}, expected ${side.state.id})`);
@@ -431,9 +463,12 @@ export class Journal {
         return this.refuse(entries.length);
       }
     }
+    const acked = this.acked.take();
     try {
       const reserved = this.reserve(first + entries.length);
       this.db.transaction(() => {
+        // What Kafka acknowledged since the last commit goes in the same write.
+        for (const [a, b] of acked) this.stmt.del.run(a, b);
         for (const d of entriesToWrite) this.stmt.insertEntry.run(d.id, d.entry, d.checksum);
         let seq = first;
         for (const r of rows) {
@@ -449,6 +484,11 @@ export class Journal {
       // Nothing was written: the entries numbered for this batch are numbered again when it is retried.
       this.dict.forget(entriesToWrite);
       throw err;
+    }
+    this.acked.done(acked);
+    if (this.acked.size === 0) {
+      clearTimeout(this.ackTimer);
+      this.ackTimer = undefined;
     }
     this.commits += 1;
     this.records += entries.length;
@@ -509,8 +549,8 @@ export class Journal {
 
   /** Every seq at or below this left the journal: acknowledged, announced as dropped, or dead-lettered. */
   private ackedMark(): number {
-    const lowest = this.stmt.lowest.get() as { s: number | null };
-    return (lowest.s ?? this.nextSeq) - 1;
+    const first = this.heldRows(0, Number.MAX_SAFE_INTEGER, 1)[0];
+    return (first?.seq ?? this.nextSeq) - 1;
   }
 
   private writeSideFile(closedAt: number | null): void {
@@ -532,7 +572,7 @@ export class Journal {
         // A full disk: the mark is only an optimisation of what damage would announce; the next ack tries again.
       }
     };
-    const wait = this.sideWrittenAt + ACK_WRITE_MS - Date.now();
+    const wait = this.sideWrittenAt + (this.options.ackMarkIntervalMs ?? ACK_WRITE_MS) - Date.now();
     if (wait <= 0) write();
     else this.sideTimer = setTimeout(write, wait).unref();
   }
@@ -577,6 +617,7 @@ export class Journal {
 
   /** Deletes the records captured before `cutoff` (ms) and announces them; returns how many. */
   pruneOlderThan(cutoff: number): number {
+    this.deleteAcked();
     let count = 0;
     let from: number | undefined;
     let to = 0;
@@ -601,6 +642,7 @@ export class Journal {
   }
 
   private deleteRange(from: number, to: number, keepGaps = false): void {
+    this.deleteAcked(); // its counts are out already: a range counted below must not count them again
     const [count, del] = keepGaps ? [this.stmt.delDroppedBytes, this.stmt.delDropped] : [this.stmt.delBytes, this.stmt.del];
     // The counts change only once the transaction committed (a full disk rolls it back).
     const gone = this.db.transaction(() => {
@@ -663,9 +705,7 @@ export class Journal {
    * never handed out: it is set aside in dead_letters, counted, and announced as a gap.
    */
   peek(afterSeq: number, limit: number, upTo = Number.MAX_SAFE_INTEGER): JournalRecord[] {
-    const rows = this.stmt.peek.all(afterSeq, upTo, limit) as Array<{
-      seq: number; captured_at: number; type: number; data: Buffer | null; key: string | null; value: string | null; checksum: number | null;
-    }>;
+    const rows = this.heldRows(afterSeq, upTo, limit);
     const out: JournalRecord[] = [];
     const bad: Array<{ record: JournalRecord; reason: string }> = [];
     for (const r of rows) {
@@ -708,6 +748,26 @@ export class Journal {
     return out;
   }
 
+  /** Rows above `afterSeq`, up to `upTo`, skipping those acknowledged and not yet deleted. */
+  private heldRows(afterSeq: number, upTo: number, limit: number): StoredRowRead[] {
+    const out: StoredRowRead[] = [];
+    let cursor = afterSeq;
+    while (out.length < limit && cursor < upTo) {
+      const inside = this.acked.holding(cursor + 1);
+      if (inside) {
+        cursor = inside[1];
+        continue;
+      }
+      const next = this.acked.after(cursor);
+      const hi = next ? Math.min(upTo, next[0] - 1) : upTo;
+      const rows = this.stmt.peek.all(cursor, hi, limit - out.length) as StoredRowRead[];
+      out.push(...rows);
+      if (!next || hi >= upTo || out.length >= limit) break;
+      cursor = next[1];
+    }
+    return out;
+  }
+
   /**
    * Sets a record that the cloud refuses for good (too large, not authorized) aside in the dead_letters table,
    * where it stays for a person to look at; the queue moves on.
@@ -724,9 +784,35 @@ export class Journal {
 
   /** Deletes records first..last: call only once Kafka acknowledged all of them. */
   ack(first: number, last: number): void {
-    this.deleteRange(first, last);
+    // Out of the counts now, out of the file with the next commit (or within two commit intervals without one).
+    for (const [a, b] of this.acked.uncovered(first, last)) {
+      const gone = this.stmt.delBytes.get(a, b) as { n: number; b: number };
+      this.records -= gone.n;
+      this.bytes -= gone.b;
+    }
+    this.acked.add(first, last);
+    this.ackTimer ??= setTimeout(() => this.deleteAcked(), 2 * (this.options.commitIntervalMs ?? 0)).unref();
     this.flushPendingGap();
     this.ackedMoved();
+  }
+
+  /** Deletes what Kafka acknowledged, in a transaction of its own or inside the caller's. */
+  private deleteAcked(): void {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    if (this.acked.size === 0 || !this.db.open) return;
+    const taken = this.acked.take();
+    try {
+      this.db.transaction(() => {
+        for (const [a, b] of taken) this.stmt.del.run(a, b);
+        this.saveCounts(this.records, this.bytes);
+      })();
+    } catch (err) {
+      // A full disk: the records stay skipped, and the next commit deletes them.
+      if (!isDiskFull(err)) throw err;
+      return;
+    }
+    this.acked.done(taken);
   }
 
   /**
@@ -796,6 +882,7 @@ export class Journal {
 
   /** Folds the WAL back into the database file and truncates it; returns the WAL pages checkpointed. */
   checkpoint(): number {
+    this.deleteAcked();
     const [r] = this.db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
     return r?.checkpointed ?? 0;
   }
@@ -805,6 +892,7 @@ export class Journal {
    * capture never waits long behind it.
    */
   vacuumStep(pages: number): number {
+    this.deleteAcked();
     if (this.db.pragma('auto_vacuum', { simple: true }) !== 2) return 0; // a file made before incremental vacuum
     const before = this.db.pragma('freelist_count', { simple: true }) as number;
     this.db.pragma(`incremental_vacuum(${Math.max(1, Math.floor(pages))})`);
@@ -835,7 +923,7 @@ export class Journal {
   }
 
   stats(): JournalStats {
-    const oldest = this.records > 0 ? (this.stmt.oldest.get() as { captured_at: number } | undefined) : undefined;
+    const oldest = this.records > 0 ? this.heldRows(0, Number.MAX_SAFE_INTEGER, 1)[0] : undefined;
     const page = this.db.pragma('page_count', { simple: true }) as number;
     const size = this.db.pragma('page_size', { simple: true }) as number;
     return { records: this.records, bytes: this.bytes, oldestCapturedAt: oldest?.captured_at ?? null, nextSeq: this.nextSeq, fileBytes: page * size, dropped: { ...this.dropped }, writeErrors: this.writeErrors, deadLetters: this.deadLetters, checksumMismatches: this.checksumMismatches, lostInMemory: this.lostInMemory, queued: this.queue.length, maxBytes: this.maxBytes ?? null, bytesPerSample: this.committedSamples > 0 ? this.committedBytes / this.committedSamples : null, corrupt: this.corrupt };
@@ -845,6 +933,11 @@ export class Journal {
     this.stopCheck?.();
     if (!this.db.open) return;
     this.flush();
+    try {
+      this.deleteAcked();
+    } catch {
+      // Not deleted: sent again after the next start, under the same edge.seq.
+    }
     let checkpointed = true;
     try {
       this.db.pragma('wal_checkpoint(TRUNCATE)');
