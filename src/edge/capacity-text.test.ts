@@ -40,6 +40,7 @@ describe('capacity text', () => {
     expect(hoursText(2.25)).toBe('2.3 h');
     expect(hoursText(0.5)).toBe('30 min');
     expect(hoursText(2400)).toBe('2,400 h (100 days)');
+    expect(hoursText(3_739_856)).toBe('3,739,856 h (427 years)');
     expect(capacityText(61.4, 1020)).toBe('holds 61 h at 1,020 samples/s');
     expect(capacityText(null, 0)).toBe('not known: no samples captured over the last minute');
     expect(capacityText(null, 3)).toBe('not known until the journal has committed samples');

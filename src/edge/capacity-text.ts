@@ -31,6 +31,7 @@ export function hoursText(hours: number): string {
   if (hours < 1) return `${Math.max(1, Math.round(hours * 60))} min`;
   if (hours < 10) return `${Math.round(hours * 10) / 10} h`;
   const h = `${grouped(Math.round(hours))} h`;
+  if (hours >= 2 * 8760) return `${h} (${grouped(Math.round(hours / 8760))} years)`;
   return hours >= 100 ? `${h} (${grouped(Math.round(hours / 24))} days)` : h;
 }
 
