@@ -30,9 +30,14 @@ describe('reload rules', () => {
     const from = base('uplink: { kafka: { brokers: [k:9092] } }');
     const to = parseConfig(`site: { group: g, node: n }\ndevices:${device('a', 502)}${device('b', 503, '2s')}${device('c', 504)}\nuplink: { kafka: { brokers: [k:9092], batch_size: 10 } }\nbroker: { listen: 127.0.0.1:1999 }\nbuffer: { max_bytes: 10MiB }`);
     expect(planReload(from, to)).toEqual({
-      added: ['c'], removed: [], changed: ['b'], uplink: true, broker: false, housekeeping: false, logLevel: false, restartNeeded: ['broker.listen', 'buffer.max_bytes'],
+      added: ['c'], removed: [], changed: ['b'], uplink: true, broker: false, housekeeping: false, journalBound: true, logLevel: false, restartNeeded: ['broker.listen'],
     });
-    expect(planReload(from, from)).toMatchObject({ added: [], removed: [], changed: [], uplink: false, restartNeeded: [] });
+    expect(planReload(from, from)).toMatchObject({ added: [], removed: [], changed: [], uplink: false, journalBound: false, restartNeeded: [] });
+    // The journal's bound applies live, also as a share of the disk; the journal's durability and drop policy do not.
+    const buffer = (b: string) => parseConfig(`site: { group: g, node: n }\nbuffer: { ${b} }`);
+    expect(planReload(buffer('max_bytes: 80%'), buffer('max_bytes: 60%'))).toMatchObject({ journalBound: true, restartNeeded: [] });
+    expect(planReload(buffer('max_bytes: 80%'), buffer('max_bytes: 80%'))).toMatchObject({ journalBound: false, restartNeeded: [] });
+    expect(planReload(buffer('sync: normal'), buffer('sync: full, when_full: drop_newest'))).toMatchObject({ journalBound: false, restartNeeded: ['buffer.sync', 'buffer.when_full'] });
     expect(planReload(from, base('')).removed).toEqual([]);
     expect(planReload(from, parseConfig(`site: { group: g, node: n }\ndevices:${device('b', 503)}`))).toMatchObject({ removed: ['a'], uplink: true });
   });

@@ -79,6 +79,11 @@ describe('status page', () => {
     const requests: string[] = [];
     const errors: string[] = [];
     page.on('request', (r) => requests.push(r.url()));
+    // What the page was told last, to compare what it shows with.
+    let told: any;
+    page.on('response', async (r) => {
+      if (r.url().endsWith('/api/status') && r.ok()) told = await r.json().catch(() => told);
+    });
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('console', (m) => {
       if (m.type() === 'error') errors.push(m.text());
@@ -99,6 +104,14 @@ describe('status page', () => {
       return shown === api && api > 0 ? api : undefined;
     }, 15_000);
     expect(depth).toBeGreaterThanOrEqual(2); // NBIRTH and DBIRTH at least; Kafka is not there
+
+    // The journal's capacity at the capture rate, in the words of /api/status; the bound is 80% of the disk by default.
+    const capacity = await waitFor('the page to show the capacity it was told', async () => {
+      const shown = await page.locator('[data-field="journal-capacity"]').textContent();
+      return told && shown === told.journal.capacity ? shown : undefined;
+    }, 15_000);
+    expect(capacity).toMatch(/^(holds [\d,.]+ (h|min)( \([\d,]+ (days|years)\))? at [\d,.]+ samples\/s|not known: no samples captured over the last minute)$/);
+    expect(told.journal.maxBytesPercent).toBe(80);
 
     // The dead PLC is shown down with its error; the uplink down.
     expect(await page.locator('[data-device="dosing-pump-2"] .badge').textContent()).toBe('down');
@@ -139,6 +152,12 @@ describe('status page', () => {
     expect(metric('edge_gateway_uplink_latency_seconds_count{historical="false"}')).toBe(0);
     expect(metrics).toMatch(/^edge_gateway_uplink_latency_seconds_bucket\{le="3600",historical="false"\} 0$/m);
     expect(metric('edge_gateway_ready')).toBe(1);
+    // The bound in force, 80% of the room on the disk; the capacity in seconds (NaN only while nothing is captured).
+    const { journal } = await g.status();
+    expect(Math.abs(metric('edge_gateway_journal_max_bytes') - journal.maxBytes) / journal.maxBytes).toBeLessThan(0.01);
+    expect(Math.abs(journal.maxBytes - journal.roomBytes * 0.8)).toBeLessThan(1);
+    expect(metric('edge_gateway_journal_bytes_per_sample')).toBeGreaterThan(0);
+    expect(metrics).toMatch(/^edge_gateway_journal_capacity_seconds (\S+)$/m);
 
     const history = JSON.parse((await get(g.url('/api/history'))).body);
     expect(history.intervalMs).toBe(10_000);
@@ -153,6 +172,7 @@ describe('status page', () => {
     expect(r.stdout).toMatch(/^ready\s+yes/m);
     expect(r.stdout).toMatch(/^uplink\s+down/m);
     expect(r.stdout).toContain(`journal     ${s.journal.records} records`);
+    expect(r.stdout).toMatch(/^capacity {4}(holds .+ at [\d,.]+ samples\/s|not known: .+); bound 80% of [\d.]+ [kMGT]?B room = [\d.]+ [kMGT]?B/m);
     expect(r.stdout).toMatch(/^ {2}press-07\s+up\s/m);
     expect(r.stdout).toMatch(/^ {4}level\s+1300\s+good/m);
     expect(r.stdout).toMatch(/^ {4}pump\s+true\s+good/m);

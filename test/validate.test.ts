@@ -1,7 +1,8 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { estimatedBytesPerSample } from '../src/uplink/journal/capacity.js';
 import { runCli } from './helpers/cli.js';
 
 const shipped = readFileSync('config/gateway.yaml');
@@ -101,5 +102,68 @@ describe('edge-gateway validate', () => {
     expect(t.code).toBe(2);
     expect(t.lines[0]).toBe(`${tabs}:9:1 (file): YAML syntax: Tabs are not allowed as indentation`);
     for (const line of t.lines) expect(line.startsWith(`${tabs}:`)).toBe(true);
+  });
+
+  describe('the journal capacity line', () => {
+    const tags = (n: number) => Array.from({ length: n }, (_, i) => `      - { name: t${i}, table: holding, address: ${i * 2}, type: float32 }`).join('\n');
+    const plant = (dataDir: string, maxBytes: string) => `site: { group: g, node: n }
+data_dir: ${dataDir}
+buffer: { max_bytes: ${maxBytes} }
+devices:
+  - { name: press-a, driver: modbus-tcp, host: 127.0.0.1, poll: 200ms, tags: [${'{ name: a, table: holding, address: 0 }, { name: b, table: holding, address: 1 }, { name: c, table: coil, address: 2 }'}] }
+  - name: press-b
+    driver: modbus-tcp
+    host: 127.0.0.1
+    poll: 2s
+    tags:
+${tags(4)}
+  - name: dosing-c
+    driver: modbus-rtu
+    port: /dev/ttyUSB0
+    poll: 500ms
+    tags:
+${tags(2)}
+`;
+    // 3 tags every 200 ms, 4 every 2 s, 2 every 500 ms.
+    const samplesPerSec = 3 / 0.2 + 4 / 2 + 2 / 0.5;
+    const bytesPerSample = (15 * estimatedBytesPerSample(3) + 2 * estimatedBytesPerSample(4) + 4 * estimatedBytesPerSample(2)) / samplesPerSec;
+
+    it('prints the hours a byte bound holds at the poll plan\'s samples per second, and stays exit 0', () => {
+      const r = validate(file('capacity-bytes.yaml', plant(join(scratch, 'data'), '1GB')));
+      expect(r.code).toBe(0);
+      const [valid, line] = r.stdout.trimEnd().split('\n');
+      expect(valid).toMatch(/: valid \(3 devices, 9 tags\)$/);
+      const m = /^journal: 1\.0 GB holds ([\d,]+) h \(([\d,]+) days\) at (\d+) samples\/s \(estimate: every tag at every poll, ([\d.]+) bytes per sample\)$/.exec(line!);
+      expect(m, line).not.toBeNull();
+      expect(Number(m![3])).toBe(21);
+      expect(Number(m![4])).toBeCloseTo(bytesPerSample, 1);
+      const hours = 1e9 / bytesPerSample / samplesPerSec / 3600;
+      expect(Number(m![1]!.replace(/,/g, ''))).toBe(Math.round(hours));
+      expect(Number(m![2]!.replace(/,/g, ''))).toBe(Math.round(hours / 24));
+    });
+
+    it('resolves a share against data_dir\'s file system now, and says so', () => {
+      const dataDir = join(scratch, 'share-data');
+      mkdirSync(dataDir, { recursive: true });
+      const r = validate(file('capacity-share.yaml', plant(dataDir, '50%')));
+      expect(r.code).toBe(0);
+      const line = r.stdout.trimEnd().split('\n')[1]!;
+      const m = new RegExp(`^journal: 50% of ${dataDir} \\(([\\d.]+) GB now\\) holds ([\\d,]+) h .*at 21 samples/s \\(estimate`).exec(line);
+      expect(m, line).not.toBeNull();
+      const fs = statfsSync(dataDir);
+      const expected = (0.5 * fs.bavail * fs.bsize) / 1e9;
+      // Printed to 0.1 GB; other programs write to this disk meanwhile.
+      expect(Math.abs(Number(m![1]) - expected)).toBeLessThan(0.2);
+      const hours = (Number(m![1]) * 1e9) / bytesPerSample / samplesPerSec / 3600;
+      expect(Math.abs(Number(m![2]!.replace(/,/g, '')) - hours) / hours).toBeLessThan(0.01);
+    });
+
+    it('says when the rate cannot be known ahead, and refuses a bad share with exit 2 at its key', () => {
+      const push = validate(file('capacity-push.yaml', `site: { group: g, node: n }\ndata_dir: ${scratch}\ndevices:\n  - { name: meter-1, driver: mqtt-json, topic: m/1, tags: [{ name: kwh, path: $.kwh }] }\n`));
+      expect(push.code).toBe(0);
+      expect(push.stdout).toMatch(new RegExp(`^journal: 80% of ${scratch} \\([\\d.]+ [kMGT]?B now\\); the capture rate is not known ahead: mqtt-json devices "meter-1" publish at their own rate$`, 'm'));
+      const bad = file('capacity-bad.yaml', plant(scratch, '120%'));
+      expect(validate(bad)).toMatchObject({ code: 2, stdout: '', lines: [`${bad}:3:22 buffer.max_bytes: "120%" is not a share of the disk: write 1% to 99% (examples: 80%, 12.5%), or a size (500MB, 2GiB)`] });
+    });
   });
 });

@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // edge-gateway: run | validate | once | status | broker | verify
 import { parseArgs } from 'node:util';
+import { join, resolve } from 'node:path';
+import { resolveJournalBound } from '../uplink/journal/capacity.js';
+import { bytesText, planCapacityLine } from './capacity-text.js';
 import { ConfigError, formatProblem, loadConfig, locateProblems } from './config/load.js';
+import { pollPlan } from './config/poll-plan.js';
 import { ConfigValueError } from './config/value-error.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/schema.js';
@@ -72,11 +76,23 @@ function validate(file: string): number {
   try {
     const config = loadConfig(file);
     const tags = config.devices.reduce((n, d) => n + d.tags.length, 0);
-    process.stdout.write(`${file}: valid (${config.devices.length} devices, ${tags} tags)\n`);
+    process.stdout.write(`${file}: valid (${config.devices.length} devices, ${tags} tags)\n${journalCapacityLine(config)}\n`);
     return 0;
   } catch (err) {
     process.stderr.write(`${configErrorText(file, err)}\n`);
     return 2;
+  }
+}
+
+/** The journal's bound, resolved against data_dir's disk now, and the hours it holds at the poll plan's rate. */
+function journalCapacityLine(config: GatewayConfig): string {
+  const dataDir = resolve(config.data_dir);
+  try {
+    const bound = resolveJournalBound(config.buffer.max_bytes, dataDir, join(dataDir, 'journal.db'));
+    return planCapacityLine(config.buffer.max_bytes, bound, dataDir, pollPlan(config.devices));
+  } catch (err) {
+    // The file is valid; the disk is a matter of the machine it runs on.
+    return `journal: the disk holding ${dataDir} cannot be measured here (${(err as Error).message}); the capacity is not known`;
   }
 }
 
@@ -334,6 +350,7 @@ function formatStatus(body: Record<string, any>): string {
       `${body.sparkplug.connectFailures ? `  failed connects ${body.sparkplug.connectFailures}` : ''}${body.sparkplug.held ? `  held ${body.sparkplug.held}` : ''}`,
     `uplink      ${u.state}  ${u.target ?? ''}  forwarded ${u.forwarded}  ${u.throughput ?? 0}/s  last ack ${u.lastAckAt ?? '-'}  latency ${ms(u.lastLatencyMs)}${u.lastError ? `  last error: ${u.lastError}` : ''}`,
     `journal     ${j.records} records, ${j.bytes} bytes, oldest ${j.oldestAgeMs === null ? '-' : `${Math.round(j.oldestAgeMs / 1000)} s`} old, next edge.seq ${j.nextSeq}, captured ${j.captured ?? '-'} (${j.captureRate ?? 0}/s)${j.writeError ? `; ${j.writeError}` : ''}`,
+    `capacity    ${j.capacity ?? '-'}${j.maxBytes ? `; bound ${j.maxBytesPercent ? `${j.maxBytesPercent}% of ${bytesText(j.roomBytes)} room = ` : ''}${bytesText(j.maxBytes)}` : ''}${j.bytesPerSample ? `, ${Number(j.bytesPerSample).toFixed(1)} bytes per sample` : ''}`,
     `losses      dropped ${Object.entries(j.dropped ?? {}).filter(([, n]) => Number(n) > 0).map(([reason, n]) => `${reason} ${n}`).join(', ') || 'none'}; dead letters ${u.deadLettered ?? 0}${j.quarantined ? `; corrupt journal moved to ${j.quarantined}` : ''}`,
     'devices',
   ];

@@ -6,7 +6,8 @@ import { createDriver } from '../drivers/index.js';
 import type { Driver } from '../drivers/types.js';
 import { Forwarder } from '../uplink/forwarder.js';
 import { openJournalWhenPossible, type Journal, type JournalProgress } from '../uplink/journal.js';
-import { prune, startHousekeeping } from '../uplink/housekeeping.js';
+import { applyBound, prune, startHousekeeping, type BoundSource } from '../uplink/housekeeping.js';
+import { capacityHours, resolveJournalBound, type ResolvedBound } from '../uplink/journal/capacity.js';
 import { permanentKafkaError } from '../uplink/kafka-errors.js';
 import { createKafkaSink } from '../uplink/kafka-sink.js';
 import { brokerUrlOf, startBroker, type BrokerStats, type LocalBroker } from './broker.js';
@@ -18,6 +19,7 @@ import { tagModelSettings } from './config/tag-model-schema.js';
 import { startHttp, type HttpServer } from './http.js';
 import { HttpAccess, type HttpAccessStats } from './http-auth.js';
 import { createMetrics } from './metrics.js';
+import { capacityText } from './capacity-text.js';
 import type { Sample } from '../drivers/types.js';
 import { gapJournalEntry, toJournalEntry } from './journal-record.js';
 import { Poller, type PollerProgress } from './poller.js';
@@ -66,6 +68,14 @@ export interface GatewayStatus {
     captured: number; captureRate: number;
     /** Set while the journal's writes fail (disk full, I/O errors). */
     writeError: string | null;
+    /** The bound on `bytes` in force; with buffer.max_bytes a share (percent), that share of `roomBytes`. */
+    maxBytes: number | null; maxBytesPercent: number | null;
+    /** Space free to the gateway on data_dir's file system plus the journal files' size, when last measured. */
+    roomBytes: number | null;
+    /** Samples captured per second over the last minute, and the journal's bytes per sample since start. */
+    samplesPerSec: number; bytesPerSample: number | null;
+    /** Hours the bound holds at that rate (null while either figure is not known), and the same as a sentence. */
+    capacityHours: number | null; capacity: string;
   };
   uplink: {
     state: string; since: string | null; target: string | null; forwarded: number; deadLettered: number; lastAckAt: string | null; lastError: string | null;
@@ -91,6 +101,7 @@ export interface GatewayHooks {
 
 export async function startGateway(config: GatewayConfig, log: Logger, hooks: GatewayHooks = {}): Promise<Gateway> {
   const startedAt = new Date();
+  let current = config;
   const dataDir = resolve(config.data_dir);
   const { group, node } = config.site;
 
@@ -103,9 +114,13 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   const httpAccess = config.http.users ? new HttpAccess(config.http.users, log) : undefined;
   const http = await startHttp(config.http.listen, statusRoutes(sources), log, { access: httpAccess, open: ['/healthz', '/readyz'] });
 
-  const { journal, quarantined, damaged } = await openJournalWhenPossible(join(dataDir, 'journal.db'), {
+  const journalFile = join(dataDir, 'journal.db');
+  // buffer.max_bytes may be a share of the disk: measured now, at every prune, and at a reload that changes it.
+  let bound: ResolvedBound = resolveJournalBound(config.buffer.max_bytes, dataDir, journalFile);
+  const boundSource: BoundSource = { bound: () => current.buffer.max_bytes, dataDir, journalFile, resolved: (r) => (bound = r) };
+  const { journal, quarantined, damaged } = await openJournalWhenPossible(journalFile, {
     sync: config.buffer.sync,
-    maxBytes: config.buffer.max_bytes,
+    maxBytes: bound.maxBytes,
     whenFull: config.buffer.when_full,
     onWriteError: (err, failing) => {
       life.journalError = failing ? `the journal cannot write to ${dataDir} (${err?.message ?? 'unknown error'}); captured messages wait in memory` : undefined;
@@ -133,7 +148,9 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   if (damaged) {
     log.error({ why: damaged.why, count: damaged.count, ranges: damaged.ranges.slice(0, 20) }, `The journal lost records to damage SQLite did not report (${damaged.why}); edge.seq continues above every seq it could have used, and a gap record names the ${damaged.count} that will not arrive.`);
   }
-  log.info({ dataDir, backlog: journal.stats().records, nextSeq: journal.stats().nextSeq }, 'Journal open.');
+  // Measured again: opening may have waited long for space, and the journal's files now exist.
+  applyBound(journal, boundSource, log);
+  log.info({ dataDir, backlog: journal.stats().records, nextSeq: journal.stats().nextSeq, maxBytes: bound.maxBytes }, 'Journal open.');
 
   // The edge node logs in like any client: to the embedded broker by a credential made now, else as broker.node_user.
   const login = nodeLogin(config.broker);
@@ -151,7 +168,6 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   const tagDefsOf = (device: DeviceConfig): TagDef[] => device.tags.map((t) => ({ name: t.name, datatype: sparkplugTypeOf(t.type, t.scale, t.offset), writable: t.writable, ...tagModelSettings(device, t) }));
   const allDefs = (list: readonly DeviceConfig[]) => new Map(list.map((d) => [d.name, tagDefsOf(d)]));
   const aliasesFor = (c: GatewayConfig) => (c.sparkplug.aliases ? AliasTable.open(join(dataDir, 'aliases.json'), allDefs(c.devices)) : undefined);
-  let current = config;
 
   // Reads `status` at scrape time; defined below.
   const metrics = createMetrics(() => status());
@@ -234,9 +250,18 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   let forwarder = startUplink(config);
 
   // One history sample now and one per interval: the status page's chart of the last hour.
-  const historySample = (j = journal.stats()) => ({ t: Date.now(), records: j.records, captured: metrics.messagesCaptured(), forwarded: forwarder?.getStatus().forwarded ?? 0 });
+  const historySample = (j = journal.stats()) => ({ t: Date.now(), records: j.records, captured: metrics.messagesCaptured(), samples: metrics.samplesCaptured(), forwarded: forwarder?.getStatus().forwarded ?? 0 });
   history.add(historySample());
   const historyTimer = setInterval(() => history.add(historySample()), history.intervalMs).unref();
+
+  const capacityOf = (maxBytes: number | null, bytesPerSample: number | null, samplesPerSec: number) => {
+    const setting = current.buffer.max_bytes;
+    const hours = maxBytes !== null && bytesPerSample !== null ? capacityHours(maxBytes, bytesPerSample, samplesPerSec) : null;
+    return {
+      maxBytes, maxBytesPercent: typeof setting === 'number' ? null : setting.percent, roomBytes: bound.room,
+      samplesPerSec, bytesPerSample, capacityHours: hours, capacity: capacityText(hours, samplesPerSec),
+    };
+  };
 
   const status = (): GatewayStatus => {
     const j = journal.stats();
@@ -258,6 +283,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
         records: j.records, bytes: j.bytes, fileBytes: j.fileBytes, oldestAgeMs: j.oldestCapturedAt === null ? null : Date.now() - j.oldestCapturedAt, nextSeq: j.nextSeq, dropped: j.dropped, quarantined: quarantined?.movedTo ?? null,
         damaged: damaged ? { why: damaged.why, count: damaged.count, ranges: damaged.ranges.slice(0, 100) } : null, checksumMismatches: j.checksumMismatches,
         captured: now.captured, captureRate: rates.capturedPerSec, writeError: life.journalError ?? null,
+        ...capacityOf(j.maxBytes, j.bytesPerSample, rates.samplesPerSec),
       },
       uplink: f
         ? { state: f.state, since: iso(f.since), target: f.target, forwarded: f.forwarded, deadLettered: j.deadLetters, lastAckAt: iso(f.lastAckAt), lastError: f.lastError, throughput: rates.forwardedPerSec, lastLatencyMs: metrics.lastUplinkLatencyMs() }
@@ -270,7 +296,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
 
   // Age bound at start, then housekeeping on its schedule.
   prune(journal, config.buffer.max_age, log);
-  let stopHousekeeping = startHousekeeping(journal, config.buffer.housekeeping, config.buffer.max_age, log);
+  let stopHousekeeping = startHousekeeping(journal, config.buffer.housekeeping, config.buffer.max_age, log, boundSource);
 
   sources.status = status;
   sources.metrics = metrics.registry;
@@ -314,7 +340,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
       // The node's view of its devices first, so that a new device's birth and commands resolve.
       const kept: GatewayConfig = {
         ...current, devices: next.devices, uplink: next.uplink, log_level: next.log_level,
-        buffer: { ...current.buffer, replay: next.buffer.replay, replay_rate: next.buffer.replay_rate, max_age: next.buffer.max_age, housekeeping: next.buffer.housekeeping },
+        buffer: { ...current.buffer, replay: next.buffer.replay, replay_rate: next.buffer.replay_rate, max_age: next.buffer.max_age, max_bytes: next.buffer.max_bytes, housekeeping: next.buffer.housekeeping },
         broker: { ...inPlace.running, node_user: current.broker.embedded ? inPlace.running.node_user : current.broker.node_user },
       };
       for (const name of [...plan.removed, ...plan.changed]) await stopDevice(name);
@@ -327,11 +353,13 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
       }
       if (plan.housekeeping) {
         stopHousekeeping();
-        stopHousekeeping = startHousekeeping(journal, next.buffer.housekeeping, next.buffer.max_age, log);
+        stopHousekeeping = startHousekeeping(journal, next.buffer.housekeeping, next.buffer.max_age, log, boundSource);
       }
       current = kept;
+      // The new bound applies from the next commit; a smaller one drops records as buffer.when_full says.
+      if (plan.journalBound) applyBound(journal, boundSource, log);
       const brokerSummary = brokerOutcome && { disconnected: brokerOutcome.disconnected.length, ...(brokerOutcome.certificate ? { certificate: brokerOutcome.certificate } : {}) };
-      log.info({ added: plan.added, removed: plan.removed, restarted: plan.changed, uplink: plan.uplink, broker: plan.broker, ...(brokerSummary ? { brokerReload: brokerSummary } : {}), restartNeeded: plan.restartNeeded }, 'Reloaded the config.');
+      log.info({ added: plan.added, removed: plan.removed, restarted: plan.changed, uplink: plan.uplink, broker: plan.broker, journalBound: plan.journalBound, ...(brokerSummary ? { brokerReload: brokerSummary } : {}), restartNeeded: plan.restartNeeded }, 'Reloaded the config.');
       return plan;
     });
     reloading = run.catch(() => undefined);
@@ -356,8 +384,10 @@ export interface ReloadOutcome {
    */
   broker: boolean;
   housekeeping: boolean;
+  /** buffer.max_bytes changed: the journal takes the new bound at once. */
+  journalBound: boolean;
   logLevel: boolean;
-  /** Keys whose new value needs a restart (the journal, the broker's listeners, the HTTP listener, the Sparkplug identity). */
+  /** Keys whose new value needs a restart (the journal's sync and when_full, the broker's listeners, the HTTP listener, the Sparkplug identity). */
   restartNeeded: string[];
 }
 
@@ -373,7 +403,7 @@ export function planReload(from: GatewayConfig, to: GatewayConfig): ReloadOutcom
   restartNeeded.push(...brokerRestartKeys(from.broker, to.broker).filter((k) => from.broker.embedded || !k.startsWith('broker.tls')));
   // The edge node logs in to a broker of its own process as broker.node_user, read at start.
   if (!from.broker.embedded && from.broker.node_user !== to.broker.node_user) restartNeeded.push('broker.node_user');
-  for (const key of ['sync', 'max_bytes', 'when_full'] as const) if (!same(from.buffer[key], to.buffer[key])) restartNeeded.push(`buffer.${key}`);
+  for (const key of ['sync', 'when_full'] as const) if (!same(from.buffer[key], to.buffer[key])) restartNeeded.push(`buffer.${key}`);
   return {
     added: [...after.keys()].filter((n) => !before.has(n)),
     removed: [...before.keys()].filter((n) => !after.has(n)),
@@ -381,6 +411,7 @@ export function planReload(from: GatewayConfig, to: GatewayConfig): ReloadOutcom
     uplink: !same(from.uplink, to.uplink) || from.buffer.replay !== to.buffer.replay || from.buffer.replay_rate !== to.buffer.replay_rate,
     broker: brokerSecurityChanged(from.broker, to.broker),
     housekeeping: !same(from.buffer.housekeeping, to.buffer.housekeeping) || from.buffer.max_age !== to.buffer.max_age,
+    journalBound: !same(from.buffer.max_bytes, to.buffer.max_bytes),
     logLevel: from.log_level !== to.log_level,
     restartNeeded,
   };

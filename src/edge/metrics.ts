@@ -13,6 +13,8 @@ export interface GatewayMetrics {
   forwarded(batch: readonly JournalRecord[], ackedAt: number): void;
   /** Messages captured since start. */
   messagesCaptured(): number;
+  /** Samples (metrics) those messages carried. */
+  samplesCaptured(): number;
   /** Capture-to-acknowledgement time of the newest record of the last acknowledged batch. */
   lastUplinkLatencyMs(): number | null;
 }
@@ -78,6 +80,11 @@ export function createMetrics(readStatus: () => GatewayStatus): GatewayMetrics {
   gauge('edge_gateway_journal_bytes', 'Bytes of the journal\'s records (key + value).', [], (g, s) => g.set(s.journal.bytes));
   gauge('edge_gateway_journal_file_bytes', 'Size of the journal file.', [], (g, s) => g.set(s.journal.fileBytes));
   gauge('edge_gateway_journal_oldest_age_seconds', 'Age of the oldest record in the journal.', [], (g, s) => g.set((s.journal.oldestAgeMs ?? 0) / 1000));
+  // NaN while not known, so that an alert on a low capacity does not fire for a gateway that has captured nothing yet.
+  const known = (n: number | null) => (n === null ? NaN : n);
+  gauge('edge_gateway_journal_max_bytes', 'The bound on the journal\'s bytes in force (buffer.max_bytes; a share of the disk is measured again every minute).', [], (g, s) => g.set(known(s.journal.maxBytes)));
+  gauge('edge_gateway_journal_bytes_per_sample', 'Journal bytes per captured sample since start (NaN before the first).', [], (g, s) => g.set(known(s.journal.bytesPerSample)));
+  gauge('edge_gateway_journal_capacity_seconds', 'How long the journal\'s bound holds at the capture rate of the last minute (NaN while nothing is captured).', [], (g, s) => g.set(known(s.journal.capacityHours === null ? null : s.journal.capacityHours * 3600)));
   gauge('edge_gateway_journal_write_failing', '1 while the journal\'s writes fail (disk full, I/O errors), else 0.', [], (g, s) => g.set(s.journal.writeError ? 1 : 0));
   counter('edge_gateway_journal_dropped_records_total', 'Records dropped by the journal since start, by reason (each announced by a gap record).', ['reason'], (s) =>
     Object.entries(s.journal.dropped).map(([reason, n]) => [{ reason }, n]),
@@ -151,6 +158,7 @@ export function createMetrics(readStatus: () => GatewayStatus): GatewayMetrics {
       if (newest) lastLatencyMs = Math.max(0, ackedAt - newest.capturedAt);
     },
     messagesCaptured: () => capturedMessages,
+    samplesCaptured: () => capturedSamples,
     lastUplinkLatencyMs: () => lastLatencyMs,
   };
 }

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { startHousekeeping } from './housekeeping.js';
+import { applyBound, startHousekeeping } from './housekeeping.js';
+import type { JournalBound } from './journal/capacity.js';
 import { Journal } from './journal.js';
 
 describe('housekeeping logs', () => {
@@ -26,5 +27,31 @@ describe('housekeeping logs', () => {
     const failures = lines.filter((l) => l.level === 40);
     expect(failures.map((l) => l.job).sort()).toEqual(['checkpoint', 'vacuum']);
     expect(failures[0]!.msg).toMatch(/^Housekeeping job \w+ failed; it runs again on schedule\.$/);
+  });
+
+  it('tells of a new journal bound once, and warns when it falls below what the journal holds', () => {
+    const lines: Array<{ level: number; msg: string; maxBytes: number }> = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(JSON.parse(String(chunk)));
+        done();
+      },
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'hk-bound-'));
+    const file = join(dir, 'journal.db');
+    const j = new Journal(file);
+    j.append([{ key: 'g/n/d', type: 'data', value: `{"pad":"${'x'.repeat(2000)}"}`, capturedAt: 1 }]);
+    let setting: JournalBound = { percent: 50 };
+    const source = { bound: () => setting, dataDir: dir, journalFile: file };
+    const first = applyBound(j, source, pino(sink));
+    expect(j.stats().maxBytes).toBe(first.maxBytes);
+    expect(lines).toMatchObject([{ level: 30, maxBytes: first.maxBytes, msg: expect.stringMatching(/^The journal's bound is now \d+ bytes, 50% of the \d+ bytes the journal could have on /) }]);
+    applyBound(j, source, pino(sink));
+    expect(lines).toHaveLength(1); // the same disk a moment later: nothing to tell
+    setting = 100;
+    applyBound(j, source, pino(sink));
+    expect(j.stats().maxBytes).toBe(100);
+    expect(lines[1]).toMatchObject({ level: 40, maxBytes: 100, msg: expect.stringMatching(/^The journal's bound is now 100 bytes, less than the \d+ bytes it holds: records are dropped as buffer\.when_full says/) });
+    j.close();
   });
 });

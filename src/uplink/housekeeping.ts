@@ -3,6 +3,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { Journal } from './journal.js';
+import { resolveJournalBound, type JournalBound, type ResolvedBound } from './journal/capacity.js';
 
 export interface HousekeepingSchedule {
   /** Cron expressions (minute hour day month weekday, optional seconds first). */
@@ -13,7 +14,16 @@ export interface HousekeepingSchedule {
 
 export const DEFAULT_SCHEDULE: HousekeepingSchedule = { prune: '* * * * *', checkpoint: '*/5 * * * *', vacuum: '30 3 * * *' };
 
-export function startHousekeeping(journal: Journal, schedule: HousekeepingSchedule, maxAgeMs: number, log: Logger): () => void {
+/** Where a share of the disk (buffer.max_bytes: 80%) is measured, and the setting in force (a reload may change it). */
+export interface BoundSource {
+  bound(): JournalBound;
+  dataDir: string;
+  journalFile: string;
+  /** Told every bound measured, so that the status shows what it came from. */
+  resolved?(bound: ResolvedBound): void;
+}
+
+export function startHousekeeping(journal: Journal, schedule: HousekeepingSchedule, maxAgeMs: number, log: Logger, bound?: BoundSource): () => void {
   // A job that fails (a full disk refuses a checkpoint) is tried again at its next time. It is logged when it
   // starts failing and when it works again, not at every failed run.
   const failing = new Set<string>();
@@ -29,6 +39,8 @@ export function startHousekeeping(journal: Journal, schedule: HousekeepingSchedu
   };
   const tasks: ScheduledTask[] = [
     cron.schedule(schedule.prune, guarded('prune', () => prune(journal, maxAgeMs, log)), { name: 'journal-prune', noOverlap: true }),
+    // A share of the disk follows the disk: what else fills it (logs, other programs) leaves less for the journal.
+    ...(bound ? [cron.schedule(schedule.prune, guarded('bound', () => applyBound(journal, bound, log)), { name: 'journal-bound', noOverlap: true })] : []),
     cron.schedule(schedule.checkpoint, guarded('checkpoint', () => checkpoint(journal, log)), { name: 'journal-checkpoint', noOverlap: true }),
     cron.schedule(schedule.vacuum, guarded('vacuum', () => vacuum(journal, log)), { name: 'journal-vacuum', noOverlap: true }),
   ];
@@ -41,6 +53,21 @@ export function prune(journal: Journal, maxAgeMs: number, log: Logger): number {
   const dropped = journal.pruneOlderThan(Date.now() - maxAgeMs);
   if (dropped > 0) log.error({ dropped, maxAgeMs }, `Housekeeping dropped ${dropped} records older than buffer.max_age; a gap record tells the cloud.`);
   return dropped;
+}
+
+/** Measures the bound now and hands it to the journal; logged when it moved by more than 1%. */
+export function applyBound(journal: Journal, source: BoundSource, log: Logger): ResolvedBound {
+  const setting = source.bound();
+  const resolved = resolveJournalBound(setting, source.dataDir, source.journalFile);
+  const { maxBytes: before, bytes } = journal.stats();
+  journal.setMaxBytes(resolved.maxBytes);
+  source.resolved?.(resolved);
+  if (before !== null && Math.abs(resolved.maxBytes - before) <= before * 0.01) return resolved;
+  const fields = { maxBytes: resolved.maxBytes, before, room: resolved.room, measuredAt: resolved.measuredAt, bytes };
+  const what = typeof setting === 'number' ? `${resolved.maxBytes} bytes` : `${resolved.maxBytes} bytes, ${setting.percent}% of the ${resolved.room} bytes the journal could have on ${resolved.measuredAt}`;
+  if (resolved.maxBytes < bytes) log.warn(fields, `The journal's bound is now ${what}, less than the ${bytes} bytes it holds: records are dropped as buffer.when_full says, each drop announced by a gap record.`);
+  else log.info(fields, `The journal's bound is now ${what}.`);
+  return resolved;
 }
 
 export function checkpoint(journal: Journal, log: Logger): number {

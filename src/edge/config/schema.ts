@@ -3,7 +3,7 @@ import cron from 'node-cron';
 import { z } from 'zod';
 import { durationSchema } from './duration.js';
 import { pollKeys } from './poll-schema.js';
-import { sizeSchema } from './size.js';
+import { journalBoundSchema, sizeSchema } from './size.js';
 import { parseRegisterNumber } from '../../drivers/modbus/register-notation.js';
 import { mqttJsonDeviceSchema } from '../../drivers/mqtt-json/config.js';
 import { deviceTagModelKeys, tagModelKeys } from './tag-model-schema.js';
@@ -20,6 +20,9 @@ const sparkplugId = z
 const duration = durationSchema;
 
 const size = sizeSchema;
+
+const DEFAULT_JOURNAL_BOUND = { percent: 80 };
+const MAX_BYTES_HELP = 'Bound on the journal: bytes (500MB, 2GiB) or a share of the disk holding data_dir (default 80%): that share of the space free to the gateway plus the journal files\' own size.';
 
 const cronExpression = z
   .string()
@@ -181,7 +184,10 @@ export const configSchema = z
     buffer: z
       .strictObject({
         sync: z.enum(['normal', 'full']).default('normal'),
-        max_bytes: size.default(1024 ** 3),
+        // Bytes (500MB, 2GiB) or a share of the disk holding data_dir (80%, the default): that share of the space
+        // free to the gateway there plus the journal files' own size, measured at start and again at every prune,
+        // so that the rest stays free for the system and its logs.
+        max_bytes: journalBoundSchema.default(DEFAULT_JOURNAL_BOUND).describe(MAX_BYTES_HELP),
         max_age: duration.default(7 * 86_400_000),
         when_full: z.enum(['drop_oldest', 'drop_newest']).default('drop_oldest'),
         // After an outage: live data first and the backlog alongside (at most replay_rate records/s), or strict order.
@@ -197,7 +203,7 @@ export const configSchema = z
           .default({ prune: '* * * * *', checkpoint: '*/5 * * * *', vacuum: '30 3 * * *' }),
       })
       .default({
-        sync: 'normal', max_bytes: 1024 ** 3, max_age: 7 * 86_400_000, when_full: 'drop_oldest', replay: 'live_first',
+        sync: 'normal', max_bytes: DEFAULT_JOURNAL_BOUND, max_age: 7 * 86_400_000, when_full: 'drop_oldest', replay: 'live_first',
         housekeeping: { prune: '* * * * *', checkpoint: '*/5 * * * *', vacuum: '30 3 * * *' },
       }),
     uplink: z

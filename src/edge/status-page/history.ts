@@ -8,6 +8,8 @@ export interface HistorySample {
   records: number;
   /** Messages captured since start. */
   captured: number;
+  /** Samples (metrics) those messages carried. */
+  samples: number;
   /** Records acknowledged by Kafka since start. */
   forwarded: number;
 }
@@ -24,6 +26,7 @@ export interface HistoryPoint {
 export interface Rates {
   capturedPerSec: number;
   forwardedPerSec: number;
+  samplesPerSec: number;
 }
 
 export class StatusHistory {
@@ -42,20 +45,25 @@ export class StatusHistory {
 
   points(): HistoryPoint[] {
     const out: HistoryPoint[] = [];
-    for (let i = 1; i < this.samples.length; i++) out.push({ t: this.samples[i]!.t, records: this.samples[i]!.records, ...rates(this.samples[i - 1]!, this.samples[i]!) });
+    for (let i = 1; i < this.samples.length; i++) {
+      const { capturedPerSec, forwardedPerSec } = rates(this.samples[i - 1]!, this.samples[i]!);
+      out.push({ t: this.samples[i]!.t, records: this.samples[i]!.records, capturedPerSec, forwardedPerSec });
+    }
     return out;
   }
 
   /** Rates from the oldest sample within `windowMs` of `now` (or the newest one before it) up to `now`. */
   ratesAt(now: HistorySample, windowMs = 60_000): Rates {
     const from = this.samples.find((s) => now.t - s.t <= windowMs && now.t > s.t) ?? this.samples.findLast((s) => now.t > s.t);
-    return from ? rates(from, now) : { capturedPerSec: 0, forwardedPerSec: 0 };
+    return from ? rates(from, now) : NO_RATES;
   }
 }
 
+const NO_RATES: Rates = { capturedPerSec: 0, forwardedPerSec: 0, samplesPerSec: 0 };
+
 function rates(a: HistorySample, b: HistorySample): Rates {
   const seconds = (b.t - a.t) / 1000;
-  if (seconds <= 0) return { capturedPerSec: 0, forwardedPerSec: 0 };
+  if (seconds <= 0) return NO_RATES;
   const per = (d: number) => Math.round((Math.max(0, d) / seconds) * 100) / 100;
-  return { capturedPerSec: per(b.captured - a.captured), forwardedPerSec: per(b.forwarded - a.forwarded) };
+  return { capturedPerSec: per(b.captured - a.captured), forwardedPerSec: per(b.forwarded - a.forwarded), samplesPerSec: per(b.samples - a.samples) };
 }

@@ -119,6 +119,9 @@ export const SCRIPT = String.raw`
       ['bytes', bytes(j.bytes) + ' (file ' + bytes(j.fileBytes) + ')'],
       ['oldest record', j.oldestAgeMs === null ? 'none waiting' : duration(j.oldestAgeMs) + ' old'],
       ['captured', int(j.captured) + ' since start, ' + rate(j.captureRate) + ' /s'],
+      ['capacity', el('span', { 'data-field': 'journal-capacity', text: j.capacity || '–' })],
+      j.maxBytes === null || j.maxBytes === undefined ? null : ['bound', bytes(j.maxBytes) + (j.maxBytesPercent ? ' (' + j.maxBytesPercent + '% of ' + bytes(j.roomBytes) + ' room on the disk)' : '') +
+        (j.bytesPerSample ? ', ' + (Math.round(j.bytesPerSample * 10) / 10) + ' bytes per sample' : '')],
       ['next edge.seq', int(j.nextSeq)],
       ['dropped', dropped || 'none', dropped ? 'err' : ''],
       j.writeError ? ['write error', j.writeError, 'err'] : null,
