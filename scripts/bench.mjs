@@ -1,9 +1,7 @@
 // `npm run bench`: journal capture and Kafka drain, each beside the ceiling measured in the same run on the same
 // machine (raw better-sqlite3 batched inserts; a bare kafkajs producer sending the same records). Medians of
 // several rounds; a table on screen and JSON in bench-results/journal.json.
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +12,8 @@ import { toJournalEntry } from '../dist/edge/journal-record.js';
 import { Forwarder } from '../dist/uplink/forwarder.js';
 import { Journal } from '../dist/uplink/journal.js';
 import { createKafkaSink } from '../dist/uplink/kafka-sink.js';
+import { renderJson } from '../dist/uplink/journal/compact.js';
+import { startKafka } from './bench-kafka.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -36,7 +36,11 @@ function sampleMessage(i) {
     },
   };
 }
-const entries = (n) => Array.from({ length: n }, (_, i) => toJournalEntry('bench', 'gw', sampleMessage(i)));
+// Each with the JSON of its Kafka value, for the baselines that store or send that text.
+const entries = (n) => Array.from({ length: n }, (_, i) => {
+  const e = toJournalEntry('bench', 'gw', sampleMessage(i));
+  return { ...e, json: renderJson(e.message) };
+});
 
 /** Ceiling: the same rows through better-sqlite3 directly, 1000 per transaction. */
 function rawInsert(rows, sync) {
@@ -46,7 +50,7 @@ function rawInsert(rows, sync) {
   db.pragma(`synchronous = ${sync}`);
   db.exec('CREATE TABLE records (seq INTEGER PRIMARY KEY, captured_at INTEGER NOT NULL, key TEXT NOT NULL, type TEXT NOT NULL, value TEXT NOT NULL) STRICT');
   const insert = db.prepare('INSERT INTO records (seq, captured_at, key, type, value) VALUES (?, ?, ?, ?, ?)');
-  const batch = db.transaction((slice, base) => slice.forEach((e, k) => insert.run(base + k, e.capturedAt, e.key, e.type, e.value)));
+  const batch = db.transaction((slice, base) => slice.forEach((e, k) => insert.run(base + k, e.capturedAt, e.key, e.type, e.json)));
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < rows.length; i += 1000) batch(rows.slice(i, i + 1000), i + 1);
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -72,38 +76,6 @@ async function journalCapture(rows, sync) {
   return rows.length / s;
 }
 
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startKafka() {
-  const port = await freePort();
-  const dir = tmp();
-  const child = spawn('bash', [join(root, 'scripts/kafka.sh'), 'start', '--port', String(port), '--dir', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d) => (stderr += d));
-  process.on('exit', () => child.kill('SIGKILL'));
-  const bootstrap = `127.0.0.1:${port}`;
-  const admin = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 0 } }).admin();
-  for (let i = 0; i < 120; i++) {
-    if (child.exitCode !== null) throw new Error(`Kafka did not start: ${stderr.slice(-2000)}`);
-    try {
-      await admin.connect();
-      await admin.createTopics({ topics: [{ topic: 'bench.warmup', numPartitions: 3 }], waitForLeaders: true });
-      await admin.disconnect();
-      return { bootstrap, stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }), dir };
-    } catch {
-      await new Promise((r) => setTimeout(r, 500));
-    }
-  }
-  throw new Error('Kafka did not become ready in 60 s');
-}
-
 /** Ceiling: a bare kafkajs producer, batches of 1000, acks=all, one request at a time (as the forwarder). */
 async function bareProducer(bootstrap, rows, topic) {
   const kafka = new Kafka({ brokers: [bootstrap], logLevel: logLevel.NOTHING });
@@ -113,7 +85,7 @@ async function bareProducer(bootstrap, rows, topic) {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < rows.length; i += 1000) {
     const slice = rows.slice(i, i + 1000);
-    await producer.send({ topic, acks: -1, messages: slice.map((r, k) => ({ key: r.key, value: r.value, headers: { 'edge.node': 'bench/gw', 'edge.seq': String(i + k + 1), 'edge.historical': 'false' } })) });
+    await producer.send({ topic, acks: -1, messages: slice.map((r, k) => ({ key: r.key, value: r.json, headers: { 'edge.node': 'bench/gw', 'edge.seq': String(i + k + 1), 'edge.historical': 'false' } })) });
   }
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   await producer.disconnect();
@@ -154,10 +126,10 @@ for (const sync of ['normal', 'full']) {
     raw.push(rawInsert(captureRows, sync));
     ours.push(await journalCapture(captureRows, sync));
   }
-  record(`capture, sync ${sync}`, 'better-sqlite3, 1000-row transactions', ours, raw);
+  record(`capture, sync ${sync}`, 'better-sqlite3, the plain JSON rows, 1000-row transactions', ours, raw);
 }
 
-const kafka = await startKafka();
+const kafka = await startKafka(root);
 try {
   const drainRows = entries(DRAIN_RECORDS);
   const bare = [];
@@ -169,7 +141,6 @@ try {
   record('drain to Kafka', 'bare kafkajs producer, 1000 per send, acks=all', ours, bare);
 } finally {
   await kafka.stop();
-  rmSync(kafka.dir, { recursive: true, force: true });
 }
 
 const pad = (s, n) => String(s).padEnd(n);

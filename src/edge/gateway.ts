@@ -120,6 +120,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   const boundSource: BoundSource = { bound: () => current.buffer.max_bytes, dataDir, journalFile, resolved: (r) => (bound = r) };
   const { journal, quarantined, damaged } = await openJournalWhenPossible(journalFile, {
     sync: config.buffer.sync,
+    commitIntervalMs: config.buffer.commit_interval,
     maxBytes: bound.maxBytes,
     whenFull: config.buffer.when_full,
     onWriteError: (err, failing) => {
@@ -358,6 +359,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
       current = kept;
       // The new bound applies from the next commit; a smaller one drops records as buffer.when_full says.
       if (plan.journalBound) applyBound(journal, boundSource, log);
+      journal.setCommitInterval(next.buffer.commit_interval);
       const brokerSummary = brokerOutcome && { disconnected: brokerOutcome.disconnected.length, ...(brokerOutcome.certificate ? { certificate: brokerOutcome.certificate } : {}) };
       log.info({ added: plan.added, removed: plan.removed, restarted: plan.changed, uplink: plan.uplink, broker: plan.broker, journalBound: plan.journalBound, ...(brokerSummary ? { brokerReload: brokerSummary } : {}), restartNeeded: plan.restartNeeded }, 'Reloaded the config.');
       return plan;

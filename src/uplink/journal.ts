@@ -7,7 +7,8 @@ import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { AckedRanges } from './journal/acked.js';
 import { compactChecksum, recordChecksum } from './journal/checksum.js';
-import { encodeCompact, renderCompact, renderJson, type ContractMessage, type RecordType } from './journal/compact.js';
+import { ByteWriter } from './journal/bytes.js';
+import { encodeCompactInto, renderCompact, renderJson, type ContractMessage, type RecordType } from './journal/compact.js';
 import { Dictionary, type DictRow } from './journal/dictionary.js';
 import { prepareSchema, ROW_BYTES, ROW_OVERHEAD, TYPE_CODE, TYPE_NAME } from './journal/schema.js';
 import { judgeOpen, type DbFacts } from './journal/damage.js';
@@ -96,7 +97,7 @@ export interface JournalOptions {
   maxBytes?: number;
   /** When full: drop the oldest records to make room (keeps the newest data), or drop what arrives. */
   whenFull?: 'drop_oldest' | 'drop_newest';
-  /** Longest the acknowledged mark waits to reach the side file (default 30 s: it runs on SD cards). */
+  /** Longest the acknowledged mark waits to reach the side file (default 5 min: it runs on SD cards). */
   ackMarkIntervalMs?: number;
   /** Files larger than this are checked by a worker thread after open rather than before use. */
   syncCheckBytes?: number;
@@ -117,7 +118,9 @@ const MIN_BLOCK = 1000;
  * The acknowledged mark reaches the side file at most once per this many ms: it runs on SD cards, and the mark
  * only narrows what damage to the files would announce as possibly lost (a later mark announces more).
  */
-const ACK_WRITE_MS = 30_000;
+const ACK_WRITE_MS = 300_000;
+/** Compact rows per INSERT statement. */
+const MANY = 32;
 /** No believable journal comes near this seq (2^50: 35 years at a million records a second); beyond is damage. */
 const MAX_SEQ = 2 ** 50;
 /** Messages held in memory while the disk refuses writes, before the oldest are given up. */
@@ -126,6 +129,9 @@ interface StoredRow {
   capturedAt: number;
   type: number;
   data: Buffer | null;
+  /** Where its compact bytes lie in the batch's buffer; end < start for a JSON row. */
+  start: number;
+  end: number;
   key: string | null;
   value: string | null;
   bytes: number;
@@ -295,6 +301,9 @@ export class Journal {
   private pendingGap: { from: number; to: number; count: number } | undefined;
   private readonly appendListeners = new Set<() => void>();
   private readonly dict: Dictionary;
+  private readonly params: unknown[] = new Array(MANY * 5).fill(null);
+  /** One buffer for the compact bytes of a whole batch: no allocation per record. */
+  private readonly writer = new ByteWriter();
   /** Acknowledged, deleted with the next commit; already out of `records` and `bytes`. */
   private readonly acked = new AckedRanges();
   private ackTimer: NodeJS.Timeout | undefined;
@@ -308,6 +317,8 @@ export class Journal {
   private readonly stmt: {
     insert: Database.Statement;
     insertEntry: Database.Statement;
+    insertCompact: Database.Statement;
+    insertCompactMany: Database.Statement;
     setNextSeq: Database.Statement;
     peek: Database.Statement;
     del: Database.Statement;
@@ -351,6 +362,9 @@ export class Journal {
       this.damagedEntries = this.dict.damaged;
       this.stmt = {
         insert: this.db.prepare('INSERT INTO records (seq, captured_at, type, data, key, value, checksum) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+        insertCompact: this.db.prepare('INSERT INTO records (seq, captured_at, type, data, checksum) VALUES (?, ?, ?, ?, ?)'),
+        // Rows go in by the MANY in one statement: a statement call costs about as much as the row it inserts.
+        insertCompactMany: this.db.prepare(`INSERT INTO records (seq, captured_at, type, data, checksum) VALUES ${Array(MANY).fill('(?, ?, ?, ?, ?)').join(', ')}`),
         insertEntry: this.db.prepare('INSERT INTO dictionary (id, entry, checksum) VALUES (?, ?, ?)'),
         setNextSeq: this.db.prepare("UPDATE meta SET value = ? WHERE key = 'next_seq'"),
         peek: this.db.prepare('SELECT seq, captured_at, type, data, key, value, checksum FROM records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
@@ -440,18 +454,24 @@ export class Journal {
     const type = TYPE_CODE[e.type];
     const samples = e.samples ?? e.message?.metrics.length ?? 0;
     if (e.message) {
-      const data = encodeCompact(e.message, e.key, e.capturedAt, this.dict);
-      if (data) return { capturedAt: e.capturedAt, type, data, key: null, value: null, bytes: data.length + ROW_OVERHEAD, samples };
+      const start = this.writer.length;
+      if (encodeCompactInto(this.writer, e.message, e.key, e.capturedAt, this.dict)) {
+        const end = this.writer.length;
+        // The view is taken once the whole batch is written (the buffer may grow meanwhile).
+        return { capturedAt: e.capturedAt, type, data: null, start, end, key: null, value: null, bytes: end - start + ROW_OVERHEAD, samples };
+      }
     }
     const value = e.value ?? renderJson(e.message!);
-    return { capturedAt: e.capturedAt, type, data: null, key: e.key, value, bytes: e.key.length + value.length, samples };
+    return { capturedAt: e.capturedAt, type, data: null, start: 0, end: -1, key: e.key, value, bytes: e.key.length + value.length, samples };
   }
 
   /** Commits the entries in one transaction; they are captured when this returns. */
   append(entries: readonly JournalEntry[]): { first: number; last: number; dropped: boolean } {
     if (entries.length === 0) return { first: this.nextSeq, last: this.nextSeq - 1, dropped: false };
     const first = this.nextSeq;
+    this.writer.reset();
     const rows = entries.map((e) => this.store(e));
+    for (const r of rows) if (r.end >= r.start) r.data = this.writer.view(r.start, r.end);
     const entriesToWrite = this.dict.takePending();
     const bytes = rows.reduce((n, r) => n + r.bytes, 0);
     const { maxBytes } = this;
@@ -471,11 +491,34 @@ export class Journal {
         for (const [a, b] of acked) this.stmt.del.run(a, b);
         for (const d of entriesToWrite) this.stmt.insertEntry.run(d.id, d.entry, d.checksum);
         let seq = first;
-        for (const r of rows) {
-          const checksum = r.data ? compactChecksum(seq, r.capturedAt, r.type, r.data) : recordChecksum(seq, r.capturedAt, r.key!, TYPE_NAME[r.type]!, r.value!);
-          this.stmt.insert.run(seq, r.capturedAt, r.type, r.data, r.key, r.value, checksum);
-          seq += 1;
+        const params = this.params;
+        for (let i = 0; i < rows.length; i++, seq++) {
+          const r = rows[i]!;
+          if (!r.data) {
+            this.stmt.insert.run(seq, r.capturedAt, r.type, null, r.key, r.value, recordChecksum(seq, r.capturedAt, r.key!, TYPE_NAME[r.type]!, r.value!));
+            continue;
+          }
+          // MANY compact rows in a row: one statement for all of them.
+          let n = 0;
+          while (n < MANY && i + n < rows.length && rows[i + n]!.data) n += 1;
+          if (n < MANY) {
+            this.stmt.insertCompact.run(seq, r.capturedAt, r.type, r.data, compactChecksum(seq, r.capturedAt, r.type, r.data));
+            continue;
+          }
+          for (let k = 0; k < MANY; k++) {
+            const row = rows[i + k]!;
+            const at = k * 5;
+            params[at] = seq + k;
+            params[at + 1] = row.capturedAt;
+            params[at + 2] = row.type;
+            params[at + 3] = row.data;
+            params[at + 4] = compactChecksum(seq + k, row.capturedAt, row.type, row.data!);
+          }
+          this.stmt.insertCompactMany.run(params);
+          i += MANY - 1;
+          seq += MANY - 1;
         }
+        params.fill(null);
         this.stmt.setNextSeq.run(seq);
         if (reserved) this.stmt.setMeta.run('ceiling', this.ceiling);
         this.saveCounts(this.records + entries.length, this.bytes + bytes);
@@ -915,6 +958,11 @@ export class Journal {
   /** Cheap enough to read every second: commits so far, and how long the oldest uncommitted message has waited. */
   progress(): JournalProgress {
     return { commits: this.commits, waiting: this.queue.length, waitingSince: this.waitingSince, retrying: this.writeFailing };
+  }
+
+  /** Group commit's longest wait, from the next message queued. */
+  setCommitInterval(ms: number): void {
+    this.options.commitIntervalMs = ms;
   }
 
   /** A new bound (a share of the file system re-read by housekeeping); applies from the next commit. */

@@ -190,6 +190,9 @@ export const configSchema = z
         max_bytes: journalBoundSchema.default(DEFAULT_JOURNAL_BOUND).describe(MAX_BYTES_HELP),
         max_age: duration.default(7 * 86_400_000),
         when_full: z.enum(['drop_oldest', 'drop_newest']).default('drop_oldest'),
+        // Group commit's longest wait: samples captured within it share one write (SD-card wear), and are published
+        // to the local broker once written. Longer saves the card at low rates; a crash loses at most this much.
+        commit_interval: duration.default(200).refine((ms) => ms <= 600_000, 'at most 10m: a crash loses what waits for its commit'),
         // After an outage: live data first and the backlog alongside (at most replay_rate records/s), or strict order.
         replay: z.enum(['live_first', 'in_order']).default('live_first'),
         replay_rate: z.number().int().positive().optional(),
@@ -203,7 +206,7 @@ export const configSchema = z
           .default({ prune: '* * * * *', checkpoint: '*/5 * * * *', vacuum: '30 3 * * *' }),
       })
       .default({
-        sync: 'normal', max_bytes: DEFAULT_JOURNAL_BOUND, max_age: 7 * 86_400_000, when_full: 'drop_oldest', replay: 'live_first',
+        sync: 'normal', max_bytes: DEFAULT_JOURNAL_BOUND, max_age: 7 * 86_400_000, when_full: 'drop_oldest', commit_interval: 200, replay: 'live_first',
         housekeeping: { prune: '* * * * *', checkpoint: '*/5 * * * *', vacuum: '30 3 * * *' },
       }),
     uplink: z

@@ -60,6 +60,16 @@ export class ByteWriter {
     this.n += this.buf.write(s, this.n, 'utf8');
   }
 
+  /** Forgets what was written after `length` (a record that turned out not to fit the format). */
+  truncate(length: number): void {
+    this.n = Math.min(this.n, length);
+  }
+
+  /** A view of bytes start..end, valid until the next write or reset. */
+  view(start: number, end: number): Buffer {
+    return this.buf.subarray(start, end);
+  }
+
   /** A copy of what was written since reset. */
   take(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.n));

@@ -4,7 +4,7 @@
 // exactly (an unusual value, a full dictionary) is stored as the record's JSON instead, so the value Kafka
 // receives is always the same bytes the plain format would have sent.
 import { ByteReader, ByteWriter, DecodeError } from './bytes.js';
-import { metricText, sourceText, type Dictionary } from './dictionary.js';
+import type { Dictionary } from './dictionary.js';
 
 export type RecordType = 'data' | 'birth' | 'death' | 'gap';
 export type Quality = 'good' | 'stale' | 'bad';
@@ -51,7 +51,6 @@ export function renderJson(m: ContractMessage): string {
 }
 
 const KIND = { null: 0, false: 1, true: 2, int: 3, f32: 4, f64: 5, text: 6, json: 7, absent: 8 } as const;
-const QUALITY: Record<Quality, number> = { good: 0, stale: 1, bad: 2 };
 const QUALITY_NAME = ['good', 'stale', 'bad'] as const;
 const QUALITY_TAIL = QUALITY_NAME.map((q) => `,"quality":"${q}"}`);
 const OWN_TIME = 0x40;
@@ -99,30 +98,42 @@ function writeValue(w: ByteWriter, head: number, v: unknown): boolean {
 }
 
 /**
- * The compact bytes of a message, numbering new dictionary entries as it goes; undefined when the message
- * cannot be held exactly (the caller stores its JSON instead).
+ * Writes the compact bytes of a message after what `w` holds, numbering new dictionary entries as it goes;
+ * false (and nothing written) when the message cannot be held exactly: the caller stores its JSON instead.
  */
-export function encodeCompact(m: ContractMessage, key: string, capturedAt: number, dict: Dictionary): Buffer | undefined {
-  if (key !== keyOf(m.group, m.node, m.device) || !isTime(m.timestamp) || !isTime(capturedAt)) return undefined;
-  const source = dict.idOf(sourceText(m.group, m.node, m.device));
-  if (source === undefined) return undefined;
-  const w = writer;
-  w.reset();
+export function encodeCompactInto(w: ByteWriter, m: ContractMessage, key: string, capturedAt: number, dict: Dictionary): boolean {
+  if (!isTime(m.timestamp) || !isTime(capturedAt)) return false;
+  const source = dict.sourceId(m.group, m.node, m.device);
+  if (source === undefined || dict.keyOf(source) !== key) return false;
+  const start = w.length;
   w.varint(source);
   w.zigzag(m.timestamp - capturedAt);
   w.varint(m.metrics.length);
-  for (const x of m.metrics) {
-    if (typeof x.name !== 'string' || (typeof x.datatype !== 'string' && typeof x.datatype !== 'number')) return undefined;
-    const quality = QUALITY[x.quality];
-    if (quality === undefined || !isTime(x.timestamp)) return undefined;
-    const id = dict.idOf(metricText(x.name, x.datatype));
-    if (id === undefined) return undefined;
-    w.varint(id);
+  const metrics = m.metrics;
+  for (let i = 0; i < metrics.length; i++) {
+    const x = metrics[i]!;
+    const quality = x.quality === 'good' ? 0 : x.quality === 'stale' ? 1 : x.quality === 'bad' ? 2 : undefined;
     const own = x.timestamp !== m.timestamp;
-    if (!writeValue(w, (quality << 4) | (own ? OWN_TIME : 0), x.value)) return undefined;
+    const id = (typeof x.name === 'string' && (typeof x.datatype === 'string' || typeof x.datatype === 'number') && quality !== undefined && (!own || isTime(x.timestamp)))
+      ? dict.metricIdAt(source, i, x.name, x.datatype) : undefined;
+    if (id === undefined) {
+      w.truncate(start);
+      return false;
+    }
+    w.varint(id);
+    if (!writeValue(w, (quality! << 4) | (own ? OWN_TIME : 0), x.value)) {
+      w.truncate(start);
+      return false;
+    }
     if (own) w.zigzag(x.timestamp - m.timestamp);
   }
-  return w.take();
+  return true;
+}
+
+/** The compact bytes of a message, in a buffer of their own; undefined when the format cannot hold it. */
+export function encodeCompact(m: ContractMessage, key: string, capturedAt: number, dict: Dictionary): Buffer | undefined {
+  writer.reset();
+  return encodeCompactInto(writer, m, key, capturedAt, dict) ? writer.take() : undefined;
 }
 
 function renderNumber(v: number): string {

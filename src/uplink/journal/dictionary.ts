@@ -70,6 +70,11 @@ export class Dictionary {
   private nextId = 1;
   /** Entries given a number since the last commit: written in the same transaction as their first record. */
   private pending: DictRow[] = [];
+  /** Numbers by source and by metric without building their text: the capture path asks for them per sample. */
+  private sources = new Map<string, Map<string, Map<string | null, number>>>();
+  private metrics = new Map<string | number, Map<string, number>>();
+  /** Per source, the metrics of its last message by position: a device sends the same tags in the same order. */
+  private order = new Map<number, Array<{ name: string; datatype: string | number; id: number }>>();
   /** Entries whose stored text fails its checksum or does not parse: records using them are damaged. */
   damaged = 0;
 
@@ -104,6 +109,46 @@ export class Dictionary {
     return id;
   }
 
+  sourceId(group: string, node: string, device: string | null): number | undefined {
+    let byNode = this.sources.get(group);
+    if (!byNode) this.sources.set(group, (byNode = new Map()));
+    let byDevice = byNode.get(node);
+    if (!byDevice) byNode.set(node, (byDevice = new Map()));
+    const known = byDevice.get(device);
+    if (known !== undefined) return known;
+    const id = this.idOf(sourceText(group, node, device));
+    if (id !== undefined) byDevice.set(device, id);
+    return id;
+  }
+
+  metricId(name: string, datatype: string | number): number | undefined {
+    let byName = this.metrics.get(datatype);
+    if (!byName) this.metrics.set(datatype, (byName = new Map()));
+    const known = byName.get(name);
+    if (known !== undefined) return known;
+    const id = this.idOf(metricText(name, datatype));
+    if (id !== undefined) byName.set(name, id);
+    return id;
+  }
+
+  /** metricId for the metric at `index` of a message from `source`, compared with that source's last message. */
+  metricIdAt(source: number, index: number, name: string, datatype: string | number): number | undefined {
+    let list = this.order.get(source);
+    const cached = list?.[index];
+    if (cached && cached.name === name && cached.datatype === datatype) return cached.id;
+    const id = this.metricId(name, datatype);
+    if (id === undefined || index > 4096) return id;
+    if (!list) this.order.set(source, (list = []));
+    list[index] = { name, datatype, id };
+    return id;
+  }
+
+  /** The Kafka key of a source entry. */
+  keyOf(id: number): string | undefined {
+    const e = this.entries.get(id);
+    return e?.kind === 's' ? e.key : undefined;
+  }
+
   get(id: number): DictEntry | undefined {
     return this.entries.get(id);
   }
@@ -120,6 +165,11 @@ export class Dictionary {
     for (const r of rows) {
       this.ids.delete(r.entry);
       this.entries.delete(r.id);
+    }
+    if (rows.length > 0) {
+      this.sources = new Map();
+      this.metrics = new Map();
+      this.order = new Map();
     }
   }
 }
