@@ -21,7 +21,7 @@ describe('journal quota', () => {
     const g = await GatewayProcess.create({
       extraYaml: `devices:
   - { name: plc-1, driver: modbus-tcp, host: 127.0.0.1, port: ${plc.port}, poll: 50ms, tags: [{ name: v, table: holding, address: 0, type: uint16 }] }
-buffer: { max_bytes: 16KiB, when_full: drop_oldest }
+buffer: { max_bytes: 4KiB, when_full: drop_oldest }
 uplink:
   kafka: { brokers: [${kafka.bootstrap}], topic: ${topic}, batch_size: 100 }
 `,
@@ -35,7 +35,7 @@ uplink:
     }
     const full = await g.status();
     expect(full.journal.dropped.max_bytes).toBeGreaterThan(0);
-    expect(full.journal.bytes).toBeLessThanOrEqual(16 * 1024);
+    expect(full.journal.bytes).toBeLessThanOrEqual(4 * 1024);
     const lastValue = 300;
     await kafka.start();
     await waitFor('the journal to drain', async () => (await g.status()).journal.records === 0, 60_000, 200);

@@ -281,6 +281,8 @@ export class Journal {
   /** Messages never given a seq because the disk refused them for too long; counted, never silent. */
   private lostInMemory = 0;
   private flushTimer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  /** The pending flush is an immediate one (a birth or death waits). */
+  private urgent = false;
   /** Seqs below this are reserved in the side file, so that no damage to the database makes one used twice. */
   private ceiling = 0;
   private block = MIN_BLOCK;
@@ -827,13 +829,22 @@ export class Journal {
 
   /** Deletes records first..last: call only once Kafka acknowledged all of them. */
   ack(first: number, last: number): void {
-    // Out of the counts now, out of the file with the next commit (or within two commit intervals without one).
+    // Out of the counts now, out of the file with the next commit (or within two commit intervals without one),
+    // or at once when another batch still waits.
     for (const [a, b] of this.acked.uncovered(first, last)) {
       const gone = this.stmt.delBytes.get(a, b) as { n: number; b: number };
       this.records -= gone.n;
       this.bytes -= gone.b;
     }
+    // At most one acknowledged batch waits for its deletion: a crash then sends at most that batch again.
+    const waiting = this.acked.size > 0;
     this.acked.add(first, last);
+    if (waiting) {
+      this.deleteAcked();
+      this.flushPendingGap();
+      this.ackedMoved();
+      return;
+    }
     this.ackTimer ??= setTimeout(() => this.deleteAcked(), 2 * (this.options.commitIntervalMs ?? 0)).unref();
     this.flushPendingGap();
     this.ackedMoved();
@@ -883,7 +894,14 @@ export class Journal {
     this.queue.push(entry);
     if (onCommitted) this.committedCallbacks.push(onCommitted);
     if (this.queue.length >= 1000 && !this.writeFailing) this.flush();
-    else if (!this.flushTimer) {
+    else if (entry.type !== 'data' && !this.writeFailing && !this.urgent) {
+      // Births and deaths change what host applications see of the session: committed (and published) at the
+      // end of this turn, with whatever waits, not after the commit interval.
+      clearTimeout(this.flushTimer as NodeJS.Timeout);
+      clearImmediate(this.flushTimer as NodeJS.Immediate);
+      this.urgent = true;
+      this.flushTimer = setImmediate(() => this.flush());
+    } else if (!this.flushTimer) {
       const interval = this.options.commitIntervalMs ?? 0;
       this.flushTimer = interval > 0 ? setTimeout(() => this.flush(), interval) : setImmediate(() => this.flush());
     }
@@ -891,6 +909,7 @@ export class Journal {
 
   /** Commits whatever is queued now. */
   flush(): void {
+    this.urgent = false;
     if (this.flushTimer) {
       clearTimeout(this.flushTimer as NodeJS.Timeout);
       clearImmediate(this.flushTimer as NodeJS.Immediate);
