@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openJournal, type Gap, type Journal, type JournalEntry } from './journal.js';
+import { renderJson, type ContractMessage } from './journal/compact.js';
 import { parseSide } from './journal/side-file.js';
 import { rng } from '../../test/helpers/fuzz.js';
 
@@ -74,12 +75,18 @@ describe('journal damage fuzz', () => {
       for (let b = int(1, 4); b > 0; b--) {
         const batch = Array.from({ length: int(1, 60) }, (): JournalEntry => {
           counter += 1;
-          return { key: `g/n/d${counter % 7}`, type: 'data', value: `{"n":${counter},"historical":false,"pad":"${'x'.repeat(int(0, 300))}"}`, capturedAt: 1_000_000 + counter };
+          if (random() < 0.5) return { key: `g/n/d${counter % 7}`, type: 'data', value: `{"n":${counter},"historical":false,"pad":"${'x'.repeat(int(0, 300))}"}`, capturedAt: 1_000_000 + counter };
+          // Half in the compact format: its bytes, checksums and dictionary meet the same damage.
+          const message: ContractMessage = {
+            type: 'data', group: 'g', node: 'n', device: `d${counter % 7}`, timestamp: 1_000_000 + counter,
+            metrics: Array.from({ length: int(1, 12) }, (_, k) => ({ name: `tag${k}`, timestamp: 1_000_000 + counter, datatype: 'Float', value: Math.fround(counter / (k + 1)), quality: 'good' as const })),
+          };
+          return { key: `g/n/d${counter % 7}`, type: 'data', message, capturedAt: 1_000_000 + counter };
         });
         const { first } = journal.append(batch);
         batch.forEach((e, i) => {
           if (handedOut.has(first + i)) violate(`seq ${first + i} handed out twice`);
-          handedOut.set(first + i, e.value);
+          handedOut.set(first + i, e.value ?? renderJson(e.message!));
         });
         if (random() < 0.3) journal.checkpoint();
       }
