@@ -5,12 +5,12 @@
 // quality carried into the journal's records.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript simulator, no types
 import { startSimulatedPlc } from '../scripts/sim-plc.mjs';
 import { ROOT } from './helpers/cli.js';
 import { GatewayProcess } from './helpers/gateway.js';
+import { journalRecords } from './helpers/journal.js';
 import { MosquittoSub } from './helpers/mosquitto-sub.js';
 import { sleep, waitFor } from './helpers/net.js';
 import { cleanupAfterAll } from './helpers/suite.js';
@@ -146,9 +146,7 @@ describe('device isolation', () => {
 
     // The journal's records carry the quality of every metric (what the cloud receives in Kafka).
     expect(await g.stop()).toBe(0);
-    const db = new Database(join(g.dir, 'data', 'journal.db'), { readonly: true });
-    const records = (db.prepare('SELECT key, value FROM records ORDER BY seq').all() as Array<{ key: string; value: string }>).map((r) => ({ key: r.key, ...JSON.parse(r.value) }));
-    db.close();
+    const records = journalRecords(join(g.dir, 'data', 'journal.db')).map((r) => ({ key: r.key, ...JSON.parse(r.value) }));
     const metricsOf = (key: string, type: string) => records.filter((r) => r.key === `test-plant/gw-test/${key}` && r.type === type).flatMap((r) => r.metrics);
     expect(metricsOf('failing', 'data').filter((m: any) => m.quality === 'stale')).toEqual([expect.objectContaining({ name: 'level', value: 100, quality: 'stale' })]);
     expect(metricsOf('healthy', 'birth').map((m: any) => [m.name, m.quality])).toEqual([['level', 'good'], ['flow', 'good']]);

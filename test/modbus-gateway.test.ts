@@ -1,9 +1,9 @@
 // The gateway process end to end with the wider Modbus types: pymodbus as the PLC, mosquitto_sub as the HMI,
 // the journal's record as the cloud's Kafka record. 64-bit integers beyond 2^53 stay exact all the way.
-import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GatewayProcess } from './helpers/gateway.js';
+import { journalRecords } from './helpers/journal.js';
 import { MosquittoSub, mosquittoPub } from './helpers/mosquitto-sub.js';
 import { waitFor } from './helpers/net.js';
 import { startPymodbus, type KnownValue } from './helpers/pymodbus.js';
@@ -68,9 +68,8 @@ describe('gateway with 64-bit, string and bit tags', () => {
       sub.messages.some((m) => m.topic.endsWith('/DDATA/gw-test/line-3') && m.payload.metrics.some((x) => x.name === 'batch_id' && x.value === 9007199254740995n)), 10_000);
 
     expect(await g.stop()).toBe(0);
-    const db = new Database(join(g.dir, 'data', 'journal.db'), { readonly: true });
-    cleanups.push(() => db.close());
-    const births = db.prepare("SELECT value FROM records WHERE type = 'birth' AND key = 'test-plant/gw-test/line-3' ORDER BY seq").all() as Array<{ value: string }>;
+    const journaled = journalRecords(join(g.dir, 'data', 'journal.db'));
+    const births = journaled.filter((r) => r.type === 'birth' && r.key === 'test-plant/gw-test/line-3');
     expect(births.length).toBeGreaterThan(0);
     const record = JSON.parse(births.at(-1)!.value) as { metrics: Array<{ name: string; datatype: string; value: unknown }> };
     const inRecord = Object.fromEntries(record.metrics.map((m) => [m.name, [m.datatype, m.value]]));
@@ -83,7 +82,7 @@ describe('gateway with 64-bit, string and bit tags', () => {
       door_open: ['Boolean', true],
     });
     // The written value came back through the poll: a DDATA record holding it as a decimal string.
-    const data = db.prepare("SELECT value FROM records WHERE type = 'data' AND value LIKE '%batch_id%'").all() as Array<{ value: string }>;
+    const data = journaled.filter((r) => r.type === 'data' && r.value.includes('batch_id'));
     expect(data.some((r) => r.value.includes('"name":"batch_id"') && r.value.includes('"value":"9007199254740995"'))).toBe(true);
   });
 });
