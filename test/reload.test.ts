@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { startSimulatedPlc } from '../scripts/sim-plc.mjs';
 import { parseConfig } from '../src/edge/config/load.js';
 import { planReload } from '../src/edge/gateway.js';
-import { GatewayProcess } from './helpers/gateway.js';
+import { GatewayProcess, withTestCommitInterval } from './helpers/gateway.js';
 import { consumeAll, topicSize } from './helpers/kafka.js';
 import { freePort, sleep, waitFor } from './helpers/net.js';
 import { cleanupAfterAll, kafkaForFile } from './helpers/suite.js';
@@ -61,7 +61,7 @@ describe('reload on SIGHUP', () => {
     const g = await GatewayProcess.create({ extraYaml: `devices:${device('plc-a', plcA.port)}\n${uplink(50)}` });
     cleanups.push(() => g.kill());
     const header = readFileSync(g.configFile, 'utf8').split('\n').slice(0, 4).join('\n');
-    const rewrite = (extra: string) => writeFileSync(g.configFile, `${header}\n${extra}`);
+    const rewrite = (extra: string) => writeFileSync(g.configFile, [header, ...withTestCommitInterval(extra)].join('\n'));
     const hangup = () => g.child!.kill('SIGHUP');
     await g.start();
 

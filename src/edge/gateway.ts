@@ -66,6 +66,8 @@ export interface GatewayStatus {
     checksumMismatches: number;
     /** Messages captured since start, and per second over the last minute. */
     captured: number; captureRate: number;
+    /** Messages published and waiting for their group commit (buffer.commit_interval), and when it is due. */
+    waiting: number; commitDueAt: string | null;
     /** Set while the journal's writes fail (disk full, I/O errors). */
     writeError: string | null;
     /** The bound on `bytes` in force; with buffer.max_bytes a share (percent), that share of `roomBytes`. */
@@ -120,6 +122,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   const boundSource: BoundSource = { bound: () => current.buffer.max_bytes, dataDir, journalFile, resolved: (r) => (bound = r) };
   const { journal, quarantined, damaged } = await openJournalWhenPossible(journalFile, {
     sync: config.buffer.sync,
+    exclusive: true,
     commitIntervalMs: config.buffer.commit_interval,
     maxBytes: bound.maxBytes,
     whenFull: config.buffer.when_full,
@@ -188,12 +191,12 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
     holdMax: config.sparkplug.hold_max,
     heldFile: join(dataDir, 'held.db'),
     log,
-    // A message is captured when its journal transaction commits, before it is published.
-    capture: (message, publish) =>
-      journal.enqueue(toJournalEntry(group, node, message), () => {
-        metrics.captured(message.payload.metrics.length);
-        publish();
-      }),
+    // A message is handed to the journal's group commit, then published on MQTT at once: what a local HMI sees
+    // never waits for the commit interval. It counts as captured when its transaction commits.
+    capture: (message, publish) => {
+      journal.enqueue(toJournalEntry(group, node, message), () => metrics.captured(message.payload.metrics.length));
+      queueMicrotask(publish);
+    },
     write: async (device, tag, value) => {
       const driver = devices.get(device)?.driver;
       if (!driver?.write) throw new Error(`device "${device}" cannot be written to`);
@@ -283,7 +286,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
       journal: {
         records: j.records, bytes: j.bytes, fileBytes: j.fileBytes, oldestAgeMs: j.oldestCapturedAt === null ? null : Date.now() - j.oldestCapturedAt, nextSeq: j.nextSeq, dropped: j.dropped, quarantined: quarantined?.movedTo ?? null,
         damaged: damaged ? { why: damaged.why, count: damaged.count, ranges: damaged.ranges.slice(0, 100) } : null, checksumMismatches: j.checksumMismatches,
-        captured: now.captured, captureRate: rates.capturedPerSec, writeError: life.journalError ?? null,
+        captured: now.captured, captureRate: rates.capturedPerSec, waiting: j.queued, commitDueAt: iso(journal.progress().dueAt), writeError: life.journalError ?? null,
         ...capacityOf(j.maxBytes, j.bytesPerSample, rates.samplesPerSec),
       },
       uplink: f

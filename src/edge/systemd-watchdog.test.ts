@@ -9,7 +9,7 @@ import { scheduleFor } from './schedule.js';
 import { pollSlackMs, stuckReason, watchdogIntervalMs } from './systemd-watchdog.js';
 
 const log = pino({ level: 'silent' });
-const idleJournal = { commits: 0, waiting: 0, waitingSince: null, retrying: false };
+const idleJournal = { commits: 0, waiting: 0, waitingSince: null, dueAt: null, retrying: false };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const answering: Driver = {
@@ -90,12 +90,15 @@ describe('watchdog rule', () => {
     expect(stuckReason(progressOf(p), Date.now() + 3_600_000, 1000)).toBeUndefined();
   });
 
-  it('the journal: idle is fine, a message waiting past one interval is stuck, unless a known write failure is retried', () => {
+  it('the journal: idle is fine, a commit overdue by more than one interval is stuck, unless a known write failure is retried', () => {
     const now = 1_000_000;
-    const at = (waitingSince: number | null, waiting = 3, retrying = false): GatewayProgress => ({ journal: { commits: 7, waiting, waitingSince, retrying }, devices: [] });
+    const at = (waitingSince: number | null, waiting = 3, retrying = false, commitIntervalMs = 0): GatewayProgress => ({ journal: { commits: 7, waiting, waitingSince, dueAt: waitingSince === null ? null : waitingSince + commitIntervalMs, retrying }, devices: [] });
     expect(stuckReason(at(null, 0), now, 1000)).toBeUndefined();
     expect(stuckReason(at(now - 999), now, 1000)).toBeUndefined();
     expect(stuckReason(at(now - 1500), now, 1000)).toBe('the journal has committed nothing for 1.5 s (3 messages wait)');
+    // Messages waiting out a long commit interval are not stuck; past it by more than an interval, they are.
+    expect(stuckReason(at(now - 30_000, 3, false, 60_000), now, 1000)).toBeUndefined();
+    expect(stuckReason(at(now - 61_500, 3, false, 60_000), now, 1000)).toBe('the journal has committed nothing for 61.5 s (3 messages wait)');
     // A known write failure (disk full) that the journal retries is reported elsewhere, not cured by a restart.
     expect(stuckReason(at(now - 60_000, 3, true), now, 1000)).toBeUndefined();
   });

@@ -3,9 +3,9 @@
 //
 // The rule. A restart cures a stuck process, not a stuck world, so only the gateway's own loops count:
 //  - the event loop: a blocked loop runs no timer, so nothing is sent at all;
-//  - the journal: a message that has waited longer than one check interval for its commit means capture has
-//    stopped (a flush that never runs, a call that hangs). Nothing is then published on MQTT either, since
-//    publishing waits for the commit. An idle journal (no devices, or none answering) is fine. A journal that
+//  - the journal: a commit overdue by more than one check interval (its messages waited longer than the
+//    commit interval plus that) means capture has stopped (a flush that never runs, a call that hangs). An
+//    idle journal (no devices, or none answering) is fine. A journal that
 //    retries a known write failure (disk full) is NOT stuck: a restart frees no disk space and would lose the
 //    messages waiting in memory; the failure is reported in the status, /readyz and the logs instead;
 //  - every poll loop: each device's next attempt must be over by its deadline (its due time plus connect and
@@ -26,8 +26,8 @@ export function pollSlackMs(intervalMs: number): number {
 /** Why the gateway is stuck, or undefined while it makes progress. `intervalMs` is the check interval. */
 export function stuckReason(p: GatewayProgress, now: number, intervalMs: number): string | undefined {
   const reasons: string[] = [];
-  const { waitingSince, waiting, retrying } = p.journal;
-  if (waitingSince !== null && now - waitingSince > intervalMs && !retrying) {
+  const { waitingSince, dueAt, waiting, retrying } = p.journal;
+  if (waitingSince !== null && dueAt !== null && now - dueAt > intervalMs && !retrying) {
     reasons.push(`the journal has committed nothing for ${seconds(now - waitingSince)} (${waiting} messages wait)`);
   }
   const slack = pollSlackMs(intervalMs);

@@ -4,7 +4,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, statSync, writeFileSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Journal, openJournal, type JournalEntry } from './journal.js';
+import { COMMIT_SAMPLES, Journal, openJournal, type JournalEntry } from './journal.js';
 
 const entry = (i: number): JournalEntry => ({ key: 'g/n/d', type: 'data', value: `{"i":${i},"historical":false}`, capturedAt: 1000 + i });
 const tmpFile = () => join(mkdtempSync(join(tmpdir(), 'journal-')), 'journal.db');
@@ -176,6 +176,23 @@ describe('corrupt journal', () => {
   }
 });
 
+describe('exclusive locking', () => {
+  it('keeps the WAL index out of the -shm file and refuses a second opener without setting the file aside', () => {
+    const file = tmpFile();
+    const j = new Journal(file, { exclusive: true });
+    j.append([entry(1), entry(2)]);
+    expect(existsSync(`${file}-shm`)).toBe(false);
+    expect(() => openJournal(file, { exclusive: true })).toThrow(/is in use by another process \(a second gateway with the same data_dir\?\)/);
+    expect(j.peek(0, 10).map((r) => r.seq)).toEqual([1, 2]);
+    j.close();
+    // Once the first is closed, the file opens as it was.
+    const again = openJournal(file, { exclusive: true });
+    expect(again.quarantined).toBeUndefined();
+    expect(again.journal.peek(0, 10).map((r) => r.seq)).toEqual([1, 2]);
+    again.journal.close();
+  });
+});
+
 describe('group commit', () => {
   it('commits what one event-loop turn queued in one transaction, then runs the callbacks in order', async () => {
     const j = new Journal(tmpFile());
@@ -188,6 +205,44 @@ describe('group commit', () => {
     expect(appends).toBe(1);
     expect(order).toEqual([5, 5, 5, 5, 5]);
     expect(j.peek(0, 10).map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
+    j.close();
+  });
+
+  it('waits out the commit interval at a low rate, commits at the end of the turn once COMMIT_SAMPLES samples or a birth wait, and tells the watchdog when the commit is due', async () => {
+    const j = new Journal(tmpFile(), { commitIntervalMs: 60_000 });
+    let appends = 0;
+    j.onAppend(() => appends++);
+    const turn = () => new Promise((r) => setImmediate(r));
+    const sampled = (i: number, samples: number, type: JournalEntry['type'] = 'data'): JournalEntry => ({ ...entry(i), type, samples });
+    const before = Date.now();
+    j.enqueue(sampled(1, 10));
+    await turn();
+    await turn();
+    expect(appends).toBe(0); // 10 samples wait for the interval
+    const p = j.progress();
+    expect(p.waiting).toBe(1);
+    expect(p.dueAt! - p.waitingSince!).toBe(60_000);
+    expect(p.waitingSince!).toBeGreaterThanOrEqual(before);
+    // Enough samples: one commit at the end of the turn, holding everything that waited.
+    let queued = 1;
+    for (let i = 2; 10 * i < COMMIT_SAMPLES; i++, queued++) j.enqueue(sampled(i, 10));
+    expect(appends).toBe(0);
+    j.enqueue(sampled(99, COMMIT_SAMPLES));
+    expect(appends).toBe(0); // not inside the turn: a poll's messages share the commit
+    await turn();
+    expect(appends).toBe(1);
+    expect(j.progress()).toMatchObject({ waiting: 0, waitingSince: null, dueAt: null });
+    // A birth does not wait either.
+    j.enqueue(sampled(100, 3, 'birth'));
+    await turn();
+    expect(appends).toBe(2);
+    // What waits is committed by flush (an orderly stop) whatever the interval.
+    j.enqueue(sampled(101, 1));
+    await turn();
+    expect(appends).toBe(2);
+    j.flush();
+    expect(appends).toBe(3);
+    expect(j.stats().records).toBe(queued + 3);
     j.close();
   });
 

@@ -80,6 +80,8 @@ export interface JournalProgress {
   waiting: number;
   /** When (ms since the epoch) the oldest message not yet committed was queued; null when none waits. */
   waitingSince: number | null;
+  /** When the commit of what waits is due (the oldest message's time plus the commit interval); null when none waits. */
+  dueAt: number | null;
   /** True while commits fail with a known error (disk full) and are retried; the messages wait in memory. */
   retrying: boolean;
 }
@@ -89,7 +91,10 @@ export interface JournalOptions {
   sync?: 'full' | 'normal';
   /** A failing write (err set, failing true) and its recovery (failing false): logged once each. */
   onWriteError?(err: Error | undefined, failing: boolean): void;
-  /** Longest a captured message waits for its group commit; 0 commits at the end of the event loop turn. */
+  /**
+   * Longest a captured message waits for its group commit; 0 commits at the end of the event loop turn. A
+   * commit comes sooner once COMMIT_SAMPLES samples (or 1,000 messages) wait, or a birth or death does.
+   */
   commitIntervalMs?: number;
   /** The first edge.seq of a new file (a journal started after quarantining a corrupt one). */
   startSeq?: number;
@@ -97,6 +102,13 @@ export interface JournalOptions {
   maxBytes?: number;
   /** When full: drop the oldest records to make room (keeps the newest data), or drop what arrives. */
   whenFull?: 'drop_oldest' | 'drop_newest';
+  /**
+   * The journal's process alone may open the file while it is open (SQLite's exclusive locking): SQLite then
+   * keeps the WAL index in memory rather than in the `-shm` file beside it, which a commit would otherwise
+   * rewrite a few pages of (SD-card wear at low rates), and a second gateway started on the same data_dir is
+   * refused. Not for a file checked in the background, whose checking thread reads it meanwhile.
+   */
+  exclusive?: boolean;
   /** Longest the acknowledged mark waits to reach the side file (default 5 min: it runs on SD cards). */
   ackMarkIntervalMs?: number;
   /** Files larger than this are checked by a worker thread after open rather than before use. */
@@ -114,6 +126,14 @@ export interface JournalOptions {
  */
 const SEQ_BLOCK = 100_000;
 const MIN_BLOCK = 1000;
+/**
+ * A commit is made at the end of the event-loop turn in which this many samples came to wait, whatever the
+ * commit interval: a commit costs a few pages written whatever it carries, so past this many samples waiting
+ * longer saves little wear, and at high rates the commit interval then never adds latency.
+ */
+export const COMMIT_SAMPLES = 256;
+/** Messages that commit at once, in the turn they arrive (a burst of captures). */
+const COMMIT_MESSAGES = 1000;
 /**
  * The acknowledged mark reaches the side file at most once per this many ms: it runs on SD cards, and the mark
  * only narrows what damage to the files would announce as possibly lost (a later mark announces more).
@@ -190,6 +210,9 @@ export function openJournal(file: string, options: JournalOptions = {}): OpenedJ
     const journal = new Journal(file, options, true);
     return journal.damage ? { journal, damaged: journal.damage } : { journal };
   } catch (err) {
+    if ((err as { code?: string }).code === 'SQLITE_BUSY') {
+      throw Object.assign(new Error(`${file} is in use by another process (a second gateway with the same data_dir?)`), { code: 'SQLITE_BUSY' });
+    }
     if (!isCorruption(err)) throw err;
     const { best: side } = readSide(file);
     // What a damaged file says may be garbage: with a sound side file, nothing above its ceiling was handed out.
@@ -273,6 +296,10 @@ export class Journal {
   private queue: JournalEntry[] = [];
   /** When the oldest message still waiting for its commit was queued; null while nothing waits. */
   private waitingSince: number | null = null;
+  /** The commit interval in force when the oldest waiting message was queued. */
+  private waitingFor = 0;
+  /** Samples in the messages waiting for their commit. */
+  private queuedSamples = 0;
   /** Transactions committed since open: the watchdog's sign that capture makes progress. */
   private commits = 0;
   private committedCallbacks: Array<() => void> = [];
@@ -341,14 +368,14 @@ export class Journal {
     const wal = walBefore(file);
     const { best: side } = readSide(file);
     this.db = new Database(file);
-    let checkLater = false;
+    const exists = existsSync(file);
+    const checkLater = checkIntegrity && exists && !checkBeforeUse(file, options.syncCheckBytes);
     // A failed open must not leave the file open: a retry loop would pile up handles (and, on a full disk,
     // the space they hold).
     try {
-      if (checkIntegrity && existsSync(file)) {
-        if (checkBeforeUse(file, options.syncCheckBytes)) checkNow(this.db, file);
-        else checkLater = true;
-      }
+      // Before the first read: only then does SQLite keep the WAL index in memory.
+      if (options.exclusive && !checkLater) this.db.pragma('locking_mode = EXCLUSIVE');
+      if (checkIntegrity && exists && !checkLater) checkNow(this.db, file);
       this.db.prepare('SELECT count(*) FROM sqlite_master').get(); // the first read: SQLite recovers the WAL
       const walState = walVerdict(wal, walAfter(file));
       // Deleting rows does not shrink a SQLite file; incremental auto-vacuum lets housekeeping give pages back.
@@ -885,18 +912,26 @@ export class Journal {
   }
 
   /**
-   * Group commit: entries queued in one turn of the event loop (or within `commitIntervalMs`) share one
-   * transaction, so an SD card sees one write per batch, not one per message. `onCommitted` runs after the
-   * commit, in queue order.
+   * Group commit: entries queued within `commitIntervalMs` share one transaction, so an SD card sees one write
+   * per batch, not one per message. The commit comes at the end of the turn instead once COMMIT_SAMPLES samples
+   * wait, or a birth or death does, and at once at COMMIT_MESSAGES messages. `onCommitted` runs after the commit,
+   * in queue order.
    */
   enqueue(entry: JournalEntry, onCommitted?: () => void): void {
-    this.waitingSince ??= Date.now();
+    if (this.waitingSince === null) {
+      this.waitingSince = Date.now();
+      this.waitingFor = this.options.commitIntervalMs ?? 0;
+    }
     this.queue.push(entry);
+    this.queuedSamples += entry.samples ?? 1;
     if (onCommitted) this.committedCallbacks.push(onCommitted);
-    if (this.queue.length >= 1000 && !this.writeFailing) this.flush();
-    else if (entry.type !== 'data' && !this.writeFailing && !this.urgent) {
-      // Births and deaths change what host applications see of the session: committed (and published) at the
-      // end of this turn, with whatever waits, not after the commit interval.
+    if (this.writeFailing) {
+      // The retry timer runs; what arrives meanwhile waits with the rest.
+    } else if (this.queue.length >= COMMIT_MESSAGES) {
+      this.flush();
+    } else if ((entry.type !== 'data' || this.queuedSamples >= COMMIT_SAMPLES) && !this.urgent) {
+      // Births and deaths change what host applications see of the session, and enough samples make a commit
+      // worth its writes: committed at the end of this turn, with whatever waits, not after the commit interval.
       clearTimeout(this.flushTimer as NodeJS.Timeout);
       clearImmediate(this.flushTimer as NodeJS.Immediate);
       this.urgent = true;
@@ -927,7 +962,7 @@ export class Journal {
       this.writeErrors += 1;
       const excess = this.queue.length - MAX_QUEUED;
       if (excess > 0) {
-        this.queue.splice(0, excess);
+        for (const e of this.queue.splice(0, excess)) this.queuedSamples -= e.samples ?? 1;
         this.committedCallbacks.splice(0, Math.max(0, this.committedCallbacks.length - this.queue.length));
         this.lostInMemory += excess;
       }
@@ -935,6 +970,7 @@ export class Journal {
       return;
     }
     this.queue = [];
+    this.queuedSamples = 0;
     this.waitingSince = null;
     this.committedCallbacks = [];
     if (this.writeFailing) this.options.onWriteError?.(undefined, false);
@@ -976,7 +1012,8 @@ export class Journal {
 
   /** Cheap enough to read every second: commits so far, and how long the oldest uncommitted message has waited. */
   progress(): JournalProgress {
-    return { commits: this.commits, waiting: this.queue.length, waitingSince: this.waitingSince, retrying: this.writeFailing };
+    const dueAt = this.waitingSince === null ? null : this.waitingSince + this.waitingFor;
+    return { commits: this.commits, waiting: this.queue.length, waitingSince: this.waitingSince, dueAt, retrying: this.writeFailing };
   }
 
   /** Group commit's longest wait, from the next message queued. */

@@ -27,6 +27,21 @@ export interface GatewayProcessOptions {
    * that file's device:inode, so the gateway writes journald's `<N>` severity prefixes.
    */
   journalStream?: boolean;
+  /** Leave `buffer.commit_interval` at its default instead of the tests' 200 ms. */
+  defaultCommitInterval?: boolean;
+}
+
+/**
+ * Test gateways commit within 200 ms, as a busy site's gateway does once 256 samples wait: their few tags would
+ * otherwise wait out the default commit interval before Kafka sees anything. The default's own behaviour is
+ * tested in src/uplink/journal.test.ts and test/commit-interval.test.ts. Returns the YAML lines to write: the
+ * test's own, with `commit_interval` added to its `buffer:` section, or a `buffer:` line ahead of them.
+ */
+export function withTestCommitInterval(yaml: string, interval = '200ms'): string[] {
+  if (/^\s*commit_interval:/m.test(yaml) || /[{,]\s*commit_interval:/.test(yaml)) return [yaml];
+  if (/^buffer:\s*\{/m.test(yaml)) return [yaml.replace(/^buffer:\s*\{/m, `buffer: { commit_interval: ${interval},`)];
+  if (/^buffer:\s*$/m.test(yaml)) return [yaml.replace(/^buffer:\s*\n(\s+)/m, (_all, indent: string) => `buffer:\n${indent}commit_interval: ${interval}\n${indent}`)];
+  return [`buffer: { commit_interval: ${interval} }`, yaml];
 }
 
 /** What systemd hands a service; never inherited by a test's gateway from whatever runs the tests. */
@@ -60,7 +75,7 @@ export class GatewayProcess {
         `data_dir: ${join(dir, 'data')}`,
         o.brokerYaml ?? `broker: { listen: 127.0.0.1:${ports.mqtt}, embedded: ${o.embeddedBroker ?? true} }`,
         `http: { listen: 127.0.0.1:${ports.http} }`,
-        o.extraYaml,
+        ...(o.defaultCommitInterval ? [o.extraYaml] : withTestCommitInterval(o.extraYaml)),
       ].join('\n'),
     );
     return g;

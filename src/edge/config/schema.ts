@@ -22,6 +22,8 @@ const duration = durationSchema;
 const size = sizeSchema;
 
 const DEFAULT_JOURNAL_BOUND = { percent: 80 };
+/** buffer.commit_interval by default: at 1 sample/s a commit carries 60 samples (README: SD-card wear). */
+export const DEFAULT_COMMIT_INTERVAL_MS = 60_000;
 const MAX_BYTES_HELP = 'Bound on the journal: bytes (500MB, 2GiB) or a share of the disk holding data_dir (default 80%): that share of the space free to the gateway plus the journal files\' own size.';
 
 const cronExpression = z
@@ -190,9 +192,9 @@ export const configSchema = z
         max_bytes: journalBoundSchema.default(DEFAULT_JOURNAL_BOUND).describe(MAX_BYTES_HELP),
         max_age: duration.default(7 * 86_400_000),
         when_full: z.enum(['drop_oldest', 'drop_newest']).default('drop_oldest'),
-        // Group commit's longest wait: samples captured within it share one write (SD-card wear), and are published
-        // to the local broker once written. Longer saves the card at low rates; a crash loses at most this much.
-        commit_interval: duration.default(200).refine((ms) => ms <= 600_000, 'at most 10m: a crash loses what waits for its commit'),
+        // Group commit's longest wait: samples captured within it share one write (SD-card wear); a commit comes
+        // sooner once 256 samples wait. Publishing on MQTT never waits for it; a crash loses what waits.
+        commit_interval: duration.default(DEFAULT_COMMIT_INTERVAL_MS).refine((ms) => ms <= 600_000, 'at most 10m: a crash loses what waits for its commit'),
         // After an outage: live data first and the backlog alongside (at most replay_rate records/s), or strict order.
         replay: z.enum(['live_first', 'in_order']).default('live_first'),
         replay_rate: z.number().int().positive().optional(),
@@ -206,7 +208,7 @@ export const configSchema = z
           .default({ prune: '* * * * *', checkpoint: '*/5 * * * *', vacuum: '30 3 * * *' }),
       })
       .default({
-        sync: 'normal', max_bytes: DEFAULT_JOURNAL_BOUND, max_age: 7 * 86_400_000, when_full: 'drop_oldest', commit_interval: 200, replay: 'live_first',
+        sync: 'normal', max_bytes: DEFAULT_JOURNAL_BOUND, max_age: 7 * 86_400_000, when_full: 'drop_oldest', commit_interval: DEFAULT_COMMIT_INTERVAL_MS, replay: 'live_first',
         housekeeping: { prune: '* * * * *', checkpoint: '*/5 * * * *', vacuum: '30 3 * * *' },
       }),
     uplink: z

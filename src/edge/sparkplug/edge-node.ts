@@ -54,7 +54,7 @@ export interface EdgeNodeOptions {
   log: Logger;
   /**
    * Called for every message, also while the session is down. `publish` must be called once the message is
-   * captured (its journal transaction committed), in the order the messages were captured.
+   * handed to the journal, after `capture` returned, in the order the messages were captured.
    */
   capture(message: EdgeMessage, publish: () => void): void;
   /** A DCMD for a writable tag; resolves once the PLC took it. */

@@ -118,7 +118,8 @@ export const SCRIPT = String.raw`
     kv(byId('journal-kv'), [
       ['bytes', bytes(j.bytes) + ' (file ' + bytes(j.fileBytes) + ')'],
       ['oldest record', j.oldestAgeMs === null ? 'none waiting' : duration(j.oldestAgeMs) + ' old'],
-      ['captured', int(j.captured) + ' since start, ' + rate(j.captureRate) + ' /s'],
+      ['captured', int(j.captured) + ' since start, ' + rate(j.captureRate) + ' /s' +
+        (j.waiting ? '; ' + int(j.waiting) + ' published, waiting for the commit due ' + (j.commitDueAt ? new Date(j.commitDueAt).toLocaleTimeString() : 'now') : '')],
       ['capacity', el('span', { 'data-field': 'journal-capacity', text: j.capacity || '–' })],
       j.maxBytes === null || j.maxBytes === undefined ? null : ['bound', bytes(j.maxBytes) + (j.maxBytesPercent ? ' (' + j.maxBytesPercent + '% of ' + bytes(j.roomBytes) + ' room on the disk)' : '') +
         (j.bytesPerSample ? ', ' + (Math.round(j.bytesPerSample * 10) / 10) + ' bytes per sample' : '')],
