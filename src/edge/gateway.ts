@@ -122,7 +122,6 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   const boundSource: BoundSource = { bound: () => current.buffer.max_bytes, dataDir, journalFile, resolved: (r) => (bound = r) };
   const { journal, quarantined, damaged } = await openJournalWhenPossible(journalFile, {
     sync: config.buffer.sync,
-    exclusive: true,
     commitIntervalMs: config.buffer.commit_interval,
     maxBytes: bound.maxBytes,
     whenFull: config.buffer.when_full,

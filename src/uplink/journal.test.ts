@@ -176,23 +176,6 @@ describe('corrupt journal', () => {
   }
 });
 
-describe('exclusive locking', () => {
-  it('keeps the WAL index out of the -shm file and refuses a second opener without setting the file aside', () => {
-    const file = tmpFile();
-    const j = new Journal(file, { exclusive: true });
-    j.append([entry(1), entry(2)]);
-    expect(existsSync(`${file}-shm`)).toBe(false);
-    expect(() => openJournal(file, { exclusive: true })).toThrow(/is in use by another process \(a second gateway with the same data_dir\?\)/);
-    expect(j.peek(0, 10).map((r) => r.seq)).toEqual([1, 2]);
-    j.close();
-    // Once the first is closed, the file opens as it was.
-    const again = openJournal(file, { exclusive: true });
-    expect(again.quarantined).toBeUndefined();
-    expect(again.journal.peek(0, 10).map((r) => r.seq)).toEqual([1, 2]);
-    again.journal.close();
-  });
-});
-
 describe('group commit', () => {
   it('commits what one event-loop turn queued in one transaction, then runs the callbacks in order', async () => {
     const j = new Journal(tmpFile());

@@ -102,13 +102,6 @@ export interface JournalOptions {
   maxBytes?: number;
   /** When full: drop the oldest records to make room (keeps the newest data), or drop what arrives. */
   whenFull?: 'drop_oldest' | 'drop_newest';
-  /**
-   * The journal's process alone may open the file while it is open (SQLite's exclusive locking): SQLite then
-   * keeps the WAL index in memory rather than in the `-shm` file beside it, which a commit would otherwise
-   * rewrite a few pages of (SD-card wear at low rates), and a second gateway started on the same data_dir is
-   * refused. Not for a file checked in the background, whose checking thread reads it meanwhile.
-   */
-  exclusive?: boolean;
   /** Longest the acknowledged mark waits to reach the side file (default 5 min: it runs on SD cards). */
   ackMarkIntervalMs?: number;
   /** Files larger than this are checked by a worker thread after open rather than before use. */
@@ -210,9 +203,6 @@ export function openJournal(file: string, options: JournalOptions = {}): OpenedJ
     const journal = new Journal(file, options, true);
     return journal.damage ? { journal, damaged: journal.damage } : { journal };
   } catch (err) {
-    if ((err as { code?: string }).code === 'SQLITE_BUSY') {
-      throw Object.assign(new Error(`${file} is in use by another process (a second gateway with the same data_dir?)`), { code: 'SQLITE_BUSY' });
-    }
     if (!isCorruption(err)) throw err;
     const { best: side } = readSide(file);
     // What a damaged file says may be garbage: with a sound side file, nothing above its ceiling was handed out.
@@ -373,8 +363,6 @@ export class Journal {
     // A failed open must not leave the file open: a retry loop would pile up handles (and, on a full disk,
     // the space they hold).
     try {
-      // Before the first read: only then does SQLite keep the WAL index in memory.
-      if (options.exclusive && !checkLater) this.db.pragma('locking_mode = EXCLUSIVE');
       if (checkIntegrity && exists && !checkLater) checkNow(this.db, file);
       this.db.prepare('SELECT count(*) FROM sqlite_master').get(); // the first read: SQLite recovers the WAL
       const walState = walVerdict(wal, walAfter(file));
