@@ -22,8 +22,8 @@ const duration = durationSchema;
 const size = sizeSchema;
 
 const DEFAULT_JOURNAL_BOUND = { percent: 80 };
-/** buffer.commit_interval by default: at 1 sample/s a commit carries 60 samples (README: SD-card wear). */
-export const DEFAULT_COMMIT_INTERVAL_MS = 60_000;
+/** buffer.commit_interval by default: past some 15 s a longer wait saves an SD card almost nothing (README: SD-card wear). */
+export const DEFAULT_COMMIT_INTERVAL_MS = 15_000;
 const MAX_BYTES_HELP = 'Bound on the journal: bytes (500MB, 2GiB) or a share of the disk holding data_dir (default 80%): that share of the space free to the gateway plus the journal files\' own size.';
 
 const cronExpression = z
