@@ -241,7 +241,7 @@ async function outage(records) {
   try {
     const sink = createKafkaSink({ brokers: [kafka.bootstrap], topic: 'bench.outage', batch_size: 1000 }, 'bench', silent);
     await sink.connect();
-    await sink.send([{ key: 'warm', value: 'up', headers: {} }]);
+    await sink.send([{ key: 'warm', value: 'up', headers: {}, timestamp: Date.now() }]);
     const fwd = new Forwarder(j, sink, { node: 'bench/gw', batchSize: 1000 }, silent);
     const drainRss = [];
     const d0 = process.hrtime.bigint();

@@ -85,7 +85,7 @@ async function bareProducer(bootstrap, rows, topic) {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < rows.length; i += 1000) {
     const slice = rows.slice(i, i + 1000);
-    await producer.send({ topic, acks: -1, messages: slice.map((r, k) => ({ key: r.key, value: r.json, headers: { 'edge.node': 'bench/gw', 'edge.seq': String(i + k + 1), 'edge.historical': 'false' } })) });
+    await producer.send({ topic, acks: -1, messages: slice.map((r, k) => ({ key: r.key, value: r.json, headers: { 'edge.node': 'bench/gw', 'edge.seq': String(i + k + 1), 'edge.historical': 'false' }, timestamp: String(r.capturedAt) })) });
   }
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
   await producer.disconnect();
@@ -99,7 +99,7 @@ async function forwarderDrain(bootstrap, rows, topic) {
   for (let i = 0; i < rows.length; i += 1000) journal.append(rows.slice(i, i + 1000));
   const sink = createKafkaSink({ brokers: [bootstrap], topic, batch_size: 1000 }, 'bench', silent);
   await sink.connect();
-  await sink.send([{ key: 'warm', value: 'up', headers: {} }]);
+  await sink.send([{ key: 'warm', value: 'up', headers: {}, timestamp: Date.now() }]);
   const fwd = new Forwarder(journal, sink, { node: 'bench/gw', batchSize: 1000 }, silent);
   const t0 = process.hrtime.bigint();
   fwd.start();

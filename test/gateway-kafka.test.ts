@@ -178,7 +178,12 @@ describe('gateway → Kafka', () => {
         expect(parsed(r).historical).toBe(true);
         expect(m.timestamp).toBeGreaterThanOrEqual(outageStart - 1000);
         expect(m.timestamp).toBeLessThanOrEqual(outageEnd + 1000);
+        // Kafka's timestamp is the capture time (CreateTime), not the send time after the outage.
+        expect(r.timestamp).toBeLessThanOrEqual(outageEnd + 1000);
       }
+      // Captured as the poll's answer arrived: within the poll of the sample's own time.
+      expect(r.timestamp - m.timestamp).toBeGreaterThanOrEqual(0);
+      expect(r.timestamp - m.timestamp).toBeLessThan(1000);
       if (m.value >= 3000) expect(r.headers['edge.historical']).toBe('false');
     }
     const outageLogs = g.logLines().filter((l) => String(l.msg).startsWith('Uplink unreachable'));

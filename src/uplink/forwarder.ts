@@ -45,6 +45,7 @@ export function toOutRecord(node: string, r: JournalRecord): OutRecord {
     // The stored value says "historical":false; a record held back by an outage says true on the way out.
     value: r.held ? r.value.replace('"historical":false', '"historical":true') : r.value,
     headers: { 'edge.node': node, 'edge.seq': String(r.seq), 'edge.historical': String(r.held) },
+    timestamp: r.capturedAt,
   };
 }
 

@@ -126,7 +126,7 @@ export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logg
           topic: config.topic,
           acks: -1,
           compression: CompressionTypes.None,
-          messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers })),
+          messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: String(r.timestamp) })),
         }),
       );
     },

@@ -4,6 +4,8 @@ export interface OutRecord {
   key: string;
   value: string;
   headers: Record<string, string>;
+  /** The record's Kafka timestamp (CreateTime): when it was captured, ms since the epoch. */
+  timestamp: number;
 }
 
 export interface UplinkSink {

@@ -50,6 +50,8 @@ export interface ConsumedRecord {
   key: string | null;
   headers: Record<string, string>;
   value: string;
+  /** The record's Kafka timestamp, ms since the epoch. */
+  timestamp: number;
 }
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -494,6 +496,7 @@ export async function consumeAll(
           key: message.key === null ? null : message.key.toString('utf8'),
           headers,
           value: message.value === null ? '' : message.value.toString('utf8'),
+          timestamp: Number(message.timestamp),
         });
         if (opts.expected > 0 && records.length >= opts.expected) done();
       },
