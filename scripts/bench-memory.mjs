@@ -42,12 +42,17 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (xs) => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : null);
 const mib = (bytes) => Math.round((bytes / 1024 ** 2) * 10) / 10;
 
-/** The node flags the systemd unit starts the gateway with (ExecStart=… node FLAGS …/cli.js run), unless overridden. */
-function unitNodeFlags() {
-  if (process.env.BENCH_NODE_FLAGS !== undefined) return process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean);
+/**
+ * How the systemd unit starts the gateway: the node flags of its ExecStart= (… node FLAGS …/cli.js run) and its
+ * Environment= settings. BENCH_NODE_FLAGS and BENCH_GATEWAY_ENV ('NAME=value …') replace them ('' for none).
+ */
+function unitLaunch() {
   const unit = readFileSync(join(root, 'systemd/edge-gateway.service'), 'utf8');
   const exec = /^ExecStart=.*?\bnode\b(.*?)\S*cli\.js run/m.exec(unit);
-  return exec ? exec[1].trim().split(/\s+/).filter(Boolean) : [];
+  const words = (s) => s.split(/\s+/).filter(Boolean);
+  const flags = process.env.BENCH_NODE_FLAGS !== undefined ? words(process.env.BENCH_NODE_FLAGS) : exec ? words(exec[1]) : [];
+  const pairs = process.env.BENCH_GATEWAY_ENV !== undefined ? words(process.env.BENCH_GATEWAY_ENV) : [...unit.matchAll(/^Environment=(.*)$/gm)].flatMap((m) => words(m[1]));
+  return { flags, env: Object.fromEntries(pairs.map((p) => [p.slice(0, p.indexOf('=')), p.slice(p.indexOf('=') + 1)])) };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -121,9 +126,9 @@ function configYaml(dir, ports, plcs, bootstrap) {
   ].join('\n');
 }
 
-async function startGateway(dir, ports, flags) {
+async function startGateway(dir, ports, { flags, env }) {
   const log = createWriteStream(join(dir, 'gateway.log'), { flags: 'a' });
-  const child = spawn(process.execPath, [...flags, ...(SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2'] : []), join(root, 'dist/edge/cli.js'), 'run', '--config', join(dir, 'gateway.yaml')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...flags, ...(SNAPSHOT ? ['--heapsnapshot-signal=SIGUSR2'] : []), join(root, 'dist/edge/cli.js'), 'run', '--config', join(dir, 'gateway.yaml')], { cwd: dir, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout.pipe(log, { end: false });
   child.stderr.pipe(log, { end: false });
   process.on('exit', () => child.kill('SIGKILL'));
@@ -164,14 +169,19 @@ async function heapMetrics(ports) {
     spaces[m[2]] ??= {};
     spaces[m[2]][m[1]] = Number(m[3]);
   }
-  return { heapTotal: one('nodejs_heap_size_total_bytes'), heapUsed: one('nodejs_heap_size_used_bytes'), external: one('nodejs_external_memory_bytes'), spaces };
+  const records = Number(/^edge_gateway_journal_records ([0-9.e+]+)/m.exec(text)?.[1] ?? NaN);
+  return { heapTotal: one('nodejs_heap_size_total_bytes'), heapUsed: one('nodejs_heap_size_used_bytes'), external: one('nodejs_external_memory_bytes'), spaces, records };
 }
 
+/** Records in the journal, from /metrics (cheap beside /api/status, which lists the value of every tag). */
 async function journalRecords(ports) {
-  return (await (await fetch(`http://127.0.0.1:${ports.http}/api/status`)).json()).journal.records;
+  return (await heapMetrics(ports)).records;
 }
 
-/** Samples the gateway every SAMPLE_MS until `done()` says so; its /metrics every 10th sample. */
+/**
+ * Samples the gateway's RSS every SAMPLE_MS; every 4th sample also its /metrics, handed to `done()`, which says
+ * when the phase is over.
+ */
 async function samplePhase(child, ports, done, onHalf) {
   const rss = [];
   const parts = [];
@@ -182,8 +192,13 @@ async function samplePhase(child, ports, done, onHalf) {
     const m = procMemory(child.pid);
     rss.push(m.rss / 1024);
     parts.push(m);
-    if (i % 10 === 0) heaps.push(await heapMetrics(ports).catch(() => null));
-    const state = await done(Date.now() - t0);
+    if (i % 4 !== 0) {
+      await sleep(SAMPLE_MS);
+      continue;
+    }
+    const metrics = await heapMetrics(ports).catch(() => null);
+    heaps.push(metrics);
+    const state = await done(Date.now() - t0, metrics);
     if (state.finished) break;
     if (!halfDone && state.half) {
       halfDone = true;
@@ -225,7 +240,8 @@ async function snapshot(child, dir, label) {
   const summary = summarise(file, 15);
   say(`\n${label}: heap snapshot ${mib(statSync(file).size)} MiB on disk; the largest self sizes by constructor:`);
   for (const row of summary.top) say(`  ${String(row.MiB).padStart(7)} MiB  ${String(row.count).padStart(9)}  ${row.name}`);
-  rmSync(file, { force: true });
+  if (process.env.BENCH_KEEP) say(`  kept ${file}`);
+  else rmSync(file, { force: true });
   return summary;
 }
 
@@ -252,18 +268,20 @@ function buildBacklog(file, records) {
 
 // ---------------------------------------------------------------------------------------------------------------
 
-const flags = unitNodeFlags();
+const launch = unitLaunch();
+const { flags } = launch;
+const envText = Object.entries(launch.env).map(([k, v]) => `${k}=${v}`).join(' ');
 const dir = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'bench-memory-'));
 const ports = { mqtt: await freePort(), http: await freePort() };
-say(`memory: Kafka, ${PLCS} simulated PLCs × ${TAGS_PER_PLC} tags every ${POLL_MS} ms; gateway node flags: ${flags.join(' ') || '(none)'}`);
+say(`memory: Kafka, ${PLCS} simulated PLCs × ${TAGS_PER_PLC} tags every ${POLL_MS} ms; gateway node flags: ${flags.join(' ') || '(none)'}; environment: ${envText || '(none)'}`);
 const kafka = await startKafka(root);
 const plcs = await Promise.all(Array.from({ length: PLCS }, startPlc));
-const results = { when: new Date().toISOString(), scale: SCALE, plcs: PLCS, tagsPerPlc: TAGS_PER_PLC, pollMs: POLL_MS, tagsPerSecond: (PLCS * TAGS_PER_PLC * 1000) / POLL_MS, backlogRecords: BACKLOG, backlogMetricsPerRecord: BACKLOG_METRICS, nodeFlags: flags, node: process.version };
+const results = { when: new Date().toISOString(), scale: SCALE, plcs: PLCS, tagsPerPlc: TAGS_PER_PLC, pollMs: POLL_MS, tagsPerSecond: (PLCS * TAGS_PER_PLC * 1000) / POLL_MS, backlogRecords: BACKLOG, backlogMetricsPerRecord: BACKLOG_METRICS, nodeFlags: flags, environment: launch.env, node: process.version };
 try {
   writeFileSync(join(dir, 'gateway.yaml'), configYaml(dir, ports, plcs, kafka.bootstrap));
 
   say(`memory: phase A, ${PLCS * TAGS_PER_PLC} tags/s, no backlog (${WARMUP_MS / 1000} s warm-up, ${LIVE_SECONDS} s sampled) …`);
-  let gw = await startGateway(dir, ports, flags);
+  let gw = await startGateway(dir, ports, launch);
   await sleep(WARMUP_MS);
   const snapA = [];
   results.phaseA = await samplePhase(gw, ports, (ms) => ({ finished: ms >= LIVE_SECONDS * 1000, half: ms >= (LIVE_SECONDS * 1000) / 2 }), async () => {
@@ -279,12 +297,12 @@ try {
   results.backlogBuildSeconds = built.seconds;
 
   say('memory: phase B, the same live data while the backlog drains …');
-  gw = await startGateway(dir, ports, flags);
+  gw = await startGateway(dir, ports, launch);
   const startRecords = await journalRecords(ports);
   const snapB = [];
   let drainedAt;
-  results.phaseB = await samplePhase(gw, ports, async (ms) => {
-    const left = await journalRecords(ports);
+  results.phaseB = await samplePhase(gw, ports, async (ms, metrics) => {
+    const left = metrics?.records ?? startRecords;
     if (left <= DRAINED_BELOW) drainedAt ??= ms;
     return { finished: left <= DRAINED_BELOW || ms >= DRAIN_TIMEOUT_MS, half: left <= startRecords / 2 };
   }, async () => {
@@ -312,5 +330,5 @@ console.log(`${pad('B: drain rate', 44)}${pad(b.drainRecordsPerSec ?? 'timeout',
 mkdirSync(join(root, 'bench-results'), { recursive: true });
 const out = join(root, 'bench-results', 'memory.json');
 writeFileSync(out, JSON.stringify(results, null, 2));
-console.log(`\nnode flags ${flags.join(' ') || '(none)'}; medians of ${a.samples} and ${b.samples} samples ${SAMPLE_MS} ms apart; JSON in ${out}`);
+console.log(`\nnode flags ${flags.join(' ') || '(none)'}, environment ${envText || '(none)'}; medians of ${a.samples} and ${b.samples} samples ${SAMPLE_MS} ms apart; JSON in ${out}`);
 if (existsSync(out)) process.exit(0);
