@@ -45,7 +45,10 @@ interface EntryBase {
 export type JournalEntry = EntryBase & ({ message: ContractMessage; value?: undefined } | { value: string; message?: undefined });
 
 export interface JournalRecord extends EntryBase {
-  /** The record's JSON value; `"historical":false` is rewritten on the way out when held back. */
+  /**
+   * The record's JSON value, as Kafka receives it for a compact record (`"historical":true` when held back); a
+   * value stored as JSON (gap records, the plain format) says false, rewritten on the way out when held back.
+   */
   value: string;
   seq: number;
   /** True when the record was held back by an outage (uplink down, or the gateway itself not running). */
@@ -769,7 +772,7 @@ export class Journal {
           continue;
         }
         try {
-          out.push({ ...base, ...renderCompact(r.data, type, r.captured_at, this.dict) });
+          out.push({ ...base, ...renderCompact(r.data, type, r.captured_at, this.dict, held) });
         } catch (err) {
           // The checksum matched, so the record is as written: a dictionary entry it names was damaged.
           bad.push({ record: { ...base, key: '', value: undecodable(r.data, (err as Error).message) }, reason: 'checksum mismatch' });
