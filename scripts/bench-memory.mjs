@@ -214,6 +214,8 @@ async function samplePhase(child, ports, done, onHalf) {
     samples: rss.length,
     rssMedianMiB: Math.round(median(rss)),
     rssPeakMiB: Math.round(Math.max(...rss)),
+    /** Every sample, SAMPLE_MS apart. */
+    rssSeriesMiB: rss.map(Math.round),
     rssParts: { anonMiB: Math.round(median(parts.map((p) => p.anon)) / 1024), fileMiB: Math.round(median(parts.map((p) => p.file)) / 1024), shmemMiB: Math.round(median(parts.map((p) => p.shmem)) / 1024) },
     heap: {
       totalMiB: mid((h) => h.heapTotal), usedMiB: mid((h) => h.heapUsed), externalMiB: mid((h) => h.external),
