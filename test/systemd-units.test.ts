@@ -68,7 +68,8 @@ describe('systemd unit files', () => {
     expect(s!.WatchdogSec).toEqual(['30s']);
     expect(s!.Restart).toEqual(['always']);
     expect(s!.ExecStartPre).toEqual(['/usr/bin/env node /opt/edge-gateway/dist/edge/cli.js validate --config /etc/edge-gateway/gateway.yaml']);
-    expect(s!.ExecStart).toEqual(['/usr/bin/env node /opt/edge-gateway/dist/edge/cli.js run --config /etc/edge-gateway/gateway.yaml']);
+    // V8's young generation and heap growth sized for a gateway (README, Benchmarks: memory).
+    expect(s!.ExecStart).toEqual(['/usr/bin/env node --max-semi-space-size=4 --heap-growing-percent=25 /opt/edge-gateway/dist/edge/cli.js run --config /etc/edge-gateway/gateway.yaml']);
     expect(s!.ExecReload).toEqual([s!.ExecStartPre![0], '/bin/kill -HUP $MAINPID']);
     expect(s!.User).toEqual(['edge-gateway']);
     expect(s!.StateDirectory).toEqual(['edge-gateway']);

@@ -42,7 +42,8 @@ export interface ForwarderOptions {
 export function toOutRecord(node: string, r: JournalRecord): OutRecord {
   return {
     key: r.key,
-    // The stored value says "historical":false; a record held back by an outage says true on the way out.
+    // A record held back by an outage says "historical":true on the way out. The journal writes compact records
+    // so already (nothing to replace, no copy of the value); a value stored as JSON says false.
     value: r.held ? r.value.replace('"historical":false', '"historical":true') : r.value,
     headers: { 'edge.node': node, 'edge.seq': String(r.seq), 'edge.historical': String(r.held) },
     timestamp: r.capturedAt,

@@ -109,6 +109,33 @@ export function aborted(signal: AbortSignal): LinkError {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** What modbus-serial keeps per request: a slot per Modbus TCP transaction id (0-255). */
+interface TransactionSlots {
+  _transactions?: Record<string, unknown>;
+  _port?: { _transactionIdWrite?: unknown };
+}
+
+/** The transaction id the client's next TCP request will use; undefined on a serial line (one slot, reused). */
+function nextTransactionId(client: Client): number | undefined {
+  const id = (client as unknown as TransactionSlots)._port?._transactionIdWrite;
+  return typeof id === 'number' ? id : undefined;
+}
+
+/**
+ * modbus-serial keeps each TCP request's slot (its callback, and through the settled promise the answer's data
+ * and buffer) until its transaction id comes round again: the last 256 answers of every connection stay in
+ * memory. Requests here run one at a time and are settled when their turn ends (answered, refused, timed out),
+ * so the slots they used are freed then. A late answer finds no slot and is ignored, as modbus-serial ignores an
+ * answer to an id it does not know.
+ */
+function releaseTransactions(client: Client, firstId: number | undefined): void {
+  const slots = (client as unknown as TransactionSlots)._transactions;
+  const nextId = nextTransactionId(client);
+  if (!slots || firstId === undefined || nextId === undefined) return;
+  // Usually one id; the counter wraps at 256.
+  for (let id = firstId, n = 0; id !== nextId && n < 256; id = (id + 1) % 256, n++) delete slots[id];
+}
+
 export class Bus {
   private link: Link | undefined;
   private connecting: Promise<void> | undefined;
@@ -223,7 +250,13 @@ export class Bus {
       client.setID(member.unitId);
       client.setTimeout(member.requestTimeoutMs);
       this.endpoint.beforeRequest?.(client);
-      const value = await link.guard(() => work(client), member.requestTimeoutMs);
+      const firstId = nextTransactionId(client);
+      let value: T;
+      try {
+        value = await link.guard(() => work(client), member.requestTimeoutMs);
+      } finally {
+        releaseTransactions(client, firstId);
+      }
       this.silentUnits.clear();
       return value;
     } catch (err) {

@@ -140,15 +140,18 @@ function renderNumber(v: number): string {
   return Number.isFinite(v) ? String(v) : 'null';
 }
 
-/** The Kafka value of a compact record; throws DecodeError for bytes that are not one. */
-export function renderCompact(data: Buffer, type: RecordType, capturedAt: number, dict: Dictionary): { key: string; value: string } {
+/**
+ * The Kafka value of a compact record, saying `"historical":true` when `historical` (a record held back by an
+ * outage: written so at once, not copied again with the flag replaced); throws DecodeError for bytes that are not one.
+ */
+export function renderCompact(data: Buffer, type: RecordType, capturedAt: number, dict: Dictionary, historical = false): { key: string; value: string } {
   const r = new ByteReader(data);
   const source = dict.get(r.varint());
   if (source?.kind !== 's') throw new DecodeError('unknown source');
   const timestamp = capturedAt + r.zigzag();
   const count = r.varint();
   if (count > r.remaining) throw new DecodeError('metric count past the end');
-  let out = `{"type":${JSON.stringify(type)}${source.head}${timestamp},"historical":false,"metrics":[`;
+  let out = `{"type":${JSON.stringify(type)}${source.head}${timestamp},"historical":${historical},"metrics":[`;
   for (let i = 0; i < count; i++) {
     const metric = dict.get(r.varint());
     if (metric?.kind !== 'm') throw new DecodeError('unknown metric');
