@@ -272,40 +272,57 @@ if (process.argv[2] === '--wear') {
 
 const results = {};
 const say = (s) => process.stderr.write(`${s}\n`);
-say('journal: bytes per sample …');
-results.bytesPerSample = bytesPerSample(Math.round(200_000 * SCALE));
-say('journal: capture beside raw inserts …');
-results.capture = await capture(Math.round(100_000 * SCALE), 3);
-say(`journal: writes per sample at 1, 100 and 10,000 samples/s (${WEAR_SECONDS} s, in parallel) …`);
-results.wear = await Promise.all([
-  runChild(['--wear', '1', String(WEAR_SECONDS), String(DEFAULT_COMMIT_MS)]),
-  runChild(['--wear', '1', String(WEAR_SECONDS), '200']),
-  runChild(['--wear', '1', String(WEAR_SECONDS), '60000']),
-  runChild(['--wear', '100', String(WEAR_SECONDS), String(DEFAULT_COMMIT_MS)]),
-  runChild(['--wear', '10000', String(WEAR_SECONDS), String(DEFAULT_COMMIT_MS)]),
-]);
-results.open = [];
-for (const n of [0, 1_000_000, 10_000_000]) {
-  say(`journal: open time at ${Math.round(n * SCALE)} records …`);
-  results.open.push(openTime(Math.round(n * SCALE)));
+// BENCH_ONLY=capture,open runs those parts alone (bytes, capture, wear, open, outage).
+const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',')) : undefined;
+const part = (name) => !only || only.has(name);
+if (part('bytes')) {
+  say('journal: bytes per sample …');
+  results.bytesPerSample = bytesPerSample(Math.round(200_000 * SCALE));
 }
-say(`journal: a 24-hour outage (${Math.round(8_640_000 * SCALE)} records of ${METRICS} metrics) …`);
-results.outage = await outage(Math.round(8_640_000 * SCALE));
+if (part('capture')) {
+  say('journal: capture beside raw inserts …');
+  results.capture = await capture(Math.round(100_000 * SCALE), 3);
+}
+if (part('wear')) {
+  say(`journal: writes per sample at 1, 100 and 10,000 samples/s (${WEAR_SECONDS} s, in parallel) …`);
+  results.wear = await Promise.all([
+    runChild(['--wear', '1', String(WEAR_SECONDS), String(DEFAULT_COMMIT_MS)]),
+    runChild(['--wear', '1', String(WEAR_SECONDS), '200']),
+    runChild(['--wear', '1', String(WEAR_SECONDS), '60000']),
+    runChild(['--wear', '100', String(WEAR_SECONDS), String(DEFAULT_COMMIT_MS)]),
+    runChild(['--wear', '10000', String(WEAR_SECONDS), String(DEFAULT_COMMIT_MS)]),
+  ]);
+}
+if (part('open')) {
+  results.open = [];
+  for (const n of [0, 1_000_000, 10_000_000]) {
+    say(`journal: open time at ${Math.round(n * SCALE)} records …`);
+    results.open.push(openTime(Math.round(n * SCALE)));
+  }
+}
+if (part('outage')) {
+  say(`journal: a 24-hour outage (${Math.round(8_640_000 * SCALE)} records of ${METRICS} metrics) …`);
+  results.outage = await outage(Math.round(8_640_000 * SCALE));
+}
 
 const f = (n, d = 1) => Number(n).toFixed(d);
 const rows = [
-  ['bytes per sample on disk (file + WAL)', `${f(results.bytesPerSample.compact)} B`, `plain JSON ${f(results.bytesPerSample.plain)} B`],
-  ['capture, records/s (median of 3)', Math.round(results.capture.ours), `raw inserts of the same rows, same file layout ${Math.round(results.capture.raw)} (ratio ${f(results.capture.ratio, 2)}); SQLite's default file ${Math.round(results.capture.rawDefaultFile)} (${f(results.capture.ratioDefaultFile, 2)})`],
-  ...results.open.map((o) => [`open at ${o.records} records`, `${f(o.ms, 0)} ms`, `after a crash ${f(o.crashMs, 0)} ms; file ${f(o.fileBytes / 1e6)} MB`]),
-  ...results.wear.map((w) => [`writes per sample at ${w.rate}/s, commit_interval ${w.intervalMs / 1000}s`, `${f(w.perSample, 0)} B`, `${w.samples} samples, ${w.writeBytes} B in ${w.seconds} s`]),
-  [`24 h outage: ${results.outage.records} records captured`, `${f(results.outage.journalBytes / 1e9, 2)} GB`, `${f(results.outage.bytesPerSample)} B/sample, ${results.outage.captureRecordsPerSec} records/s, RSS ${results.outage.rssCaptureMiB} MiB`],
-  ['24 h outage: drained (kafkajs)', `${f(results.outage.drainSeconds, 0)} s`, `${results.outage.drainRecordsPerSec} records/s, RSS median ${results.outage.rssDrainMiB} MiB, peak ${results.outage.rssDrainPeakMiB} MiB`],
+  ...(results.bytesPerSample ? [['bytes per sample on disk (file + WAL)', `${f(results.bytesPerSample.compact)} B`, `plain JSON ${f(results.bytesPerSample.plain)} B`]] : []),
+  ...(results.capture ? [['capture, records/s (median of 3)', Math.round(results.capture.ours), `raw inserts of the same rows, same file layout ${Math.round(results.capture.raw)} (ratio ${f(results.capture.ratio, 2)}); SQLite's default file ${Math.round(results.capture.rawDefaultFile)} (${f(results.capture.ratioDefaultFile, 2)})`]] : []),
+  ...(results.open ?? []).map((o) => [`open at ${o.records} records`, `${f(o.ms, 0)} ms`, `after a crash ${f(o.crashMs, 0)} ms; file ${f(o.fileBytes / 1e6)} MB`]),
+  ...(results.wear ?? []).map((w) => [`writes per sample at ${w.rate}/s, commit_interval ${w.intervalMs / 1000}s`, `${f(w.perSample, 0)} B`, `${w.samples} samples, ${w.writeBytes} B in ${w.seconds} s`]),
+  ...(results.outage
+    ? [
+        [`24 h outage: ${results.outage.records} records captured`, `${f(results.outage.journalBytes / 1e9, 2)} GB`, `${f(results.outage.bytesPerSample)} B/sample, ${results.outage.captureRecordsPerSec} records/s, RSS ${results.outage.rssCaptureMiB} MiB`],
+        ['24 h outage: drained (kafkajs)', `${f(results.outage.drainSeconds, 0)} s`, `${results.outage.drainRecordsPerSec} records/s, RSS median ${results.outage.rssDrainMiB} MiB, peak ${results.outage.rssDrainPeakMiB} MiB`],
+      ]
+    : []),
 ];
 const pad = (s, n) => String(s).padEnd(n);
 console.log(`\n${pad('journal', 52)}${pad('ours', 14)}beside`);
 for (const [a, b, c] of rows) console.log(`${pad(a, 52)}${pad(b, 14)}${c}`);
 mkdirSync(join(root, 'bench-results'), { recursive: true });
-const out = join(root, 'bench-results', 'journal-format.json');
+const out = join(root, 'bench-results', only ? `journal-format-${[...only].join('-')}.json` : 'journal-format.json');
 writeFileSync(out, JSON.stringify({ when: new Date().toISOString(), scale: SCALE, metricsPerRecord: METRICS, ...results }, null, 2));
 console.log(`\nJSON in ${out}`);
 process.exit(0);

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs a built edge-gateway (this folder after `npm ci && npm run build`) as a systemd service:
+# Installs a built edge-gateway (this folder after `CKJS_LINKING=dynamic npm ci && npm run build`; the README
+# says which Debian packages librdkafka's build needs) as a systemd service:
 #   /opt/edge-gateway                 the release (dist/, production node_modules/, README, units)
 #   /etc/edge-gateway/gateway.yaml    the configuration: an example is put there only when none exists
 #   /var/lib/edge-gateway             the journal and the Sparkplug bdSeq (the unit's StateDirectory)
@@ -93,7 +94,7 @@ do_uninstall() {
 }
 
 do_install() {
-  [ -f "$SRC/dist/edge/cli.js" ] && [ -d "$SRC/node_modules" ] || die "$SRC is not built: run \"npm ci && npm run build\" there first"
+  [ -f "$SRC/dist/edge/cli.js" ] && [ -d "$SRC/node_modules" ] || die "$SRC is not built: run \"CKJS_LINKING=dynamic npm ci && npm run build\" there first"
   if [ -z "$ROOT" ]; then
     command -v node >/dev/null 2>&1 || die "node is not on PATH: install Node.js 20.19 or newer"
     node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' ||

@@ -31,6 +31,9 @@ async function plcWithKnownValues() {
   return plc;
 }
 
+/** The uplink client under test: each test runs once per client. */
+let client: 'kafkajs' | 'librdkafka' = 'kafkajs';
+
 function deviceYaml(plcPort: number, topic: string, kafkaBootstrap: string, extra = '') {
   return `${extra}
 devices:
@@ -48,7 +51,7 @@ devices:
       - { name: total, table: holding, address: 4, type: uint32 }
       - { name: running, table: coil, address: 0, type: bool }
 uplink:
-  kafka: { brokers: [${kafkaBootstrap}], topic: ${topic}, batch_size: 50 }
+  kafka: { brokers: [${kafkaBootstrap}], topic: ${topic}, batch_size: 50, client: ${client} }
 `;
 }
 
@@ -77,10 +80,14 @@ async function drained(g: GatewayProcess, timeoutMs = 60_000) {
   }, timeoutMs, 200);
 }
 
-describe('gateway → Kafka', () => {
+describe.each(['kafkajs', 'librdkafka'] as const)('gateway → Kafka (client %s)', (which) => {
+  beforeAll(() => {
+    client = which;
+  });
+
   it('delivers what the PLC serves: keys, headers and decoded values, edge.seq gap-free from 1', async () => {
     const plc = await plcWithKnownValues();
-    const topic = 'e2e.values';
+    const topic = `e2e.values-${client}`;
     const g = await gateway(deviceYaml(plc.port, topic, kafka.bootstrap));
     await g.start();
     await waitFor('the first data to reach Kafka', async () => (await g.status()).uplink.forwarded >= 2, 30_000);
@@ -137,7 +144,7 @@ describe('gateway → Kafka', () => {
 
   it('survives a Kafka outage: journals, logs it once, then delivers everything in order, backlog flagged historical', async () => {
     const plc = await plcWithKnownValues();
-    const topic = 'e2e.outage';
+    const topic = `e2e.outage-${client}`;
     // Strict journal order for consumers that need it; the default sends live data first (see the replay test).
     const g = await gateway(deviceYaml(plc.port, topic, kafka.bootstrap, 'buffer: { replay: in_order }'));
     await g.start();
@@ -192,7 +199,7 @@ describe('gateway → Kafka', () => {
 
   it('after SIGKILL with a backlog, edge.seq continues without reuse and nothing committed is lost', async () => {
     const plc = await plcWithKnownValues();
-    const topic = 'e2e.restart';
+    const topic = `e2e.restart-${client}`;
     const g = await gateway(deviceYaml(plc.port, topic, kafka.bootstrap));
     await kafka.stop();
     await g.start();

@@ -10,6 +10,7 @@ import { applyBound, prune, startHousekeeping, type BoundSource } from '../uplin
 import { capacityHours, resolveJournalBound, type ResolvedBound } from '../uplink/journal/capacity.js';
 import { permanentKafkaError } from '../uplink/kafka-errors.js';
 import { createKafkaSink } from '../uplink/kafka-sink.js';
+import { createLibrdkafkaSink } from '../uplink/kafka/librdkafka-sink.js';
 import { brokerUrlOf, startBroker, type BrokerStats, type LocalBroker } from './broker.js';
 import { readSecret } from './secrets.js';
 import { nodeLogin } from './broker-auth.js';
@@ -246,7 +247,9 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
       journal.setHeldBack(true);
       return undefined;
     }
-    const f = new Forwarder(journal, createKafkaSink(kafka, `edge-gateway-${group}-${node}`, log), { node: `${group}/${node}`, batchSize: kafka.batch_size, replay: c.buffer.replay, replayRate: c.buffer.replay_rate, isPermanent: permanentKafkaError, onAcked: (batch) => metrics.forwarded(batch, Date.now()) }, log);
+    const clientId = `edge-gateway-${group}-${node}`;
+    const sink = kafka.client === 'librdkafka' ? createLibrdkafkaSink(kafka, clientId, log) : createKafkaSink(kafka, clientId, log);
+    const f = new Forwarder(journal, sink, { node: `${group}/${node}`, batchSize: kafka.batch_size, replay: c.buffer.replay, replayRate: c.buffer.replay_rate, isPermanent: permanentKafkaError, onAcked: (batch) => metrics.forwarded(batch, Date.now()) }, log);
     f.start();
     return f;
   };

@@ -125,7 +125,7 @@ export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logg
         p.send({
           topic: config.topic,
           acks: -1,
-          compression: CompressionTypes.None,
+          compression: config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
           messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: String(r.timestamp) })),
         }),
       );

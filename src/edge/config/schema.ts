@@ -219,7 +219,16 @@ export const configSchema = z
             topic: z.string().min(1).default('iot.telemetry.raw'),
             client_id: z.string().min(1).optional(),
             batch_size: z.number().int().min(1).max(100_000).default(1000),
+            // The client behind the uplink: kafkajs (pure JavaScript) or librdkafka (native, built at install).
+            client: z.enum(['kafkajs', 'librdkafka']).default('kafkajs'),
+            // Compression on the wire: librdkafka sends zstd unless told otherwise; kafkajs sends none or gzip.
+            compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).optional(),
             ...kafkaSecurityKeys,
+          })
+          .superRefine((kafka, ctx) => {
+            if (kafka.client === 'kafkajs' && kafka.compression !== undefined && !['none', 'gzip'].includes(kafka.compression)) {
+              ctx.addIssue({ code: 'custom', path: ['compression'], message: `${kafka.compression} needs client: librdkafka; client kafkajs sends none or gzip` });
+            }
           })
           .optional(),
       })

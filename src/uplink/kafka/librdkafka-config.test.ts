@@ -1,0 +1,37 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../edge/config/load.js';
+import { librdkafkaConfig } from './librdkafka-sink.js';
+
+const kafkaOf = (yaml: string) => parseConfig(`site: { group: g, node: n }\nuplink:\n  kafka: ${yaml}\n`, 'gateway.yaml').uplink.kafka!;
+
+describe('librdkafka producer configuration', () => {
+  it('is idempotent with acks=all, zstd by default, plaintext without security keys', () => {
+    const conf = librdkafkaConfig(kafkaOf('{ brokers: [a:9092, b:9092], client: librdkafka }'), 'edge-gateway-g-n');
+    expect(conf).toMatchObject({
+      'bootstrap.servers': 'a:9092,b:9092', 'client.id': 'edge-gateway-g-n', 'enable.idempotence': true, acks: 'all',
+      'compression.type': 'zstd', 'security.protocol': 'plaintext', dr_cb: true,
+    });
+    expect(librdkafkaConfig(kafkaOf('{ brokers: [a:9092], client: librdkafka, compression: lz4 }'), 'x')['compression.type']).toBe('lz4');
+  });
+
+  it('maps TLS and SASL to librdkafka keys, reading the password from its file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rdconf-'));
+    writeFileSync(join(dir, 'pw'), 's3cret\n');
+    const conf = librdkafkaConfig(kafkaOf(`{ brokers: [a:9093], client: librdkafka, tls: { ca_file: /etc/ca.pem, cert_file: /etc/c.pem, key_file: /etc/k.pem }, sasl: { mechanism: scram-sha-512, username: gw, password_file: ${join(dir, 'pw')} } }`), 'x');
+    expect(conf).toMatchObject({
+      'security.protocol': 'sasl_ssl', 'sasl.mechanisms': 'SCRAM-SHA-512', 'sasl.username': 'gw', 'sasl.password': 's3cret',
+      'ssl.ca.location': '/etc/ca.pem', 'ssl.certificate.location': '/etc/c.pem', 'ssl.key.location': '/etc/k.pem',
+      'enable.ssl.certificate.verification': true, 'ssl.endpoint.identification.algorithm': 'https',
+    });
+    expect(librdkafkaConfig(kafkaOf(`{ brokers: [a:9092], client: librdkafka, sasl: { mechanism: plain, username: gw, password_file: ${join(dir, 'pw')} } }`), 'x')).toMatchObject({ 'security.protocol': 'sasl_plaintext', 'sasl.mechanisms': 'PLAIN' });
+    expect(librdkafkaConfig(kafkaOf('{ brokers: [a:9093], client: librdkafka, tls: { reject_unauthorized: false } }'), 'x')).toMatchObject({ 'security.protocol': 'ssl', 'enable.ssl.certificate.verification': false, 'ssl.endpoint.identification.algorithm': 'none' });
+  });
+
+  it('refuses a codec kafkajs cannot send, naming the key', () => {
+    expect(() => kafkaOf('{ brokers: [a:9092], compression: zstd }')).toThrow(/uplink\.kafka\.compression: zstd needs client: librdkafka/);
+    expect(kafkaOf('{ brokers: [a:9092], compression: gzip }').compression).toBe('gzip');
+  });
+});

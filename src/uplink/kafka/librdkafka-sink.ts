@@ -1,0 +1,280 @@
+// Kafka through librdkafka (@confluentinc/kafka-javascript's native Producer, delivery reports per record). The
+// package is a native addon built at install; it is loaded only when `uplink.kafka.client: librdkafka` asks for
+// it, so that a platform where it could not be built still runs on kafkajs. Its types stop at this file: the
+// forwarder sees the uplink interface only.
+import { createRequire } from 'node:module';
+import type { Logger } from 'pino';
+import type { KafkaConfig } from '../../edge/config/schema.js';
+import { readSecret } from '../../edge/secrets.js';
+import type { OutRecord, UplinkSink } from '../sink.js';
+
+/** What this file uses of the native client. */
+interface RdError extends Error {
+  code: number;
+  isFatal?: boolean;
+}
+interface RdReport {
+  opaque?: unknown;
+}
+interface RdProducer {
+  connect(options: { timeout?: number }, cb: (err: RdError | null) => void): void;
+  disconnect(timeout: number, cb: (err?: RdError | null) => void): void;
+  produce(topic: string, partition: number | null, value: Buffer, key: string, timestamp: number, opaque: unknown, headers: Array<Record<string, string>>): unknown;
+  setPollInterval(ms: number): void;
+  on(event: 'delivery-report', fn: (err: RdError | null, report: RdReport) => void): void;
+  on(event: 'event.error', fn: (err: RdError) => void): void;
+}
+interface RdModule {
+  Producer: new (conf: Record<string, unknown>) => RdProducer;
+  librdkafkaVersion: string;
+  features: string[];
+}
+
+/** Kafka protocol error codes (librdkafka passes the broker's code on) the forwarder treats as permanent. */
+const PERMANENT_CODES: Record<number, string> = {
+  2: 'CORRUPT_MESSAGE',
+  10: 'MESSAGE_TOO_LARGE',
+  17: 'INVALID_TOPIC_EXCEPTION',
+  18: 'RECORD_LIST_TOO_LARGE',
+  29: 'TOPIC_AUTHORIZATION_FAILED',
+  44: 'POLICY_VIOLATION',
+  87: 'INVALID_RECORD',
+};
+/** librdkafka's local codes for a refused login and a failed TLS handshake. */
+const ERR_AUTHENTICATION = -169;
+const ERR_SSL = -181;
+/** The local queue is full: wait for deliveries, then produce again. */
+const ERR_QUEUE_FULL = -184;
+/**
+ * No broker of the cluster can be reached: what waits for delivery is failed at once, not after its timeout.
+ * librdkafka's code is -187; the client's error events carry -1 and the message only.
+ */
+const ERR_ALL_BROKERS_DOWN = -187;
+const allBrokersDown = (err: RdError) => err.code === ERR_ALL_BROKERS_DOWN || /all broker connections are down/i.test(err.message);
+
+const MECHANISMS = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const;
+
+let loaded: RdModule | undefined;
+
+/** The native client, or an error that says how to get it (or to fall back). */
+export function loadLibrdkafka(): RdModule {
+  if (loaded) return loaded;
+  try {
+    loaded = createRequire(import.meta.url)('@confluentinc/kafka-javascript') as RdModule;
+    return loaded;
+  } catch (err) {
+    throw new Error(
+      `uplink.kafka.client: librdkafka needs @confluentinc/kafka-javascript, which is not installed or not built for this Node.js (${(err as Error).message.split('\n')[0]}). ` +
+        'Install Debian\'s zlib1g-dev libssl-dev libzstd-dev liblz4-dev libsasl2-dev libcurl4-openssl-dev and run `CKJS_LINKING=dynamic npm install`, or set uplink.kafka.client: kafkajs.',
+    );
+  }
+}
+
+/** librdkafka's producer configuration for the uplink's keys (secrets read now, never logged). */
+export function librdkafkaConfig(config: KafkaConfig, clientId: string): Record<string, unknown> {
+  const tls = config.tls;
+  const sasl = config.sasl;
+  const conf: Record<string, unknown> = {
+    'bootstrap.servers': config.brokers.join(','),
+    'client.id': config.client_id ?? clientId,
+    // Idempotent: acks=all, per-partition order and no duplicates from librdkafka's own retries.
+    'enable.idempotence': true,
+    acks: 'all',
+    'compression.type': config.compression ?? 'zstd',
+    'linger.ms': 5,
+    'batch.num.messages': 10_000,
+    // A delivery that fails within this is retried by the forwarder from the journal, which still holds it.
+    'message.timeout.ms': 15_000,
+    'request.timeout.ms': 10_000,
+    'socket.keepalive.enable': true,
+    'socket.connection.setup.timeout.ms': 5_000,
+    'allow.auto.create.topics': true,
+    dr_cb: true,
+    log_level: 0,
+  };
+  if (sasl) {
+    conf['sasl.mechanisms'] = MECHANISMS[sasl.mechanism];
+    conf['sasl.username'] = sasl.username;
+    conf['sasl.password'] = readSecret(sasl, 'uplink.kafka.sasl');
+  }
+  conf['security.protocol'] = tls ? (sasl ? 'sasl_ssl' : 'ssl') : sasl ? 'sasl_plaintext' : 'plaintext';
+  if (tls) {
+    if (tls.ca_file) conf['ssl.ca.location'] = tls.ca_file;
+    if (tls.cert_file) conf['ssl.certificate.location'] = tls.cert_file;
+    if (tls.key_file) conf['ssl.key.location'] = tls.key_file;
+    conf['enable.ssl.certificate.verification'] = tls.reject_unauthorized;
+    conf['ssl.endpoint.identification.algorithm'] = tls.reject_unauthorized ? 'https' : 'none';
+  }
+  return conf;
+}
+
+interface Batch {
+  left: number;
+  error: RdError | undefined;
+  done(err?: RdError): void;
+}
+
+export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log: Logger): UplinkSink {
+  const rd = loadLibrdkafka();
+  if (config.tls?.servername) log.warn('uplink.kafka.tls.servername is not used by client librdkafka: the certificate is checked against the broker\'s host name.');
+  let producer: RdProducer | undefined;
+  let connected = false;
+  let loggedProblem: string | undefined;
+  /** Batches waiting for their delivery reports, and a connect under way: failed together when Kafka goes away. */
+  const pending = new Set<Batch>();
+  let connecting: ((err: RdError) => void) | undefined;
+  /**
+   * When the producer connected: errors librdkafka queued before it was polled arrive with its first polls, and
+   * an "all brokers down" from the attempts before the connection must not fail the first batch.
+   */
+  let connectedAt = 0;
+
+  /** A refused login or a failed TLS handshake is the config's fault: named, and logged once. */
+  function problem(err: RdError): Error {
+    let explained: Error = err;
+    if (err.code === ERR_AUTHENTICATION && config.sasl) {
+      explained = new Error(`uplink.kafka.sasl: Kafka refused the login of "${config.sasl.username}" (${config.sasl.mechanism.toUpperCase()}): ${err.message}. Check the user, the password in ${config.sasl.password_file !== undefined ? 'password_file' : 'password_env'}, and the mechanism the listener enables.`, { cause: err });
+    } else if (err.code === ERR_SSL && config.tls) {
+      explained = new Error(`uplink.kafka.tls: the TLS connection to Kafka failed: ${err.message}. Check ca_file, cert_file/key_file and the brokers' certificate names.`, { cause: err });
+    }
+    if (explained !== err && loggedProblem !== explained.message) {
+      loggedProblem = explained.message;
+      log.error({ uplink: config.brokers.join(','), err: explained.message }, `${explained.message} The journal keeps every record until the uplink connects.`);
+    }
+    return explained;
+  }
+
+  /** Throws the producer away: the next connect starts over with fresh connections. */
+  function drop(p: RdProducer): void {
+    if (producer === p) {
+      producer = undefined;
+      connected = false;
+    }
+    try {
+      p.disconnect(2000, () => undefined);
+    } catch {
+      // never connected: nothing to close
+    }
+  }
+
+  /** The error of a failed delivery, with the protocol error's name where the forwarder must not retry it. */
+  function deliveryError(err: RdError): Error {
+    const type = PERMANENT_CODES[err.code];
+    return Object.assign(new Error(`Kafka refused a record: ${err.message}`, { cause: err }), type ? { type } : {});
+  }
+
+  return {
+    target: `${config.brokers.join(',')}/${config.topic}`,
+    async connect() {
+      if (connected && producer) return;
+      let p = producer;
+      if (!p) {
+        let conf: Record<string, unknown>;
+        try {
+          conf = librdkafkaConfig(config, clientId);
+        } catch (err) {
+          throw problem(err as RdError);
+        }
+        p = new rd.Producer(conf);
+        p.on('delivery-report', (err, report) => {
+          const batch = report.opaque as Batch | undefined;
+          if (!batch) return;
+          if (err && !batch.error) batch.error = err;
+          batch.left -= 1;
+          if (batch.left === 0) batch.done(batch.error);
+        });
+        const created = p;
+        created.on('event.error', (err) => {
+          log.debug({ kafka: 'librdkafka', code: err.code, err: err.message }, 'librdkafka reports an error');
+          // A fatal error (the idempotent producer's state is lost) ends this producer, and so does the loss of
+          // every broker: the forwarder then reports the outage and retries from the journal, with a new producer.
+          const stale = connecting === undefined && Date.now() - connectedAt < 2000;
+          if (err.isFatal || (allBrokersDown(err) && !stale)) {
+            drop(created);
+            connecting?.(err);
+            for (const batch of [...pending]) batch.done(err);
+          }
+        });
+        producer = p;
+      }
+      const attempt = p;
+      await new Promise<void>((resolve, reject) => {
+        let settled = false;
+        const settle = (err: RdError | null) => {
+          if (settled) return;
+          settled = true;
+          connecting = undefined;
+          if (!err) return resolve();
+          drop(attempt);
+          reject(problem(err));
+        };
+        connecting = settle;
+        // As long as kafkajs waits for a connection: librdkafka reports a refused one only when polled, after this.
+        attempt.connect({ timeout: 3_000 }, settle);
+      });
+      if (producer !== attempt) throw new Error('the uplink was disconnected while it connected');
+      connectedAt = Date.now();
+      attempt.setPollInterval(5);
+      connected = true;
+      loggedProblem = undefined;
+    },
+    async send(records: readonly OutRecord[]) {
+      const p = producer;
+      if (!p || !connected) throw new Error('not connected');
+      if (records.length === 0) return;
+      await new Promise<void>((resolve, reject) => {
+        let settled = false;
+        const batch: Batch = {
+          left: records.length,
+          error: undefined,
+          done: (err) => {
+            if (settled) return;
+            settled = true;
+            pending.delete(batch);
+            if (err) reject(allBrokersDown(err) ? new Error(`Kafka: ${err.message}`, { cause: err }) : deliveryError(err));
+            else resolve();
+          },
+        };
+        pending.add(batch);
+        const produce = (i: number): void => {
+          for (; i < records.length; i++) {
+            const r = records[i]!;
+            const headers = Object.entries(r.headers).map(([k, v]) => ({ [k]: v }));
+            try {
+              p.produce(config.topic, null, Buffer.from(r.value), r.key, r.timestamp, batch, headers);
+            } catch (err) {
+              if ((err as RdError).code === ERR_QUEUE_FULL) {
+                setTimeout(() => produce(i), 20);
+                return;
+              }
+              // Refused before sending (too large for the client, say): this record and those not produced
+              // yet count as failed once what is in flight has reported.
+              batch.error ??= err as RdError;
+              batch.left -= records.length - i;
+              if (batch.left === 0) batch.done(batch.error);
+              return;
+            }
+          }
+        };
+        produce(0);
+      }).catch((err: Error) => {
+        // A failed delivery may leave the idempotent producer in a state only a new one clears.
+        if (!(err as { type?: string }).type) drop(p);
+        throw err;
+      });
+    },
+    async disconnect() {
+      const p = producer;
+      producer = undefined;
+      connected = false;
+      if (!p) return;
+      await new Promise<void>((resolve) => {
+        try {
+          p.disconnect(3000, () => resolve());
+        } catch {
+          resolve();
+        }
+      });
+    },
+  };
+}
