@@ -42,7 +42,9 @@ uplink:
     cleanups.push(() => g.kill());
     const admin = new Kafka({ brokers: [kafka.bootstrap], logLevel: logLevel.NOTHING }).admin();
     await admin.connect();
-    await admin.createTopics({ topics: [{ topic, numPartitions: 3 }], waitForLeaders: true });
+    // LogAppendTime: each record's Kafka timestamp is when the broker appended it (the gateway's own timestamp, the
+    // capture time, is replaced), which is what the latencies below measure.
+    await admin.createTopics({ topics: [{ topic, numPartitions: 3, configEntries: [{ name: 'message.timestamp.type', value: 'LogAppendTime' }] }], waitForLeaders: true });
     await admin.disconnect();
     await kafka.stop();
     const outageStarted = Date.now();
@@ -52,7 +54,7 @@ uplink:
     const captureRate = built.journal.records / ((Date.now() - outageStarted) / 1000);
     console.log(`backlog ${built.journal.records} records built at ${Math.round(captureRate)} records/s`);
 
-    // Watch arrivals from now on, with the broker's CreateTime (set by the producer when it sends).
+    // Watch arrivals from now on, with the broker's LogAppendTime.
     await kafka.start();
     const arrivals: Array<{ historical: boolean; capturedAt: number; sentAt: number }> = [];
     const consumer = new Kafka({ brokers: [kafka.bootstrap], logLevel: logLevel.NOTHING }).consumer({ groupId: `watch-${Date.now()}` });

@@ -21,6 +21,7 @@ interface RdProducer {
   disconnect(timeout: number, cb: (err?: RdError | null) => void): void;
   produce(topic: string, partition: number | null, value: Buffer, key: string, timestamp: number, opaque: unknown, headers: Array<Record<string, string>>): unknown;
   setPollInterval(ms: number): void;
+  getMetadata(options: { timeout?: number }, cb: (err: RdError | null) => void): void;
   on(event: 'delivery-report', fn: (err: RdError | null, report: RdReport) => void): void;
   on(event: 'event.error', fn: (err: RdError) => void): void;
 }
@@ -123,11 +124,6 @@ export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log:
   /** Batches waiting for their delivery reports, and a connect under way: failed together when Kafka goes away. */
   const pending = new Set<Batch>();
   let connecting: ((err: RdError) => void) | undefined;
-  /**
-   * When the producer connected: errors librdkafka queued before it was polled arrive with its first polls, and
-   * an "all brokers down" from the attempts before the connection must not fail the first batch.
-   */
-  let connectedAt = 0;
 
   /** A refused login or a failed TLS handshake is the config's fault: named, and logged once. */
   function problem(err: RdError): Error {
@@ -188,11 +184,22 @@ export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log:
           log.debug({ kafka: 'librdkafka', code: err.code, err: err.message }, 'librdkafka reports an error');
           // A fatal error (the idempotent producer's state is lost) ends this producer, and so does the loss of
           // every broker: the forwarder then reports the outage and retries from the journal, with a new producer.
-          const stale = connecting === undefined && Date.now() - connectedAt < 2000;
-          if (err.isFatal || (allBrokersDown(err) && !stale)) {
+          const end = () => {
             drop(created);
             connecting?.(err);
             for (const batch of [...pending]) batch.done(err);
+          };
+          if (err.isFatal) return end();
+          if (!allBrokersDown(err)) return;
+          if (connecting) return end();
+          // librdkafka reports what it queued before it was first polled with the first polls after connecting:
+          // an outage counts only once a metadata request fails too.
+          try {
+            created.getMetadata({ timeout: 2000 }, (failed) => {
+              if (failed && producer === created) end();
+            });
+          } catch {
+            end();
           }
         });
         producer = p;
@@ -213,7 +220,6 @@ export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log:
         attempt.connect({ timeout: 3_000 }, settle);
       });
       if (producer !== attempt) throw new Error('the uplink was disconnected while it connected');
-      connectedAt = Date.now();
       attempt.setPollInterval(5);
       connected = true;
       loggedProblem = undefined;
