@@ -242,6 +242,9 @@ async function daemon(file: string, what: string, start: StartPart): Promise<num
   systemd.notify({ STOPPING: 1, STATUS: `stopping the ${what}` });
   watchdog.stop();
   await part.stop();
+  // Everything is committed and closed: a handle a client library leaves open (a native Kafka client's threads)
+  // must not keep the process from ending.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 2000).unref();
   return 0;
 }
 
