@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
+import { serveModbusTcp } from './modbus-frames.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const env = (name, fallback) => Number(process.env[name] ?? fallback);
@@ -78,62 +79,33 @@ function registerMap(count) {
  * measures that timer more than the gateway. Same interface as sim-plc.mjs for what is used here.
  */
 async function startLeanPlc() {
-  const { createServer } = await import('node:net');
   const banks = { holding: new Uint16Array(0x10000), input: new Uint16Array(0x10000), coil: new Uint8Array(0x10000), discrete: new Uint8Array(0x10000) };
   const TABLE = { 1: 'coil', 2: 'discrete', 3: 'holding', 4: 'input' };
-  const sockets = new Set();
-  const answer = (req) => {
-    const fc = req[7];
+  const server = await serveModbusTcp((req) => {
+    const fc = req[0];
     const table = TABLE[fc];
-    const start = req.readUInt16BE(8);
-    const count = req.readUInt16BE(10);
+    const start = req.readUInt16BE(1);
+    const count = req.readUInt16BE(3);
     const bits = fc <= 2;
     const exception = (code) => Buffer.from([fc | 0x80, code]);
-    let pdu;
-    if (!table) pdu = exception(1);
-    else if (count < 1 || count > (bits ? 2000 : 125)) pdu = exception(3);
-    else if (start + count > 0x10000) pdu = exception(2);
-    else {
-      const bytes = bits ? Math.ceil(count / 8) : 2 * count;
-      pdu = Buffer.alloc(2 + bytes);
-      pdu[0] = fc;
-      pdu[1] = bytes;
-      const bank = banks[table];
-      if (bits) for (let i = 0; i < count; i++) pdu[2 + (i >> 3)] |= bank[start + i] << (i & 7);
-      else for (let i = 0; i < count; i++) pdu.writeUInt16BE(bank[start + i], 2 + 2 * i);
-    }
-    const head = Buffer.alloc(7);
-    req.copy(head, 0, 0, 4); // transaction id, protocol id
-    head.writeUInt16BE(pdu.length + 1, 4);
-    head[6] = req[6]; // unit id
-    return Buffer.concat([head, pdu]);
-  };
-  const server = createServer((sock) => {
-    sock.setNoDelay(true);
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
-    sock.on('error', () => undefined);
-    let buf = Buffer.alloc(0);
-    sock.on('data', (chunk) => {
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      while (buf.length >= 7 && buf.length >= 6 + buf.readUInt16BE(4)) {
-        const len = 6 + buf.readUInt16BE(4);
-        sock.write(answer(buf.subarray(0, len)));
-        buf = buf.subarray(len);
-      }
-    });
+    if (!table) return exception(1);
+    if (count < 1 || count > (bits ? 2000 : 125)) return exception(3);
+    if (start + count > 0x10000) return exception(2);
+    const bytes = bits ? Math.ceil(count / 8) : 2 * count;
+    const pdu = Buffer.alloc(2 + bytes);
+    pdu[0] = fc;
+    pdu[1] = bytes;
+    const bank = banks[table];
+    if (bits) for (let i = 0; i < count; i++) pdu[2 + (i >> 3)] |= bank[start + i] << (i & 7);
+    else for (let i = 0; i < count; i++) pdu.writeUInt16BE(bank[start + i], 2 + 2 * i);
+    return pdu;
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return {
-    port: server.address().port,
+    ...server,
     setHolding: (addr, words) => banks.holding.set(words, addr),
     setInput: (addr, words) => banks.input.set(words, addr),
     setCoil: (addr, on) => (banks.coil[addr] = on ? 1 : 0),
     getCoil: (addr) => banks.coil[addr] === 1,
-    close: () => new Promise((r) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => r());
-    }),
   };
 }
 

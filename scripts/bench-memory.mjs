@@ -10,7 +10,6 @@
 // in the middle of each phase (--heapsnapshot-signal) and prints its largest constructors (heap-summary.mjs).
 import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +17,7 @@ import { toJournalEntry } from '../dist/edge/journal-record.js';
 import { openJournal } from '../dist/uplink/journal.js';
 import { freePort, startKafka } from './bench-kafka.mjs';
 import { summarise } from './heap-summary.mjs';
+import { serveModbusTcp } from './modbus-frames.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -59,51 +59,20 @@ function unitLaunch() {
 // The PLCs: a lean Modbus TCP server (FC3) whose every holding register changes every half second, so that each
 // poll of 1,000 uint16 tags reports all 1,000 (report by exception would otherwise send nothing).
 
-async function startPlc() {
-  const sockets = new Set();
-  const answer = (req) => {
-    const fc = req[7];
-    const start = req.readUInt16BE(8);
-    const count = req.readUInt16BE(10);
-    let pdu;
-    if (fc !== 3) pdu = Buffer.from([fc | 0x80, 1]);
-    else if (count < 1 || count > 125 || start + count > 0x10000) pdu = Buffer.from([fc | 0x80, 3]);
-    else {
-      const tick = Math.floor(Date.now() / 500);
-      pdu = Buffer.alloc(2 + 2 * count);
-      pdu[0] = fc;
-      pdu[1] = 2 * count;
-      for (let i = 0; i < count; i++) pdu.writeUInt16BE((start + i + tick) & 0xffff, 2 + 2 * i);
-    }
-    const head = Buffer.alloc(7);
-    req.copy(head, 0, 0, 4);
-    head.writeUInt16BE(pdu.length + 1, 4);
-    head[6] = req[6];
-    return Buffer.concat([head, pdu]);
-  };
-  const server = createServer((sock) => {
-    sock.setNoDelay(true);
-    sockets.add(sock);
-    sock.on('close', () => sockets.delete(sock));
-    sock.on('error', () => undefined);
-    let buf = Buffer.alloc(0);
-    sock.on('data', (chunk) => {
-      buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-      while (buf.length >= 7 && buf.length >= 6 + buf.readUInt16BE(4)) {
-        const len = 6 + buf.readUInt16BE(4);
-        sock.write(answer(buf.subarray(0, len)));
-        buf = buf.subarray(len);
-      }
-    });
+function startPlc() {
+  return serveModbusTcp((req) => {
+    const fc = req[0];
+    const start = req.readUInt16BE(1);
+    const count = req.readUInt16BE(3);
+    if (fc !== 3) return Buffer.from([fc | 0x80, 1]);
+    if (count < 1 || count > 125 || start + count > 0x10000) return Buffer.from([fc | 0x80, 3]);
+    const tick = Math.floor(Date.now() / 500);
+    const pdu = Buffer.alloc(2 + 2 * count);
+    pdu[0] = fc;
+    pdu[1] = 2 * count;
+    for (let i = 0; i < count; i++) pdu.writeUInt16BE((start + i + tick) & 0xffff, 2 + 2 * i);
+    return pdu;
   });
-  await new Promise((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: server.address().port,
-    close: () => new Promise((r) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => r());
-    }),
-  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
