@@ -72,6 +72,10 @@ function expectOrderedPerPartition(records: ConsumedRecord[]) {
   for (const list of byPartition.values()) expect(list).toEqual([...list].sort((a, b) => a - b));
 }
 
+async function committed(g: GatewayProcess, timeoutMs = 10_000) {
+  await waitFor('the journal to commit what was captured', async () => (await g.status()).journal.waiting === 0, timeoutMs, 50);
+}
+
 async function drained(g: GatewayProcess, timeoutMs = 60_000) {
   // Nothing stored and nothing waiting for its commit: a polled value may still wait out the commit interval.
   await waitFor('the journal to drain', async () => {
@@ -209,6 +213,8 @@ describe.each(['kafkajs', 'librdkafka'] as const)('gateway → Kafka (client %s)
       plc.setHolding(2, [5000 + i]);
       await Promise.all([sleep(250), g.waitForTag('plc-1', 'count', 5000 + i)]);
     }
+    // "Committed": the last value shows on the status page at once, its record waits out the commit interval.
+    await committed(g);
     const before = await g.status();
     expect(before.journal.records).toBeGreaterThanOrEqual(15);
     await g.kill();

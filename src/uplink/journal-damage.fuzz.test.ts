@@ -52,7 +52,12 @@ describe('journal damage fuzz', () => {
     /** Reads everything the journal holds: registers its announcements, checks nothing came back altered. */
     const survey = (j: Journal) => {
       const held = new Map<number, string>();
-      for (const r of j.peek(0, 10_000_000)) {
+      // A read that finds an altered record sets it aside and announces it in a gap record appended behind what
+      // it read: read again to see the announcement.
+      const mismatches = j.stats().checksumMismatches;
+      let records = j.peek(0, 10_000_000);
+      if (j.stats().checksumMismatches !== mismatches) records = j.peek(0, 10_000_000);
+      for (const r of records) {
         held.set(r.seq, captured(r));
         if (r.type === 'gap') {
           const known = handedOut.get(r.seq);
