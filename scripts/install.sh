@@ -123,6 +123,13 @@ do_install() {
       say "warning: npm prune failed; the release keeps its development packages"
   fi
   chmod 0755 "$OPT.new/dist/edge/cli.js"
+  # The native Kafka client (the default uplink.kafka.client) is built at `npm ci`; without it the gateway runs
+  # its uplink on kafkajs. Said here, before a technician wonders why.
+  if (cd "$OPT.new" && node -e 'require("@confluentinc/kafka-javascript")') >/dev/null 2>&1; then
+    say "Kafka client: librdkafka $(cd "$OPT.new" && node -p 'require("@confluentinc/kafka-javascript").librdkafkaVersion' 2>/dev/null)"
+  else
+    say "warning: the native Kafka client (@confluentinc/kafka-javascript) is not built in $SRC: the uplink runs on kafkajs, and a configuration with uplink.kafka.client: librdkafka does not start. To build it: apt-get install zlib1g-dev libssl-dev libzstd-dev liblz4-dev libsasl2-dev libcurl4-openssl-dev g++ make python3, then CKJS_LINKING=dynamic npm ci in $SRC, and run this again."
+  fi
   chown -R 0:0 "$OPT.new"
   if [ -e "$OPT" ]; then mv "$OPT" "$OPT.old"; fi
   mv "$OPT.new" "$OPT"

@@ -10,7 +10,8 @@ import { applyBound, prune, startHousekeeping, type BoundSource } from '../uplin
 import { capacityHours, resolveJournalBound, type ResolvedBound } from '../uplink/journal/capacity.js';
 import { permanentKafkaError } from '../uplink/kafka-errors.js';
 import { createKafkaSink } from '../uplink/kafka-sink.js';
-import { createLibrdkafkaSink } from '../uplink/kafka/librdkafka-sink.js';
+import type { UplinkSink } from '../uplink/sink.js';
+import { createLibrdkafkaSink, loadLibrdkafka } from '../uplink/kafka/librdkafka-sink.js';
 import { brokerUrlOf, startBroker, type BrokerStats, type LocalBroker } from './broker.js';
 import { readSecret } from './secrets.js';
 import { nodeLogin } from './broker-auth.js';
@@ -84,6 +85,8 @@ export interface GatewayStatus {
     state: string; since: string | null; target: string | null; forwarded: number; deadLettered: number; lastAckAt: string | null; lastError: string | null;
     /** Records acknowledged per second over the last minute; capture-to-acknowledgement time of the last batch's newest record. */
     throughput: number; lastLatencyMs: number | null;
+    /** The Kafka client and the compression it sends; bytes sent on the wire since start, and per sample forwarded. */
+    client: string | null; compression: string | null; wireBytes: number; wireBytesPerSample: number | null;
   };
   sparkplug: ReturnType<EdgeNode['status']> & { brokerClients: number | null };
   /** The embedded broker's refusals and denials; null when the broker runs elsewhere. */
@@ -239,6 +242,20 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   };
   for (const device of config.devices) startDevice(device);
 
+  let uplinkSink: UplinkSink | undefined;
+  /** The client named, or librdkafka where it loads and kafkajs where it does not (said once). */
+  let fallbackLogged = false;
+  const kafkaClient = (named: 'kafkajs' | 'librdkafka' | undefined): 'kafkajs' | 'librdkafka' => {
+    if (named) return named;
+    try {
+      loadLibrdkafka();
+      return 'librdkafka';
+    } catch (err) {
+      if (!fallbackLogged) log.warn({ err: (err as Error).message }, 'The native Kafka client (librdkafka) is not available here; the uplink runs on kafkajs. Set uplink.kafka.client to choose.');
+      fallbackLogged = true;
+      return 'kafkajs';
+    }
+  };
   const startUplink = (c: GatewayConfig): Forwarder | undefined => {
     const kafka = c.uplink.kafka;
     if (!kafka) {
@@ -248,7 +265,9 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
       return undefined;
     }
     const clientId = `edge-gateway-${group}-${node}`;
-    const sink = kafka.client === 'librdkafka' ? createLibrdkafkaSink(kafka, clientId, log) : createKafkaSink(kafka, clientId, log);
+    const sink = kafkaClient(kafka.client) === 'librdkafka' ? createLibrdkafkaSink(kafka, clientId, log) : createKafkaSink(kafka, clientId, log);
+    log.info({ client: sink.client, compression: sink.compression, uplink: sink.target }, `Uplink through ${sink.client}, ${sink.compression === 'none' ? 'uncompressed' : `compressed with ${sink.compression}`}.`);
+    uplinkSink = sink;
     const f = new Forwarder(journal, sink, { node: `${group}/${node}`, batchSize: kafka.batch_size, replay: c.buffer.replay, replayRate: c.buffer.replay_rate, isPermanent: permanentKafkaError, onAcked: (batch) => metrics.forwarded(batch, Date.now()) }, log);
     f.start();
     return f;
@@ -267,6 +286,12 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
       maxBytes, maxBytesPercent: typeof setting === 'number' ? null : setting.percent, roomBytes: bound.room,
       samplesPerSec, bytesPerSample, capacityHours: hours, capacity: capacityText(hours, samplesPerSec),
     };
+  };
+
+  /** The running uplink's client, and its bytes on the wire per sample it forwarded (both start again at a reload). */
+  const wire = (samples: number) => {
+    const bytes = uplinkSink?.wireBytes() ?? 0;
+    return { client: uplinkSink?.client ?? null, compression: uplinkSink?.compression ?? null, wireBytes: bytes, wireBytesPerSample: samples > 0 ? bytes / samples : null };
   };
 
   const status = (): GatewayStatus => {
@@ -292,8 +317,9 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
         ...capacityOf(j.maxBytes, j.bytesPerSample, rates.samplesPerSec),
       },
       uplink: f
-        ? { state: f.state, since: iso(f.since), target: f.target, forwarded: f.forwarded, deadLettered: j.deadLetters, lastAckAt: iso(f.lastAckAt), lastError: f.lastError, throughput: rates.forwardedPerSec, lastLatencyMs: metrics.lastUplinkLatencyMs() }
-        : { state: 'disabled', since: null, target: null, forwarded: 0, deadLettered: j.deadLetters, lastAckAt: null, lastError: null, throughput: 0, lastLatencyMs: null },
+        ? { state: f.state, since: iso(f.since), target: f.target, forwarded: f.forwarded, deadLettered: j.deadLetters, lastAckAt: iso(f.lastAckAt), lastError: f.lastError, throughput: rates.forwardedPerSec, lastLatencyMs: metrics.lastUplinkLatencyMs(),
+          ...wire(f.forwardedSamples) }
+        : { state: 'disabled', since: null, target: null, forwarded: 0, deadLettered: j.deadLetters, lastAckAt: null, lastError: null, throughput: 0, lastLatencyMs: null, client: null, compression: null, wireBytes: 0, wireBytesPerSample: null },
       sparkplug: { ...edge.status(), brokerClients: broker?.clients() ?? null },
       broker: broker?.stats() ?? null,
       http: httpAccess?.stats ?? null,

@@ -96,6 +96,8 @@ export function createMetrics(readStatus: () => GatewayStatus): GatewayMetrics {
   });
   gauge('edge_gateway_uplink_up', '1 while Kafka acknowledges, else 0.', [], (g, s) => g.set(s.uplink.state === 'up' ? 1 : 0));
   counter('edge_gateway_records_forwarded_total', 'Records acknowledged by Kafka since start.', [], (s) => [[{}, s.uplink.forwarded]]);
+  counter('edge_gateway_uplink_wire_bytes_total', 'Bytes the Kafka client sent to the cluster since the uplink started: requests as on the wire, compressed, with their framing.', [], (s) => [[{}, s.uplink.wireBytes]]);
+  gauge('edge_gateway_uplink_wire_bytes_per_sample', 'Bytes on the wire to Kafka per sample (metric) forwarded since the uplink started (NaN before the first).', [], (g, s) => g.set(known(s.uplink.wireBytesPerSample)));
   gauge('edge_gateway_dead_letters', 'Records Kafka refused for good, kept in the dead_letters table.', [], (g, s) => g.set(s.uplink.deadLettered));
   gauge('edge_gateway_device_up', '1 while the device answers, else 0.', ['device'], (g, s) => {
     for (const d of s.devices) g.set({ device: d.name }, d.state === 'up' ? 1 : 0);

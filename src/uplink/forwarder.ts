@@ -10,6 +10,8 @@ export interface ForwarderStatus {
   target: string;
   since: number;
   forwarded: number;
+  /** Samples (metrics) the forwarded records carried. */
+  forwardedSamples: number;
   batches: number;
   lastAckAt: number | null;
   lastError: string | null;
@@ -39,6 +41,15 @@ export interface ForwarderOptions {
   onAcked?(batch: readonly JournalRecord[]): void;
 }
 
+type Outcome = { ok: true } | { ok: false; err: Error };
+const WOKEN = Symbol('woken');
+
+interface InFlight {
+  batch: JournalRecord[];
+  startedAt: number;
+  outcome: Promise<Outcome>;
+}
+
 export function toOutRecord(node: string, r: JournalRecord): OutRecord {
   return {
     key: r.key,
@@ -64,6 +75,8 @@ export class Forwarder {
   private probeSize: number | undefined;
   private tokens = 0;
   private tokensAt = Date.now();
+  /** Where the batches in flight end, per stream: the next batch starts behind them. */
+  private cursor = { all: 0, live: 0, backlog: 0 };
   private readonly minBackoffMs: number;
   private readonly maxBackoffMs: number;
 
@@ -76,7 +89,7 @@ export class Forwarder {
     this.minBackoffMs = options.minBackoffMs ?? 250;
     this.maxBackoffMs = options.maxBackoffMs ?? 15_000;
     this.backoffMs = this.minBackoffMs;
-    this.status = { state: 'stopped', target: sink.target, since: Date.now(), forwarded: 0, batches: 0, lastAckAt: null, lastError: null, failures: 0, deadLettered: 0 };
+    this.status = { state: 'stopped', target: sink.target, since: Date.now(), forwarded: 0, forwardedSamples: 0, batches: 0, lastAckAt: null, lastError: null, failures: 0, deadLettered: 0 };
   }
 
   start(): void {
@@ -113,43 +126,92 @@ export class Forwarder {
   }
 
   private async run(): Promise<void> {
-    while (this.running) {
-      let batch: JournalRecord[];
-      try {
-        batch = this.nextBatch();
-      } catch (err) {
-        // Reading the journal failed (it writes when it sets a damaged record aside: a full disk): try again later.
-        this.log.warn({ err: (err as Error).message }, 'The forwarder could not read the journal; retrying.');
-        await this.idle(this.nextBackoff(), false);
+    const inFlight: InFlight[] = [];
+    while (this.running || inFlight.length > 0) {
+      // Fill the pipeline: several batches only while the uplink is up and no refused record is being isolated.
+      const depth = this.status.state === 'up' && this.probeSize === undefined ? Math.max(1, this.sink.maxInFlight) : 1;
+      if (inFlight.length === 0) this.cursor = { all: 0, live: 0, backlog: 0 };
+      let readFailed = false;
+      while (this.running && inFlight.length < depth) {
+        let batch: JournalRecord[];
+        try {
+          batch = this.nextBatch();
+        } catch (err) {
+          // Reading the journal failed (it writes when it sets a damaged record aside: a full disk): try again later.
+          this.log.warn({ err: (err as Error).message }, 'The forwarder could not read the journal; retrying.');
+          readFailed = true;
+          break;
+        }
+        if (batch.length === 0) break;
+        inFlight.push(this.dispatch(batch));
+      }
+      if (inFlight.length === 0) {
+        if (!this.running) break;
+        await this.idle(readFailed ? this.nextBackoff() : (this.waitForTokensMs() ?? 1000), !readFailed);
         continue;
       }
-      if (batch.length === 0) {
-        await this.idle(this.waitForTokensMs() ?? 1000, true);
+      const oldest = inFlight[0]!;
+      // Room in the pipeline: new records need not wait for the oldest batch's acknowledgement.
+      const settled = this.running && inFlight.length < depth && !readFailed ? await this.untilAppendOr(oldest.outcome) : await oldest.outcome;
+      if (settled === WOKEN) continue;
+      inFlight.shift();
+      if (settled.ok) {
+        this.acknowledged(oldest.batch);
         continue;
       }
-      const attemptStartedAt = Date.now();
+      // The first failure ends the pipeline: the batches behind it are not acknowledged, even those Kafka took
+      // (they are sent again: at-least-once), so that the journal lets go of records strictly in order.
+      await Promise.all(inFlight.map((f) => f.outcome));
+      inFlight.length = 0;
+      const err = settled.err;
+      const permanent = this.options.isPermanent?.(err);
+      if (permanent) {
+        this.setAside(oldest.batch, permanent, err);
+        continue;
+      }
+      this.failed(err, oldest.startedAt);
+      await this.idle(this.nextBackoff(), false);
+    }
+  }
+
+  /** Hands a batch to the sink; its outcome never rejects. */
+  private dispatch(batch: JournalRecord[]): InFlight {
+    const startedAt = Date.now();
+    const outcome = (async (): Promise<Outcome> => {
       try {
         await this.sink.connect();
         await this.sink.send(batch.map((r) => toOutRecord(this.options.node, r)));
-        this.journal.ack(batch[0]!.seq, batch[batch.length - 1]!.seq);
-        this.status.forwarded += batch.length;
-        this.status.batches += 1;
-        this.status.lastAckAt = Date.now();
-        this.options.onAcked?.(batch);
-        this.backoffMs = this.minBackoffMs;
-        this.failingSince = undefined;
-        this.probeSize = undefined;
-        if (this.status.state !== 'up') this.recovered();
+        return { ok: true };
       } catch (err) {
-        const permanent = this.options.isPermanent?.(err);
-        if (permanent) {
-          this.setAside(batch, permanent, err as Error);
-          continue;
-        }
-        this.failed(err as Error, attemptStartedAt);
-        await this.idle(this.nextBackoff(), false);
+        return { ok: false, err: err as Error };
       }
-    }
+    })();
+    return { batch, startedAt, outcome };
+  }
+
+  private acknowledged(batch: JournalRecord[]): void {
+    this.journal.ack(batch[0]!.seq, batch[batch.length - 1]!.seq);
+    this.status.forwarded += batch.length;
+    for (const r of batch) this.status.forwardedSamples += r.samples ?? 1;
+    this.status.batches += 1;
+    this.status.lastAckAt = Date.now();
+    this.options.onAcked?.(batch);
+    this.backoffMs = this.minBackoffMs;
+    this.failingSince = undefined;
+    this.probeSize = undefined;
+    if (this.status.state !== 'up') this.recovered();
+  }
+
+  /** The outcome, or WOKEN when records were appended (or the forwarder stopped) first. */
+  private untilAppendOr(outcome: Promise<Outcome>): Promise<Outcome | typeof WOKEN> {
+    return new Promise((resolve) => {
+      const done = (v: Outcome | typeof WOKEN) => {
+        this.wake = this.wakeOnAppend = undefined;
+        resolve(v);
+      };
+      this.wake = this.wakeOnAppend = () => done(WOKEN);
+      outcome.then(done, () => undefined);
+    });
   }
 
   /**
@@ -158,21 +220,30 @@ export class Forwarder {
    */
   private nextBatch(): JournalRecord[] {
     const size = this.probeSize ?? this.options.batchSize;
-    if (this.options.replay === 'in_order' || this.status.state !== 'up') return this.journal.peek(0, size);
+    const c = this.cursor;
+    const after = (batch: JournalRecord[]) => batch[batch.length - 1]?.seq;
+    if (this.options.replay === 'in_order' || this.status.state !== 'up') {
+      const batch = this.journal.peek(c.all, size);
+      c.all = after(batch) ?? c.all;
+      return batch;
+    }
     const boundary = this.journal.backlogUpTo();
-    const live = this.journal.peek(boundary, size);
+    const live = this.journal.peek(Math.max(boundary, c.live), size);
     const allowance = Math.min(size, this.takeTokens());
     if (live.length > 0 && (this.lastWasBacklog || allowance < 1)) {
       this.lastWasBacklog = false;
+      c.live = after(live)!;
       return live;
     }
-    const backlog = allowance >= 1 ? this.journal.peek(0, allowance, boundary) : [];
+    const backlog = allowance >= 1 && c.backlog < boundary ? this.journal.peek(c.backlog, allowance, boundary) : [];
     if (backlog.length > 0) {
       this.tokens -= backlog.length;
       this.lastWasBacklog = true;
+      c.backlog = after(backlog)!;
       return backlog;
     }
     this.lastWasBacklog = false;
+    c.live = after(live) ?? c.live;
     return live;
   }
 

@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import { CompressionTypes, Kafka, logLevel, Partitioners, type Producer, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Producer, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from '../edge/config/schema.js';
 import { readSecret } from '../edge/secrets.js';
+import { kafkajsDefaultCompression } from './kafka/compressions.js';
+import { kafkajsCompression } from './kafka/kafkajs-codecs.js';
+import { oidcTokenProvider } from './kafka/oidc.js';
+import { refusedLogin, warnInsecure } from './kafka-errors.js';
 import type { OutRecord, UplinkSink } from './sink.js';
 
 /**
@@ -12,12 +16,7 @@ import type { OutRecord, UplinkSink } from './sink.js';
  */
 export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logger): UplinkSink {
   const requestTimeout = 15000;
-  if (config.sasl?.mechanism === 'plain' && !config.tls) {
-    log.warn({ uplink: config.brokers.join(',') }, 'uplink.kafka.sasl: PLAIN without uplink.kafka.tls sends the password in clear text over the network.');
-  }
-  if (config.tls && !config.tls.reject_unauthorized) {
-    log.warn('uplink.kafka.tls.reject_unauthorized is false: any server can pose as the Kafka cluster.');
-  }
+  warnInsecure(config, log);
   /**
    * A client per producer: the TLS files and the SASL password are read afresh whenever the connection is built
    * again, so a fixed password file or a renewed certificate is taken up at the next retry, without a restart.
@@ -37,8 +36,11 @@ export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logg
         log.debug({ kafkajs: namespace, level: label, ...rest }, message);
       },
     });
+  const compressionName = config.compression ?? kafkajsDefaultCompression();
+  const compression = kafkajsCompression(compressionName);
   let producer: Producer | undefined;
   let connected = false;
+  let wireBytes = 0;
   /** The last configuration error logged, so that a retry loop logs it once, not once per attempt. */
   let loggedProblem: string | undefined;
 
@@ -87,6 +89,12 @@ export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logg
 
   return {
     target: `${config.brokers.join(',')}/${config.topic}`,
+    client: 'kafkajs',
+    compression: compressionName,
+    // One batch at a time: kafkajs's producer is not idempotent here, and a second batch could overtake a retried
+    // one and break per-partition order.
+    maxInFlight: 1,
+    wireBytes: () => wireBytes,
     async connect() {
       if (connected && producer) return;
       if (!producer) {
@@ -101,6 +109,9 @@ export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logg
           allowAutoTopicCreation: true,
           // No delivery timeout discards data here: a failed send is retried by the forwarder, forever.
           retry: { retries: 4, initialRetryTime: 200, maxRetryTime: 2000 },
+        });
+        p.on(p.events.REQUEST, (e) => {
+          wireBytes += e.payload.size;
         });
         p.on(p.events.DISCONNECT, () => {
           if (producer === p) connected = false;
@@ -125,7 +136,7 @@ export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logg
         p.send({
           topic: config.topic,
           acks: -1,
-          compression: config.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None,
+          compression,
           messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: String(r.timestamp) })),
         }),
       );
@@ -162,7 +173,8 @@ function tlsOptions(config: KafkaConfig): ConnectionOptions | undefined {
 function saslOptions(config: KafkaConfig): SASLOptions | undefined {
   const sasl = config.sasl;
   if (!sasl) return undefined;
-  return { mechanism: sasl.mechanism, username: sasl.username, password: readSecret(sasl, 'uplink.kafka.sasl') } as SASLOptions;
+  if (sasl.mechanism === 'oauthbearer') return { mechanism: 'oauthbearer', oauthBearerProvider: oidcTokenProvider(sasl) };
+  return { mechanism: sasl.mechanism, username: sasl.username!, password: readSecret(sasl, 'uplink.kafka.sasl') } as SASLOptions;
 }
 
 const TLS_FAILURE = /certificate|self[- ]signed|SSL|TLS|handshake|unable to verify|altnames|ERR_TLS/i;
@@ -174,7 +186,7 @@ function explain(err: Error, config: KafkaConfig): Error {
   for (let e: unknown = err; e instanceof Error && chain.length < 5; e = (e as { cause?: unknown; originalError?: unknown }).cause ?? (e as { originalError?: unknown }).originalError) chain.push(e);
   const auth = chain.find((e) => e.name === 'KafkaJSSASLAuthenticationError' || /SASL .*authentication failed|Authentication failed/i.test(e.message));
   if (auth && config.sasl) {
-    return new Error(`uplink.kafka.sasl: Kafka refused the login of "${config.sasl.username}" (${config.sasl.mechanism.toUpperCase()}): ${auth.message}. Check the user, the password in ${config.sasl.password_file !== undefined ? 'password_file' : 'password_env'}, and the mechanism the listener enables.`, { cause: err });
+    return new Error(refusedLogin(config.sasl, auth.message), { cause: err });
   }
   const tlsFailure = chain.find((e) => TLS_FAILURE.test(e.message) || /^ERR_TLS|CERT|^UNABLE_TO/.test(String((e as NodeJS.ErrnoException).code ?? '')));
   if (tlsFailure && config.tls) {

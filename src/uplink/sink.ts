@@ -1,4 +1,5 @@
-// The one interface the forwarder sees of the cloud. kafkajs lives behind it, in kafka-sink.ts only.
+// The one interface the forwarder sees of the cloud. The Kafka clients live behind it: kafkajs in kafka-sink.ts,
+// librdkafka in kafka/librdkafka-sink.ts.
 
 export interface OutRecord {
   key: string;
@@ -16,4 +17,14 @@ export interface UplinkSink {
   disconnect(): Promise<void>;
   /** Where it points, for logs and the status page (never credentials). */
   readonly target: string;
+  /** The client library behind it, and the compression it sends. */
+  readonly client: 'kafkajs' | 'librdkafka';
+  readonly compression: string;
+  /** Bytes sent to the cluster since start: requests as they go on the wire, compressed, with their framing. */
+  wireBytes(): number;
+  /**
+   * Batches the forwarder may have in flight at once. More than one only where the client keeps order across
+   * them (the idempotent producer numbers every record per partition).
+   */
+  readonly maxInFlight: number;
 }

@@ -43,6 +43,11 @@ export interface KafkaSecurityOptions {
   users?: Array<{ name: string; password: string }>;
   /** Server certificate and CA from makeTestCerts. Adds an SSL listener that requires a client certificate. */
   certs?: TestCerts;
+  /**
+   * OAUTHBEARER on the SASL_PLAINTEXT listener (added if `users` did not): tokens are JWTs checked against the
+   * keys at `jwksUrl` (Kafka's own validator), with `audience` when given.
+   */
+  oauth?: { jwksUrl: string; audience?: string };
 }
 
 export interface ConsumedRecord {
@@ -227,7 +232,16 @@ function securityProperties(extra: ExtraListener[], security: KafkaSecurityOptio
   const lines: string[] = [];
   const users = security.users ?? [];
   if (extra.some((l) => l.name.startsWith('SASL'))) {
-    lines.push('sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512');
+    lines.push(`sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512${security.oauth ? ',OAUTHBEARER' : ''}`);
+    if (security.oauth) {
+      for (const l of extra.filter((x) => x.name.startsWith('SASL'))) {
+        const prefix = `listener.name.${l.name.toLowerCase()}.oauthbearer`;
+        lines.push(`${prefix}.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;`);
+        lines.push(`${prefix}.sasl.server.callback.handler.class=org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler`);
+      }
+      lines.push(`sasl.oauthbearer.jwks.endpoint.url=${security.oauth.jwksUrl}`);
+      if (security.oauth.audience) lines.push(`sasl.oauthbearer.expected.audience=${security.oauth.audience}`);
+    }
     const quote = (v: string) => `"${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
     const plainUsers = users.map((u) => `user_${u.name}=${quote(u.password)}`).join(' ');
     for (const l of extra.filter((x) => x.name.startsWith('SASL'))) {
@@ -372,7 +386,7 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaBro
     taken.add(p);
     return p;
   };
-  if (security.users?.length) extra.push({ name: 'SASL_PLAINTEXT', port: await newPort() });
+  if (security.users?.length || security.oauth) extra.push({ name: 'SASL_PLAINTEXT', port: await newPort() });
   if (security.certs) extra.push({ name: 'SSL', port: await newPort() });
   if (security.certs && security.users?.length) extra.push({ name: 'SASL_SSL', port: await newPort() });
   await writeFile(
@@ -388,7 +402,9 @@ export async function startKafka(opts: StartKafkaOptions = {}): Promise<KafkaBro
     ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((m) => ['--add-scram', `${m}=[name=${u.name},password=${u.password}]`]),
   );
 
-  const jvmCommon = ['-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${log4jConfig}`, '-cp', classpath];
+  // Kafka fetches keys only from URLs it is told to trust.
+  const oauthUrls = security.oauth ? [`-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls=${security.oauth.jwksUrl}`] : [];
+  const jvmCommon = ['-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${log4jConfig}`, ...oauthUrls, '-cp', classpath];
   const formatCode = await runToCompletion(
     java,
     ['-Xmx256m', ...jvmCommon, 'kafka.tools.StorageTool', 'format', '-t', randomClusterId(), '-c', propsFile, ...scram],

@@ -8,6 +8,7 @@ import { parseRegisterNumber } from '../../drivers/modbus/register-notation.js';
 import { mqttJsonDeviceSchema } from '../../drivers/mqtt-json/config.js';
 import { deviceTagModelKeys, tagModelKeys } from './tag-model-schema.js';
 import { hostPort } from './host-port.js';
+import { kafkajsCompressions } from '../../uplink/kafka/compressions.js';
 import { brokerSecurityKeys, brokerSecurityProblems, deviceLoginProblems, httpSecurityKeys, httpSecurityProblems, kafkaSecurityKeys, nodeUserProblems } from './security.js';
 
 // Sparkplug ids end up in MQTT topics: [tck-id-topic-structure-namespace-valid-group-id]
@@ -219,15 +220,18 @@ export const configSchema = z
             topic: z.string().min(1).default('iot.telemetry.raw'),
             client_id: z.string().min(1).optional(),
             batch_size: z.number().int().min(1).max(100_000).default(1000),
-            // The client behind the uplink: kafkajs (pure JavaScript) or librdkafka (native, built at install).
-            client: z.enum(['kafkajs', 'librdkafka']).default('kafkajs'),
-            // Compression on the wire: librdkafka sends zstd unless told otherwise; kafkajs sends none or gzip.
+            // The client behind the uplink: librdkafka (native, built at install; the default where it loads) or
+            // kafkajs (pure JavaScript). Absent: librdkafka, or kafkajs where the native client is not installed.
+            client: z.enum(['kafkajs', 'librdkafka']).optional(),
+            // Compression on the wire: zstd unless told otherwise (client kafkajs: zstd where Node.js has it, else gzip).
             compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).optional(),
             ...kafkaSecurityKeys,
           })
           .superRefine((kafka, ctx) => {
-            if (kafka.client === 'kafkajs' && kafka.compression !== undefined && !['none', 'gzip'].includes(kafka.compression)) {
-              ctx.addIssue({ code: 'custom', path: ['compression'], message: `${kafka.compression} needs client: librdkafka; client kafkajs sends none or gzip` });
+            if (kafka.client !== 'kafkajs' || kafka.compression === undefined) return;
+            if (!kafkajsCompressions().includes(kafka.compression)) {
+              const why = kafka.compression === 'zstd' ? `zstd with client kafkajs needs Node.js 22.15 or later (this is ${process.version})` : `${kafka.compression} needs client: librdkafka`;
+              ctx.addIssue({ code: 'custom', path: ['compression'], message: `${why}; client kafkajs sends ${kafkajsCompressions().join(', ')}` });
             }
           })
           .optional(),

@@ -266,17 +266,39 @@ const kafkaTls = z
     }
   });
 
-export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+export const SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512', 'oauthbearer'] as const;
+
+const OAUTH_KEYS = ['token_endpoint', 'client_id', 'scope', 'extensions'] as const;
 
 const kafkaSasl = z
   .strictObject({
     mechanism: z.enum(SASL_MECHANISMS),
-    username: z.string().min(1),
+    // PLAIN and SCRAM: the Kafka user; its password from password_file or password_env.
+    username: z.string().min(1).optional(),
+    // OAUTHBEARER (OIDC client credentials, as managed Kafka services use it): the identity provider's token
+    // endpoint, this gateway's client id there, and its client secret from password_file or password_env.
+    token_endpoint: z.url({ protocol: /^https?$/ }).optional(),
+    client_id: z.string().min(1).optional(),
+    // The scope to ask for, and SASL extensions some services want (Confluent Cloud: logicalCluster, identityPoolId).
+    scope: z.string().min(1).optional(),
+    extensions: z.record(z.string().regex(/^[A-Za-z]+$/, 'an extension name is letters only'), z.string().min(1)).optional(),
     ...secretKeys,
   })
   .superRefine((sasl, ctx) => {
     const given = [sasl.password_file, sasl.password_env].filter((v) => v !== undefined).length;
-    if (given !== 1) ctx.addIssue({ code: 'custom', message: `give exactly one of password_file, password_env (${given} given); the password itself never goes in this file` });
+    const secret = sasl.mechanism === 'oauthbearer' ? 'the client secret' : 'the password';
+    if (given !== 1) ctx.addIssue({ code: 'custom', message: `give exactly one of password_file, password_env (${given} given): ${secret} itself never goes in this file` });
+    if (sasl.mechanism === 'oauthbearer') {
+      if (sasl.username !== undefined) ctx.addIssue({ code: 'custom', path: ['username'], message: 'oauthbearer logs in with client_id and a token from token_endpoint, not a username' });
+      for (const key of ['token_endpoint', 'client_id'] as const) {
+        if (sasl[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `mechanism oauthbearer needs ${key}` });
+      }
+    } else {
+      if (sasl.username === undefined) ctx.addIssue({ code: 'custom', path: ['username'], message: `mechanism ${sasl.mechanism} needs username` });
+      for (const key of OAUTH_KEYS) {
+        if (sasl[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: `${key} is for mechanism oauthbearer only` });
+      }
+    }
   });
 
 export const kafkaSecurityKeys = {

@@ -137,6 +137,8 @@ export const SCRIPT = String.raw`
     fill(byId('uplink-rate'), [document.createTextNode(rate(u.throughput)), el('span', { cls: 'unit', text: 'records/s forwarded' })]);
     kv(byId('uplink-kv'), [
       ['target', u.target || 'no uplink configured'],
+      u.client ? ['client', u.client + ', ' + (u.compression === 'none' ? 'uncompressed' : u.compression)] : null,
+      u.wireBytesPerSample === null || u.wireBytesPerSample === undefined ? null : ['on the wire', u.wireBytesPerSample.toFixed(1) + ' B per sample, ' + int(u.wireBytes) + ' B since start'],
       ['state since', u.since ? ago(u.since) : '–'],
       ['forwarded', int(u.forwarded) + ' since start'],
       ['last ack', ago(u.lastAckAt)],

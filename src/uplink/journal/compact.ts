@@ -144,7 +144,7 @@ function renderNumber(v: number): string {
  * The Kafka value of a compact record, saying `"historical":true` when `historical` (a record held back by an
  * outage: written so at once, not copied again with the flag replaced); throws DecodeError for bytes that are not one.
  */
-export function renderCompact(data: Buffer, type: RecordType, capturedAt: number, dict: Dictionary, historical = false): { key: string; value: string } {
+export function renderCompact(data: Buffer, type: RecordType, capturedAt: number, dict: Dictionary, historical = false): { key: string; value: string; samples: number } {
   const r = new ByteReader(data);
   const source = dict.get(r.varint());
   if (source?.kind !== 's') throw new DecodeError('unknown source');
@@ -176,5 +176,5 @@ export function renderCompact(data: Buffer, type: RecordType, capturedAt: number
     out += `${metric.pre}${timestamp + own}${metric.mid}${value === undefined ? '' : `,"value":${value}`}${QUALITY_TAIL[quality]}`;
   }
   if (!r.done) throw new DecodeError('bytes after the last metric');
-  return { key: source.key, value: `${out}]}` };
+  return { key: source.key, value: `${out}]}`, samples: count };
 }

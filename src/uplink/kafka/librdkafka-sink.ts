@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from '../../edge/config/schema.js';
 import { readSecret } from '../../edge/secrets.js';
+import { refusedLogin, warnInsecure } from '../kafka-errors.js';
 import type { OutRecord, UplinkSink } from '../sink.js';
 
 /** What this file uses of the native client. */
@@ -24,6 +25,8 @@ interface RdProducer {
   getMetadata(options: { timeout?: number }, cb: (err: RdError | null) => void): void;
   on(event: 'delivery-report', fn: (err: RdError | null, report: RdReport) => void): void;
   on(event: 'event.error', fn: (err: RdError) => void): void;
+  on(event: 'event.stats', fn: (stats: { message: string }) => void): void;
+  on(event: 'event.log', fn: (line: { severity: number; fac: string; message: string }) => void): void;
 }
 interface RdModule {
   Producer: new (conf: Record<string, unknown>) => RdProducer;
@@ -53,7 +56,7 @@ const ERR_QUEUE_FULL = -184;
 const ERR_ALL_BROKERS_DOWN = -187;
 const allBrokersDown = (err: RdError) => err.code === ERR_ALL_BROKERS_DOWN || /all broker connections are down/i.test(err.message);
 
-const MECHANISMS = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512' } as const;
+const MECHANISMS = { plain: 'PLAIN', 'scram-sha-256': 'SCRAM-SHA-256', 'scram-sha-512': 'SCRAM-SHA-512', oauthbearer: 'OAUTHBEARER' } as const;
 
 let loaded: RdModule | undefined;
 
@@ -91,12 +94,26 @@ export function librdkafkaConfig(config: KafkaConfig, clientId: string): Record<
     'socket.connection.setup.timeout.ms': 5_000,
     'allow.auto.create.topics': true,
     dr_cb: true,
-    log_level: 0,
+    // Warnings and worse, as events (to the debug log): a token the identity provider refused is only logged.
+    log_level: 4,
+    event_cb: true,
+    // Bytes on the wire, for /metrics: librdkafka counts what it sent to each broker.
+    'statistics.interval.ms': 1000,
   };
   if (sasl) {
     conf['sasl.mechanisms'] = MECHANISMS[sasl.mechanism];
-    conf['sasl.username'] = sasl.username;
-    conf['sasl.password'] = readSecret(sasl, 'uplink.kafka.sasl');
+    if (sasl.mechanism === 'oauthbearer') {
+      // librdkafka fetches and renews the token itself (client credentials grant).
+      conf['sasl.oauthbearer.method'] = 'oidc';
+      conf['sasl.oauthbearer.token.endpoint.url'] = sasl.token_endpoint;
+      conf['sasl.oauthbearer.client.id'] = sasl.client_id;
+      conf['sasl.oauthbearer.client.secret'] = readSecret(sasl, 'uplink.kafka.sasl');
+      if (sasl.scope) conf['sasl.oauthbearer.scope'] = sasl.scope;
+      if (sasl.extensions) conf['sasl.oauthbearer.extensions'] = Object.entries(sasl.extensions).map(([k, v]) => `${k}=${v}`).join(',');
+    } else {
+      conf['sasl.username'] = sasl.username;
+      conf['sasl.password'] = readSecret(sasl, 'uplink.kafka.sasl');
+    }
   }
   conf['security.protocol'] = tls ? (sasl ? 'sasl_ssl' : 'ssl') : sasl ? 'sasl_plaintext' : 'plaintext';
   if (tls) {
@@ -110,6 +127,8 @@ export function librdkafkaConfig(config: KafkaConfig, clientId: string): Record<
 }
 
 interface Batch {
+  /** The producer it was handed to: a batch outlives no producer. */
+  producer: RdProducer;
   left: number;
   error: RdError | undefined;
   done(err?: RdError): void;
@@ -117,10 +136,17 @@ interface Batch {
 
 export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log: Logger): UplinkSink {
   const rd = loadLibrdkafka();
+  warnInsecure(config, log);
   if (config.tls?.servername) log.warn('uplink.kafka.tls.servername is not used by client librdkafka: the certificate is checked against the broker\'s host name.');
   let producer: RdProducer | undefined;
   let connected = false;
   let loggedProblem: string | undefined;
+  /** What librdkafka last said of a token it could not get (it only logs that), until a connect succeeds. */
+  let tokenRefused: string | undefined;
+  /** Bytes sent by producers thrown away, and by the current one as its last statistics said. */
+  let wireBytesBefore = 0;
+  let wireBytesNow = 0;
+  const sentBy = new WeakMap<RdProducer, number>();
   /** Batches waiting for their delivery reports, and a connect under way: failed together when Kafka goes away. */
   const pending = new Set<Batch>();
   let connecting: ((err: RdError) => void) | undefined;
@@ -128,8 +154,10 @@ export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log:
   /** A refused login or a failed TLS handshake is the config's fault: named, and logged once. */
   function problem(err: RdError): Error {
     let explained: Error = err;
-    if (err.code === ERR_AUTHENTICATION && config.sasl) {
-      explained = new Error(`uplink.kafka.sasl: Kafka refused the login of "${config.sasl.username}" (${config.sasl.mechanism.toUpperCase()}): ${err.message}. Check the user, the password in ${config.sasl.password_file !== undefined ? 'password_file' : 'password_env'}, and the mechanism the listener enables.`, { cause: err });
+    if (tokenRefused && config.sasl?.mechanism === 'oauthbearer') {
+      explained = new Error(`uplink.kafka.sasl: no token from the identity provider for client "${config.sasl.client_id}": ${tokenRefused}. Check token_endpoint, client_id, scope and the client secret in ${config.sasl.password_file !== undefined ? 'password_file' : 'password_env'}.`, { cause: err });
+    } else if (err.code === ERR_AUTHENTICATION && config.sasl) {
+      explained = new Error(refusedLogin(config.sasl, err.message), { cause: err });
     } else if (err.code === ERR_SSL && config.tls) {
       explained = new Error(`uplink.kafka.tls: the TLS connection to Kafka failed: ${err.message}. Check ca_file, cert_file/key_file and the brokers' certificate names.`, { cause: err });
     }
@@ -142,6 +170,12 @@ export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log:
 
   /** Throws the producer away: the next connect starts over with fresh connections. */
   function drop(p: RdProducer): void {
+    abandon(p, 'the Kafka producer was restarted after a failed delivery');
+    if (sentBy.has(p)) {
+      wireBytesBefore += sentBy.get(p)!;
+      sentBy.delete(p);
+      if (producer === p) wireBytesNow = 0;
+    }
     if (producer === p) {
       producer = undefined;
       connected = false;
@@ -153,6 +187,14 @@ export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log:
     }
   }
 
+  /**
+   * Fails the batches still waiting on a producer that is being thrown away: their reports may never come. (What
+   * it still delivers while closing arrives twice: at-least-once.)
+   */
+  function abandon(p: RdProducer, why: string): void {
+    for (const batch of [...pending]) if (batch.producer === p) batch.done(Object.assign(new Error(why), { code: -1 }) as RdError);
+  }
+
   /** The error of a failed delivery, with the protocol error's name where the forwarder must not retry it. */
   function deliveryError(err: RdError): Error {
     const type = PERMANENT_CODES[err.code];
@@ -161,6 +203,11 @@ export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log:
 
   return {
     target: `${config.brokers.join(',')}/${config.topic}`,
+    client: 'librdkafka',
+    compression: config.compression ?? 'zstd',
+    // Idempotent: the broker takes each partition's records in the order they were numbered, whatever the batch.
+    maxInFlight: 4,
+    wireBytes: () => wireBytesBefore + wireBytesNow,
     async connect() {
       if (connected && producer) return;
       let p = producer;
@@ -180,16 +227,35 @@ export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log:
           if (batch.left === 0) batch.done(batch.error);
         });
         const created = p;
+        sentBy.set(created, 0);
+        created.on('event.log', ({ fac, message }) => {
+          log.debug({ kafka: 'librdkafka', fac }, message);
+          if (fac === 'OIDC' || /OAUTHBEARER token/i.test(message)) tokenRefused = message.replace(/^\[thrd:[^\]]*\]: /, '').slice(0, 300);
+        });
+        created.on('event.stats', ({ message }) => {
+          if (!sentBy.has(created)) return;
+          try {
+            const brokers = (JSON.parse(message) as { brokers?: Record<string, { txbytes?: number }> }).brokers ?? {};
+            const sent = Object.values(brokers).reduce((n, b) => n + (b.txbytes ?? 0), 0);
+            sentBy.set(created, sent);
+            if (producer === created) wireBytesNow = sent;
+          } catch {
+            // statistics are for /metrics only
+          }
+        });
         created.on('event.error', (err) => {
           log.debug({ kafka: 'librdkafka', code: err.code, err: err.message }, 'librdkafka reports an error');
           // A fatal error (the idempotent producer's state is lost) ends this producer, and so does the loss of
           // every broker: the forwarder then reports the outage and retries from the journal, with a new producer.
           const end = () => {
+            for (const batch of [...pending]) if (batch.producer === created) batch.done(err);
             drop(created);
             connecting?.(err);
-            for (const batch of [...pending]) batch.done(err);
           };
           if (err.isFatal) return end();
+          // A refused login (or a token the identity provider would not give) ends a connect under way at once,
+          // with the error that names the key to fix, instead of its timeout.
+          if (err.code === ERR_AUTHENTICATION && connecting) return end();
           if (!allBrokersDown(err)) return;
           if (connecting) return end();
           // librdkafka reports what it queued before it was first polled with the first polls after connecting:
@@ -223,6 +289,7 @@ export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log:
       attempt.setPollInterval(5);
       connected = true;
       loggedProblem = undefined;
+      tokenRefused = undefined;
     },
     async send(records: readonly OutRecord[]) {
       const p = producer;
@@ -231,6 +298,7 @@ export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log:
       await new Promise<void>((resolve, reject) => {
         let settled = false;
         const batch: Batch = {
+          producer: p,
           left: records.length,
           error: undefined,
           done: (err) => {
@@ -274,6 +342,10 @@ export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log:
       producer = undefined;
       connected = false;
       if (!p) return;
+      abandon(p, 'the uplink was stopped');
+      wireBytesBefore += sentBy.get(p) ?? 0;
+      sentBy.delete(p);
+      wireBytesNow = 0;
       await new Promise<void>((resolve) => {
         try {
           p.disconnect(3000, () => resolve());
