@@ -261,7 +261,7 @@ const pad = (s, n) => String(s).padEnd(n);
 console.log(`\n${pad('drain of the backlog', 30)}${pad('records/s', 11)}${pad('× kcat', 8)}${pad('24 h, min', 11)}notes`);
 for (const [a, b, c, d, e] of rows) console.log(`${pad(a, 30)}${pad(b, 11)}${pad(c, 8)}${pad(d, 11)}${e}`);
 mkdirSync(join(root, 'bench-results'), { recursive: true });
-const out = join(root, 'bench-results', 'uplink.json');
+const out = process.env.BENCH_UPLINK_OUT ?? join(root, 'bench-results', 'uplink.json');
 writeFileSync(out, JSON.stringify({ when: new Date().toISOString(), records: RECORDS, metricsPerRecord: METRICS, batchSize: BATCH, rounds: ROUNDS, liveSamplesPerSec: (LIVE_DEVICES * METRICS * 1000) / LIVE_EVERY_MS, ...results }, null, 2));
 console.log(`\n${RECORDS} records of ${METRICS} metrics; medians of ${ROUNDS} rounds (kafkajs: 1); "24 h" is 8.64 M records at that rate; JSON in ${out}`);
 process.exit(0);

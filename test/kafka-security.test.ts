@@ -6,21 +6,18 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-// @ts-expect-error plain JavaScript simulator, no types
-import { startSimulatedPlc } from '../scripts/sim-plc.mjs';
 import { makeTestCerts, type TestCerts } from './helpers/certs.js';
-import { GatewayProcess } from './helpers/gateway.js';
+import { countingSites } from './helpers/counting-site.js';
+import type { GatewayProcess } from './helpers/gateway.js';
 import { consumeAll, startKafka, type ConsumedRecord, type KafkaBroker } from './helpers/kafka.js';
-import { freePort, sleep, waitFor } from './helpers/net.js';
+import { sleep, waitFor } from './helpers/net.js';
 
 const PASSWORD = 'gw-Kafka-Secret-2b7e';
 const WRONG = 'not-the-Kafka-Password';
 let kafka: KafkaBroker;
 let certs: TestCerts;
 let dir: string;
-const gateways: GatewayProcess[] = [];
-const plcs: Array<{ close(): Promise<void> }> = [];
-const timers: NodeJS.Timeout[] = [];
+const sites = countingSites();
 
 beforeAll(async () => {
   certs = makeTestCerts();
@@ -31,37 +28,16 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const t of timers) clearInterval(t);
-  for (const g of gateways) await g.stop();
-  for (const p of plcs) await p.close();
+  await sites.close();
   await kafka?.stop();
-  for (const g of gateways) {
+  for (const g of sites.gateways) {
     expect(g.logs().includes(PASSWORD), `${g.logFile} holds the Kafka password`).toBe(false);
     expect(g.logs().includes(WRONG), `${g.logFile} holds a password`).toBe(false);
   }
 });
 
 /** A gateway polling a PLC whose counter moves every 100 ms, forwarding to Kafka with `kafkaYaml` (indented keys). */
-async function gateway(topic: string, bootstrap: string, kafkaYaml: string[]): Promise<GatewayProcess> {
-  const plc = await startSimulatedPlc({ port: await freePort() });
-  plcs.push(plc);
-  let n = 0;
-  timers.push(setInterval(() => plc.setHolding(0, [++n & 0xffff]), 100));
-  const g = await GatewayProcess.create({
-    extraYaml: [
-      'devices:',
-      '  - { name: plc-1, driver: modbus-tcp, host: 127.0.0.1, port: ' + plc.port + ', poll: 200ms, timeout: 1s, tags: [{ name: count, table: holding, address: 0, type: uint16 }] }',
-      'uplink:',
-      '  kafka:',
-      `    brokers: [${bootstrap}]`,
-      `    topic: ${topic}`,
-      ...kafkaYaml.map((l) => `    ${l}`),
-    ].join('\n'),
-  });
-  gateways.push(g);
-  await g.start();
-  return g;
-}
+const gateway = (topic: string, bootstrap: string, kafkaYaml: string[]) => sites.gateway(bootstrap, topic, kafkaYaml);
 
 const seqs = (records: ConsumedRecord[]) => records.map((r) => Number(r.headers['edge.seq'])).sort((a, b) => a - b);
 

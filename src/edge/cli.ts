@@ -3,6 +3,8 @@
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import { resolveJournalBound } from '../uplink/journal/capacity.js';
+import { kafkajsDefaultCompression } from '../uplink/kafka/compressions.js';
+import { loadLibrdkafka } from '../uplink/kafka/librdkafka-sink.js';
 import { bytesText, planCapacityLine } from './capacity-text.js';
 import { ConfigError, formatProblem, loadConfig, locateProblems } from './config/load.js';
 import { pollPlan } from './config/poll-plan.js';
@@ -76,12 +78,32 @@ function validate(file: string): number {
   try {
     const config = loadConfig(file);
     const tags = config.devices.reduce((n, d) => n + d.tags.length, 0);
-    process.stdout.write(`${file}: valid (${config.devices.length} devices, ${tags} tags)\n${journalCapacityLine(config)}\n`);
+    process.stdout.write(`${file}: valid (${config.devices.length} devices, ${tags} tags)\n${journalCapacityLine(config)}\n${uplinkLine(config)}\n`);
     return 0;
   } catch (err) {
     process.stderr.write(`${configErrorText(file, err)}\n`);
     return 2;
   }
+}
+
+/** Which Kafka client the uplink would run on here, and what it sends. */
+function uplinkLine(config: GatewayConfig): string {
+  const kafka = config.uplink.kafka;
+  if (!kafka) return 'uplink: none configured (the journal keeps everything until one is)';
+  let native: string | undefined;
+  let missing: string | undefined;
+  try {
+    native = loadLibrdkafka().librdkafkaVersion;
+  } catch (err) {
+    missing = (err as Error).message;
+  }
+  const target = `${kafka.brokers.join(',')}/${kafka.topic}`;
+  if (kafka.client === 'kafkajs' || (kafka.client === undefined && !native)) {
+    const why = kafka.client === undefined ? ' (the native client is not built here)' : '';
+    return `uplink: ${target} through kafkajs${why}, compression ${kafka.compression ?? kafkajsDefaultCompression()}`;
+  }
+  if (!native) return `uplink: ${target}: this machine cannot start it: ${missing}`;
+  return `uplink: ${target} through librdkafka ${native}, compression ${kafka.compression ?? 'zstd'}`;
 }
 
 /** The journal's bound, resolved against data_dir's disk now, and the hours it holds at the poll plan's rate. */

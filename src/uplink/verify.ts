@@ -2,6 +2,7 @@
 // edge.seq arrived or was announced dropped by a gap record. The logic is in verify-report.ts; this is the Kafka side.
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
+import { registerKafkajsCodecs } from './kafka/kafkajs-codecs.js';
 import { CompletenessTracker, parseSeq, type TrackedRecord, type VerifyReport } from './verify-report.js';
 
 export { formatReport, ok, type VerifyReport } from './verify-report.js';
@@ -57,6 +58,8 @@ export async function verify(options: VerifyOptions): Promise<VerifyReport> {
   const idleMs = options.idleMs ?? 5000;
   const follow = options.follow === true || !options.fromBeginning;
   const tracker = new CompletenessTracker({ fromBeginning: options.fromBeginning });
+  // The gateway compresses with zstd by default (client librdkafka), snappy or gzip: kafkajs reads them all so.
+  registerKafkajsCodecs();
   const kafka = new Kafka({
     clientId: 'edge-gateway-verify',
     brokers: options.brokers,

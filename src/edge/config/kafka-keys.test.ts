@@ -2,18 +2,10 @@
 import { describe, expect, it } from 'vitest';
 import { kafkajsCompressions } from '../../uplink/kafka/compressions.js';
 import { librdkafkaConfig } from '../../uplink/kafka/librdkafka-sink.js';
-import { ConfigError, parseConfig } from './load.js';
+import { parseConfig } from './load.js';
+import { problems } from './test-fixtures.js';
 
 const withKafka = (lines: string[]) => ['site: { group: plant, node: gw }', 'uplink:', '  kafka:', '    brokers: [kafka-1:9092]', ...lines.map((l) => `    ${l}`)].join('\n') + '\n';
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, 'gw.yaml');
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message.split('\n');
-    throw err;
-  }
-  return [];
-}
 
 describe('uplink.kafka keys', () => {
   it('leaves the client to the machine and compresses with zstd unless told otherwise', () => {

@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from './load.js';
+import { parseConfig } from './load.js';
+import { problems } from './test-fixtures.js';
 
 const withBuffer = (buffer: string) => `site: { group: plant, node: gw }\nbuffer:\n${buffer}\n`;
 const maxBytes = (value: string) => parseConfig(withBuffer(`  max_bytes: ${value}`), 'gw.yaml').buffer.max_bytes;
-/** What `validate` prints for the file, one line per problem. */
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, 'gw.yaml');
-  } catch (err) {
-    if (err instanceof ConfigError) return err.message.split('\n');
-    throw err;
-  }
-  return [];
-}
 
 describe('buffer.max_bytes', () => {
   it('is 80% of the disk unless set, with or without a buffer section', () => {

@@ -141,8 +141,8 @@ export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log:
   let producer: RdProducer | undefined;
   let connected = false;
   let loggedProblem: string | undefined;
-  /** What librdkafka last said of a token it could not get (it only logs that), until a connect succeeds. */
-  let tokenRefused: string | undefined;
+  /** What librdkafka last logged of a token, a login or a TLS handshake that failed, until a connect succeeds. */
+  let refused: { token?: string; login?: string; tls?: string } = {};
   /** Bytes sent by producers thrown away, and by the current one as its last statistics said. */
   let wireBytesBefore = 0;
   let wireBytesNow = 0;
@@ -150,19 +150,22 @@ export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log:
   /** Batches waiting for their delivery reports, and a connect under way: failed together when Kafka goes away. */
   const pending = new Set<Batch>();
   let connecting: ((err: RdError) => void) | undefined;
+  let opening: Promise<void> | undefined;
 
   /** A refused login or a failed TLS handshake is the config's fault: named, and logged once. */
   function problem(err: RdError): Error {
     let explained: Error = err;
-    if (tokenRefused && config.sasl?.mechanism === 'oauthbearer') {
-      explained = new Error(`uplink.kafka.sasl: no token from the identity provider for client "${config.sasl.client_id}": ${tokenRefused}. Check token_endpoint, client_id, scope and the client secret in ${config.sasl.password_file !== undefined ? 'password_file' : 'password_env'}.`, { cause: err });
-    } else if (err.code === ERR_AUTHENTICATION && config.sasl) {
-      explained = new Error(refusedLogin(config.sasl, err.message), { cause: err });
-    } else if (err.code === ERR_SSL && config.tls) {
-      explained = new Error(`uplink.kafka.tls: the TLS connection to Kafka failed: ${err.message}. Check ca_file, cert_file/key_file and the brokers' certificate names.`, { cause: err });
+    if (refused.token && config.sasl?.mechanism === 'oauthbearer') {
+      explained = new Error(`uplink.kafka.sasl: no token from the identity provider for client "${config.sasl.client_id}": ${refused.token}. Check token_endpoint, client_id, scope and the client secret in ${config.sasl.password_file !== undefined ? 'password_file' : 'password_env'}.`, { cause: err });
+    } else if ((err.code === ERR_AUTHENTICATION || refused.login) && config.sasl) {
+      explained = new Error(refusedLogin(config.sasl, refused.login ?? err.message), { cause: err });
+    } else if ((err.code === ERR_SSL || refused.tls) && config.tls) {
+      explained = new Error(`uplink.kafka.tls: the TLS connection to Kafka failed: ${refused.tls ?? err.message}. Check ca_file, cert_file/key_file and the brokers' certificate names.`, { cause: err });
     }
-    if (explained !== err && loggedProblem !== explained.message) {
-      loggedProblem = explained.message;
+    // Once per key at fault until a connect succeeds: librdkafka words the same refusal differently between tries.
+    const key = explained.message.split(':')[0];
+    if (explained !== err && loggedProblem !== key) {
+      loggedProblem = key;
       log.error({ uplink: config.brokers.join(','), err: explained.message }, `${explained.message} The journal keeps every record until the uplink connects.`);
     }
     return explained;
@@ -201,6 +204,97 @@ export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log:
     return Object.assign(new Error(`Kafka refused a record: ${err.message}`, { cause: err }), type ? { type } : {});
   }
 
+  /** Builds the producer (again, after one was thrown away) and connects it. */
+  async function open(): Promise<void> {
+    let p = producer;
+    if (!p) {
+      let conf: Record<string, unknown>;
+      try {
+        conf = librdkafkaConfig(config, clientId);
+      } catch (err) {
+        throw problem(err as RdError);
+      }
+      p = new rd.Producer(conf);
+      p.on('delivery-report', (err, report) => {
+        const batch = report.opaque as Batch | undefined;
+        if (!batch) return;
+        if (err && !batch.error) batch.error = err;
+        batch.left -= 1;
+        if (batch.left === 0) batch.done(batch.error);
+      });
+      const created = p;
+      sentBy.set(created, 0);
+      created.on('event.log', ({ fac, message }) => {
+        log.debug({ kafka: 'librdkafka', fac }, message);
+        // librdkafka only logs why a connection failed (its connect reports a transport failure): kept, to name
+        // the config key at fault when the connect fails.
+        const text = message.replace(/^\[thrd:[^\]]*\]: /, '').slice(0, 300);
+        if (fac === 'OIDC' || /OAUTHBEARER token/i.test(text)) refused.token = text;
+        else if (/SASL authentication (error|failed)|Authentication failed/i.test(text)) refused.login = text;
+        else if (/SSL handshake failed|certificate verify failed/i.test(text)) refused.tls = text;
+      });
+      created.on('event.stats', ({ message }) => {
+        if (!sentBy.has(created)) return;
+        try {
+          const brokers = (JSON.parse(message) as { brokers?: Record<string, { txbytes?: number }> }).brokers ?? {};
+          const sent = Object.values(brokers).reduce((n, b) => n + (b.txbytes ?? 0), 0);
+          sentBy.set(created, sent);
+          if (producer === created) wireBytesNow = sent;
+        } catch {
+          // statistics are for /metrics only
+        }
+      });
+      created.on('event.error', (err) => {
+        log.debug({ kafka: 'librdkafka', code: err.code, err: err.message }, 'librdkafka reports an error');
+        // A fatal error (the idempotent producer's state is lost) ends this producer, and so does the loss of
+        // every broker: the forwarder then reports the outage and retries from the journal, with a new producer.
+        const end = () => {
+          // A producer thrown away before still reports for a while: it ends only what was its own.
+          const current = producer === created;
+          for (const batch of [...pending]) if (batch.producer === created) batch.done(err);
+          drop(created);
+          if (current) connecting?.(err);
+        };
+        if (err.isFatal) return end();
+        // A refused login (or a token the identity provider would not give) ends a connect under way at once,
+        // with the error that names the key to fix, instead of its timeout.
+        if (err.code === ERR_AUTHENTICATION && connecting && producer === created) return end();
+        if (!allBrokersDown(err)) return;
+        if (connecting && producer === created) return end();
+        // librdkafka reports what it queued before it was first polled with the first polls after connecting:
+        // an outage counts only once a metadata request fails too.
+        try {
+          created.getMetadata({ timeout: 2000 }, (failed) => {
+            if (failed && producer === created) end();
+          });
+        } catch {
+          end();
+        }
+      });
+      producer = p;
+    }
+    const attempt = p;
+    await new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const settle = (err: RdError | null) => {
+        if (settled) return;
+        settled = true;
+        connecting = undefined;
+        if (!err) return resolve();
+        drop(attempt);
+        reject(problem(err));
+      };
+      connecting = settle;
+      // As long as kafkajs waits for a connection: librdkafka reports a refused one only when polled, after this.
+      attempt.connect({ timeout: 3_000 }, settle);
+    });
+    if (producer !== attempt) throw new Error('the uplink was disconnected while it connected');
+    attempt.setPollInterval(5);
+    connected = true;
+    loggedProblem = undefined;
+    refused = {};
+  }
+
   return {
     target: `${config.brokers.join(',')}/${config.topic}`,
     client: 'librdkafka',
@@ -210,86 +304,12 @@ export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log:
     wireBytes: () => wireBytesBefore + wireBytesNow,
     async connect() {
       if (connected && producer) return;
-      let p = producer;
-      if (!p) {
-        let conf: Record<string, unknown>;
-        try {
-          conf = librdkafkaConfig(config, clientId);
-        } catch (err) {
-          throw problem(err as RdError);
-        }
-        p = new rd.Producer(conf);
-        p.on('delivery-report', (err, report) => {
-          const batch = report.opaque as Batch | undefined;
-          if (!batch) return;
-          if (err && !batch.error) batch.error = err;
-          batch.left -= 1;
-          if (batch.left === 0) batch.done(batch.error);
-        });
-        const created = p;
-        sentBy.set(created, 0);
-        created.on('event.log', ({ fac, message }) => {
-          log.debug({ kafka: 'librdkafka', fac }, message);
-          if (fac === 'OIDC' || /OAUTHBEARER token/i.test(message)) tokenRefused = message.replace(/^\[thrd:[^\]]*\]: /, '').slice(0, 300);
-        });
-        created.on('event.stats', ({ message }) => {
-          if (!sentBy.has(created)) return;
-          try {
-            const brokers = (JSON.parse(message) as { brokers?: Record<string, { txbytes?: number }> }).brokers ?? {};
-            const sent = Object.values(brokers).reduce((n, b) => n + (b.txbytes ?? 0), 0);
-            sentBy.set(created, sent);
-            if (producer === created) wireBytesNow = sent;
-          } catch {
-            // statistics are for /metrics only
-          }
-        });
-        created.on('event.error', (err) => {
-          log.debug({ kafka: 'librdkafka', code: err.code, err: err.message }, 'librdkafka reports an error');
-          // A fatal error (the idempotent producer's state is lost) ends this producer, and so does the loss of
-          // every broker: the forwarder then reports the outage and retries from the journal, with a new producer.
-          const end = () => {
-            for (const batch of [...pending]) if (batch.producer === created) batch.done(err);
-            drop(created);
-            connecting?.(err);
-          };
-          if (err.isFatal) return end();
-          // A refused login (or a token the identity provider would not give) ends a connect under way at once,
-          // with the error that names the key to fix, instead of its timeout.
-          if (err.code === ERR_AUTHENTICATION && connecting) return end();
-          if (!allBrokersDown(err)) return;
-          if (connecting) return end();
-          // librdkafka reports what it queued before it was first polled with the first polls after connecting:
-          // an outage counts only once a metadata request fails too.
-          try {
-            created.getMetadata({ timeout: 2000 }, (failed) => {
-              if (failed && producer === created) end();
-            });
-          } catch {
-            end();
-          }
-        });
-        producer = p;
-      }
-      const attempt = p;
-      await new Promise<void>((resolve, reject) => {
-        let settled = false;
-        const settle = (err: RdError | null) => {
-          if (settled) return;
-          settled = true;
-          connecting = undefined;
-          if (!err) return resolve();
-          drop(attempt);
-          reject(problem(err));
-        };
-        connecting = settle;
-        // As long as kafkajs waits for a connection: librdkafka reports a refused one only when polled, after this.
-        attempt.connect({ timeout: 3_000 }, settle);
+      // One connect at a time: the batches in flight all wait for the same one (a producer connected twice at
+      // once may never answer the second).
+      opening ??= open().finally(() => {
+        opening = undefined;
       });
-      if (producer !== attempt) throw new Error('the uplink was disconnected while it connected');
-      attempt.setPollInterval(5);
-      connected = true;
-      loggedProblem = undefined;
-      tokenRefused = undefined;
+      return opening;
     },
     async send(records: readonly OutRecord[]) {
       const p = producer;
