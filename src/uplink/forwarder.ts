@@ -55,7 +55,7 @@ export function toOutRecord(node: string, r: JournalRecord): OutRecord {
     key: r.key,
     // A record held back by an outage says "historical":true on the way out. The journal writes compact records
     // so already (nothing to replace, no copy of the value); a value stored as JSON says false.
-    value: r.held ? r.value.replace('"historical":false', '"historical":true') : r.value,
+    value: r.held && !r.rendered ? r.value.replace('"historical":false', '"historical":true') : r.value,
     headers: { 'edge.node': node, 'edge.seq': String(r.seq), 'edge.historical': String(r.held) },
     timestamp: r.capturedAt,
   };

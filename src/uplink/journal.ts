@@ -53,6 +53,8 @@ export interface JournalRecord extends EntryBase {
   seq: number;
   /** True when the record was held back by an outage (uplink down, or the gateway itself not running). */
   held: boolean;
+  /** Set when `value` was written from the compact format, with `historical` as `held` says. */
+  rendered?: true;
 }
 
 export interface JournalStats {
@@ -787,7 +789,7 @@ export class Journal {
           continue;
         }
         try {
-          out.push({ ...base, ...renderCompact(r.data, type, r.captured_at, this.dict, held) });
+          out.push({ ...base, ...renderCompact(r.data, type, r.captured_at, this.dict, held), rendered: true });
         } catch (err) {
           // The checksum matched, so the record is as written: a dictionary entry it names was damaged.
           bad.push({ record: { ...base, key: '', value: undecodable(r.data, (err as Error).message) }, reason: 'checksum mismatch' });

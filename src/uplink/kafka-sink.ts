@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
-import type { ConnectionOptions } from 'node:tls';
-import { Kafka, logLevel, Partitioners, type Producer, type SASLOptions } from 'kafkajs';
+import { connect, isIP, type Socket } from 'node:net';
+import tls, { type ConnectionOptions } from 'node:tls';
+import { Kafka, logLevel, Partitioners, type ISocketFactory, type Producer, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from '../edge/config/schema.js';
 import { readSecret } from '../edge/secrets.js';
@@ -31,6 +32,7 @@ export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logg
       requestTimeout,
       retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 2000 },
       logLevel: logLevel.WARN,
+      socketFactory: countingSockets,
       logCreator: () => ({ namespace, label, log: entry }) => {
         const { message, ...rest } = entry;
         log.debug({ kafkajs: namespace, level: label, ...rest }, message);
@@ -40,7 +42,23 @@ export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logg
   const compression = kafkajsCompression(compressionName);
   let producer: Producer | undefined;
   let connected = false;
-  let wireBytes = 0;
+  /** Bytes written by the sockets already closed, and the sockets open now. */
+  let closedBytes = 0;
+  const open = new Set<Socket>();
+  const wireBytes = () => [...open].reduce((n, s) => n + s.bytesWritten, closedBytes);
+  // kafkajs's own socket factory, counting what goes on the wire (kafkajs reports only response sizes).
+  const countingSockets: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+    const socket: Socket = ssl
+      ? tls.connect({ host, port, ...(!isIP(host) ? { servername: host } : {}), ...ssl }, onConnect)
+      : connect({ host, port }, onConnect);
+    socket.setKeepAlive(true, 60_000);
+    open.add(socket);
+    socket.once('close', () => {
+      open.delete(socket);
+      closedBytes += socket.bytesWritten;
+    });
+    return socket;
+  };
   /** The last configuration error logged, so that a retry loop logs it once, not once per attempt. */
   let loggedProblem: string | undefined;
 
@@ -94,7 +112,7 @@ export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logg
     // One batch at a time: kafkajs's producer is not idempotent here, and a second batch could overtake a retried
     // one and break per-partition order.
     maxInFlight: 1,
-    wireBytes: () => wireBytes,
+    wireBytes,
     async connect() {
       if (connected && producer) return;
       if (!producer) {
@@ -109,9 +127,6 @@ export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logg
           allowAutoTopicCreation: true,
           // No delivery timeout discards data here: a failed send is retried by the forwarder, forever.
           retry: { retries: 4, initialRetryTime: 200, maxRetryTime: 2000 },
-        });
-        p.on(p.events.REQUEST, (e) => {
-          wireBytes += e.payload.size;
         });
         p.on(p.events.DISCONNECT, () => {
           if (producer === p) connected = false;
