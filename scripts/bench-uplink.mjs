@@ -112,7 +112,8 @@ async function gatewayDrain(bootstrap, backlog, client, topic) {
     const now = Date.now();
     for (let d = 0; d < LIVE_DEVICES; d++) journal.enqueue(entry(n++, now));
   }, LIVE_EVERY_MS);
-  const rss = [];
+  // One sample now: a short drain ends before the first tick.
+  const rss = [rssMiB()];
   const rssTimer = setInterval(() => rss.push(rssMiB()), 500);
   const t0 = process.hrtime.bigint();
   fwd.start();
