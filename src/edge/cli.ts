@@ -3,8 +3,7 @@
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import { resolveJournalBound } from '../uplink/journal/capacity.js';
-import { kafkajsDefaultCompression } from '../uplink/kafka/compressions.js';
-import { loadLibrdkafka } from '../uplink/kafka/librdkafka-sink.js';
+import { chooseClient } from '../uplink/kafka/client-choice.js';
 import { bytesText, planCapacityLine } from './capacity-text.js';
 import { ConfigError, formatProblem, loadConfig, locateProblems } from './config/load.js';
 import { pollPlan } from './config/poll-plan.js';
@@ -90,20 +89,14 @@ function validate(file: string): number {
 function uplinkLine(config: GatewayConfig): string {
   const kafka = config.uplink.kafka;
   if (!kafka) return 'uplink: none configured (the journal keeps everything until one is)';
-  let native: string | undefined;
-  let missing: string | undefined;
-  try {
-    native = loadLibrdkafka().librdkafkaVersion;
-  } catch (err) {
-    missing = (err as Error).message;
-  }
   const target = `${kafka.brokers.join(',')}/${kafka.topic}`;
-  if (kafka.client === 'kafkajs' || (kafka.client === undefined && !native)) {
+  const choice = chooseClient(kafka);
+  if (choice.client === 'kafkajs') {
     const why = kafka.client === undefined ? ' (the native client is not built here)' : '';
-    return `uplink: ${target} through kafkajs${why}, compression ${kafka.compression ?? kafkajsDefaultCompression()}`;
+    return `uplink: ${target} through kafkajs${why}, compression ${choice.compression}`;
   }
-  if (!native) return `uplink: ${target}: this machine cannot start it: ${missing}`;
-  return `uplink: ${target} through librdkafka ${native}, compression ${kafka.compression ?? 'zstd'}`;
+  if (choice.unavailable) return `uplink: ${target}: this machine cannot start it: ${choice.unavailable}`;
+  return `uplink: ${target} through librdkafka ${choice.librdkafka}, compression ${choice.compression}`;
 }
 
 /** The journal's bound, resolved against data_dir's disk now, and the hours it holds at the poll plan's rate. */

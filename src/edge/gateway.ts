@@ -11,7 +11,8 @@ import { capacityHours, resolveJournalBound, type ResolvedBound } from '../uplin
 import { permanentKafkaError } from '../uplink/kafka-errors.js';
 import { createKafkaSink } from '../uplink/kafka-sink.js';
 import type { UplinkSink } from '../uplink/sink.js';
-import { createLibrdkafkaSink, loadLibrdkafka } from '../uplink/kafka/librdkafka-sink.js';
+import { chooseClient } from '../uplink/kafka/client-choice.js';
+import { createLibrdkafkaSink } from '../uplink/kafka/librdkafka-sink.js';
 import { brokerUrlOf, startBroker, type BrokerStats, type LocalBroker } from './broker.js';
 import { readSecret } from './secrets.js';
 import { nodeLogin } from './broker-auth.js';
@@ -243,19 +244,8 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   for (const device of config.devices) startDevice(device);
 
   let uplinkSink: UplinkSink | undefined;
-  /** The client named, or librdkafka where it loads and kafkajs where it does not (said once). */
+  /** Said once: the native client would have been the default but is not built here. */
   let fallbackLogged = false;
-  const kafkaClient = (named: 'kafkajs' | 'librdkafka' | undefined): 'kafkajs' | 'librdkafka' => {
-    if (named) return named;
-    try {
-      loadLibrdkafka();
-      return 'librdkafka';
-    } catch (err) {
-      if (!fallbackLogged) log.warn({ err: (err as Error).message }, 'The native Kafka client (librdkafka) is not available here; the uplink runs on kafkajs. Set uplink.kafka.client to choose.');
-      fallbackLogged = true;
-      return 'kafkajs';
-    }
-  };
   const startUplink = (c: GatewayConfig): Forwarder | undefined => {
     const kafka = c.uplink.kafka;
     if (!kafka) {
@@ -265,7 +255,12 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
       return undefined;
     }
     const clientId = `edge-gateway-${group}-${node}`;
-    const sink = kafkaClient(kafka.client) === 'librdkafka' ? createLibrdkafkaSink(kafka, clientId, log) : createKafkaSink(kafka, clientId, log);
+    const choice = chooseClient(kafka);
+    if (kafka.client === undefined && choice.unavailable && !fallbackLogged) {
+      fallbackLogged = true;
+      log.warn({ err: choice.unavailable }, 'The native Kafka client (librdkafka) is not available here; the uplink runs on kafkajs. Set uplink.kafka.client to choose.');
+    }
+    const sink = choice.client === 'librdkafka' ? createLibrdkafkaSink(kafka, clientId, log) : createKafkaSink(kafka, clientId, log);
     log.info({ client: sink.client, compression: sink.compression, uplink: sink.target }, `Uplink through ${sink.client}, ${sink.compression === 'none' ? 'uncompressed' : `compressed with ${sink.compression}`}.`);
     uplinkSink = sink;
     const f = new Forwarder(journal, sink, { node: `${group}/${node}`, batchSize: kafka.batch_size, replay: c.buffer.replay, replayRate: c.buffer.replay_rate, isPermanent: permanentKafkaError, onAcked: (batch) => metrics.forwarded(batch, Date.now()) }, log);

@@ -5,7 +5,7 @@ import { Kafka, logLevel, Partitioners, type ISocketFactory, type Producer, type
 import type { Logger } from 'pino';
 import type { KafkaConfig } from '../edge/config/schema.js';
 import { readSecret } from '../edge/secrets.js';
-import { kafkajsDefaultCompression } from './kafka/compressions.js';
+import { defaultCompression } from './kafka/compressions.js';
 import { kafkajsCompression } from './kafka/kafkajs-codecs.js';
 import { oidcTokenProvider } from './kafka/oidc.js';
 import { refusedLogin, warnInsecure } from './kafka-errors.js';
@@ -38,7 +38,7 @@ export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logg
         log.debug({ kafkajs: namespace, level: label, ...rest }, message);
       },
     });
-  const compressionName = config.compression ?? kafkajsDefaultCompression();
+  const compressionName = config.compression ?? defaultCompression('kafkajs');
   const compression = kafkajsCompression(compressionName);
   let producer: Producer | undefined;
   let connected = false;

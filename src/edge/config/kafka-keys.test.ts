@@ -1,5 +1,6 @@
 // uplink.kafka's client, compression and SASL keys: what is taken, and what is refused at its file:line:col.
 import { describe, expect, it } from 'vitest';
+import { chooseClient } from '../../uplink/kafka/client-choice.js';
 import { kafkajsCompressions } from '../../uplink/kafka/compressions.js';
 import { librdkafkaConfig } from '../../uplink/kafka/librdkafka-sink.js';
 import { parseConfig } from './load.js';
@@ -13,6 +14,12 @@ describe('uplink.kafka keys', () => {
     expect(kafka.client).toBeUndefined();
     expect(kafka.compression).toBeUndefined();
     expect(librdkafkaConfig(kafka, 'gw')['compression.type']).toBe('zstd');
+    // Absent: librdkafka where it loads, kafkajs where it does not; a named client is kept either way.
+    const auto = chooseClient(kafka);
+    expect(auto.client).toBe(auto.unavailable ? 'kafkajs' : 'librdkafka');
+    expect(auto.compression).toBe(auto.client === 'librdkafka' ? 'zstd' : kafkajsCompressions().includes('zstd') ? 'zstd' : 'gzip');
+    expect(chooseClient({ client: 'kafkajs', compression: undefined })).toEqual({ client: 'kafkajs', compression: kafkajsCompressions().includes('zstd') ? 'zstd' : 'gzip' });
+    expect(chooseClient({ client: 'librdkafka', compression: 'lz4' })).toMatchObject({ client: 'librdkafka', compression: 'lz4' });
   });
 
   it('refuses lz4 with client kafkajs, naming what it can send', () => {

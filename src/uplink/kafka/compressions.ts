@@ -25,3 +25,8 @@ export function kafkajsCompressions(): Compression[] {
 export function kafkajsDefaultCompression(): Compression {
   return nodeZstd() ? 'zstd' : 'gzip';
 }
+
+/** What a client compresses with when the config names nothing. */
+export function defaultCompression(client: 'kafkajs' | 'librdkafka'): Compression {
+  return client === 'librdkafka' ? 'zstd' : kafkajsDefaultCompression();
+}

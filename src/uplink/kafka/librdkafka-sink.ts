@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { KafkaConfig } from '../../edge/config/schema.js';
 import { readSecret } from '../../edge/secrets.js';
 import { refusedLogin, warnInsecure } from '../kafka-errors.js';
+import { defaultCompression } from './compressions.js';
 import type { OutRecord, UplinkSink } from '../sink.js';
 
 /** What this file uses of the native client. */
@@ -84,7 +85,7 @@ export function librdkafkaConfig(config: KafkaConfig, clientId: string): Record<
     // Idempotent: acks=all, per-partition order and no duplicates from librdkafka's own retries.
     'enable.idempotence': true,
     acks: 'all',
-    'compression.type': config.compression ?? 'zstd',
+    'compression.type': config.compression ?? defaultCompression('librdkafka'),
     'linger.ms': 5,
     'batch.num.messages': 10_000,
     // A delivery that fails within this is retried by the forwarder from the journal, which still holds it.
@@ -298,7 +299,7 @@ export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log:
   return {
     target: `${config.brokers.join(',')}/${config.topic}`,
     client: 'librdkafka',
-    compression: config.compression ?? 'zstd',
+    compression: config.compression ?? defaultCompression('librdkafka'),
     // Idempotent: the broker takes each partition's records in the order they were numbered, whatever the batch.
     maxInFlight: 4,
     wireBytes: () => wireBytesBefore + wireBytesNow,
