@@ -164,6 +164,9 @@ describe('the embedded broker', () => {
     const closed = new Promise((resolve) => client!.once('close', resolve));
     client!.publish('plant/blob', Buffer.alloc(2 * MiB), { qos: 1 }, () => undefined);
     await closed;
+    // The client may see its socket close before the gateway's counter and log line are written.
+    const line = /disconnected: it sent a packet of \d+ bytes \(type 3\)/;
+    await waitFor('the oversized PUBLISH to be counted and logged', async () => (await g.status()).broker.closed.packet_too_large >= 1 && line.test(g.logs()), 5000);
     const status = await g.status();
     expect(status.broker.closed.packet_too_large).toBe(1);
     expect(g.logs()).toMatch(/MQTT client \\"mqttjs_\w+\\" \(user \\"scada\\"\) from 127\.0\.0\.1 disconnected: it sent a packet of \d+ bytes \(type 3\), beyond broker\.max_packet_bytes \(1048576\)/);

@@ -162,8 +162,9 @@ describe.each(['kafkajs', 'librdkafka'] as const)('gateway → Kafka (client %s)
       plc.setHolding(2, [2000 + i]);
       await Promise.all([sleep(250), g.waitForTag('plc-1', 'count', 2000 + i)]);
     }
+    // Declared down within seconds of the first failed delivery (on a loaded machine, a little later).
+    await waitFor('the uplink to be declared down', async () => (await g.status()).uplink.state === 'down', 10_000);
     const during = await g.status();
-    expect(during.uplink.state).toBe('down');
     expect(during.journal.records).toBeGreaterThanOrEqual(30);
     expect(during.devices[0].state).toBe('up'); // polling went on
     const outageEnd = Date.now();

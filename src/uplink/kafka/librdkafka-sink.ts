@@ -152,6 +152,8 @@ export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log:
   const pending = new Set<Batch>();
   let connecting: ((err: RdError) => void) | undefined;
   let opening: Promise<void> | undefined;
+  /** Producers with a metadata request under way, asked whether every broker is really gone. */
+  const checking = new WeakSet<RdProducer>();
 
   /** A refused login or a failed TLS handshake is the config's fault: named, and logged once. */
   function problem(err: RdError): Error {
@@ -260,15 +262,21 @@ export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log:
         // A refused login (or a token the identity provider would not give) ends a connect under way at once,
         // with the error that names the key to fix, instead of its timeout.
         if (err.code === ERR_AUTHENTICATION && connecting && producer === created) return end();
-        if (!allBrokersDown(err)) return;
-        if (connecting && producer === created) return end();
+        if (!allBrokersDown(err) || producer !== created) return;
+        if (connecting) return end();
         // librdkafka reports what it queued before it was first polled with the first polls after connecting:
-        // an outage counts only once a metadata request fails too.
+        // an outage counts only once a metadata request fails too. One request at a time: librdkafka repeats
+        // the event every few hundred ms, and each request holds a thread of Node's pool until its timeout,
+        // where the next producer's connect would wait behind them.
+        if (checking.has(created)) return;
+        checking.add(created);
         try {
           created.getMetadata({ timeout: 2000 }, (failed) => {
+            checking.delete(created);
             if (failed && producer === created) end();
           });
         } catch {
+          checking.delete(created);
           end();
         }
       });
