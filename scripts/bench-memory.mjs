@@ -132,9 +132,9 @@ function procMemory(pid) {
 /** The gateway's own view, from prom-client's process metrics in /metrics: V8 heap spaces, external memory. */
 async function heapMetrics(ports) {
   const text = await (await fetch(`http://127.0.0.1:${ports.http}/metrics`)).text();
-  const one = (name) => Number(new RegExp(`^edge_gateway_process_${name} ([0-9.e+]+)`, 'm').exec(text)?.[1] ?? NaN);
+  const one = (name) => Number(new RegExp(`^edge_gateway_${name} ([0-9.e+]+)`, 'm').exec(text)?.[1] ?? NaN);
   const spaces = {};
-  for (const m of text.matchAll(/^edge_gateway_process_nodejs_heap_space_size_(total|used)_bytes\{space="(\w+)"\} ([0-9.e+]+)/gm)) {
+  for (const m of text.matchAll(/^edge_gateway_nodejs_heap_space_size_(total|used)_bytes\{space="(\w+)"\} ([0-9.e+]+)/gm)) {
     spaces[m[2]] ??= {};
     spaces[m[2]][m[1]] = Number(m[3]);
   }

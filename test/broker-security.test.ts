@@ -160,6 +160,9 @@ describe('the gateway\'s broker on 0.0.0.0 with users and a TLS listener', () =>
     const status = await g.status();
     expect(status.sparkplug.rebirths).toBe(0);
     expect(status.broker.denied.publish).toBe(2);
+    const metrics = await (await fetch(`http://127.0.0.1:${g.ports.http}/metrics`)).text();
+    expect(metrics).toContain('# TYPE edge_gateway_broker_denied_total counter');
+    expect(metrics).toContain('edge_gateway_broker_denied_total{action="publish"} 2');
     expect(g.logs()).toContain('may not publish to spBv1.0/test-plant/NCMD/gw-test (Sparkplug commands need \\"command: true\\")');
     // hmi kept its session: a dropped publish does not disconnect (a host application keeps its STATE).
     expect(viaMqttJs.client!.connected).toBe(true);
@@ -204,7 +207,7 @@ describe('limits', () => {
     expect(await connect(g.ports.mqtt)).toMatchObject({ code: 3 });
     await waitFor('the refusal logged', () => g.logs().includes('2 clients are connected (broker.max_clients)'), 5000);
     const metrics = await (await fetch(`http://127.0.0.1:${g.ports.http}/metrics`)).text();
-    expect(metrics).toContain('edge_gateway_broker_refused_connections{reason="max_clients"} 1');
+    expect(metrics).toContain('edge_gateway_broker_connections_refused_total{reason="max_clients"} 1');
     // A place freed is a place taken.
     await first.client!.endAsync();
     await waitFor('a client to leave', async () => (await connect(g.ports.mqtt)).client !== undefined, 5000);

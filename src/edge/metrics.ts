@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { JournalRecord } from '../uplink/journal.js';
 import type { GatewayStatus } from './gateway.js';
+import { packageVersion } from './version.js';
 
 export interface GatewayMetrics {
   registry: Registry;
@@ -34,7 +35,11 @@ const LATENCY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 6
 
 export function createMetrics(readStatus: () => GatewayStatus): GatewayMetrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'edge_gateway_process_' });
+  // Node's process metrics under their standard names, prefixed once: edge_gateway_process_cpu_seconds_total,
+  // edge_gateway_nodejs_heap_size_used_bytes, …
+  collectDefaultMetrics({ register: registry, prefix: 'edge_gateway_' });
+  new Gauge({ name: 'edge_gateway_build_info', help: 'Always 1; the labels tell the gateway\'s version (package.json) and the Node.js it runs on.', labelNames: ['version', 'node'], registers: [registry] })
+    .set({ version: packageVersion(), node: process.version }, 1);
   const samples = new Counter({ name: 'edge_gateway_samples_captured_total', help: 'Samples (Sparkplug metrics) committed to the journal.', registers: [registry] });
   const messages = new Counter({ name: 'edge_gateway_messages_captured_total', help: 'Messages (journal records) committed.', registers: [registry] });
   const latency = new Histogram({
@@ -107,11 +112,8 @@ export function createMetrics(readStatus: () => GatewayStatus): GatewayMetrics {
   counter('edge_gateway_driver_events_total', 'Events a driver counts since start, by device and event (mqtt-json: messages, invalid_json, missing_field, wrong_type, bad_timestamp).', ['device', 'event'], (s) =>
     s.devices.flatMap((d) => Object.entries(d.counters ?? {}).map(([event, n]): [Record<string, string>, number] => [{ device: d.name, event }, n])),
   );
-  gauge('edge_gateway_broker_refused_connections', 'MQTT connections the embedded broker refused since start, by reason.', ['reason'], (g, s) => {
-    if (!s.broker) return;
-    for (const [reason, n] of Object.entries(s.broker.refused)) g.set({ reason }, n);
-    g.set({ reason: 'too_many_open' }, s.broker.connectionsDropped);
-  });
+  counter('edge_gateway_broker_connections_refused_total', 'MQTT connections the embedded broker refused since start, by reason.', ['reason'], (s) =>
+    s.broker ? [...Object.entries(s.broker.refused), ['too_many_open', s.broker.connectionsDropped] as const].map(([reason, n]) => [{ reason }, n]) : []);
   counter('edge_gateway_broker_reserved_client_id_refused_total', 'MQTT logins refused (CONNACK 5) for using the edge node\'s client id without being the edge node.', [], (s) =>
     s.broker ? [[{}, s.broker.refused.reserved_client_id]] : []);
   counter('edge_gateway_broker_connections_closed_total', 'MQTT connections the embedded broker closed since start: no login within broker.connect_timeout, too many bytes before the login, a packet beyond broker.max_packet_bytes, bytes that are not MQTT, or too many logging in at once.', ['reason'], (s) =>
@@ -119,10 +121,9 @@ export function createMetrics(readStatus: () => GatewayStatus): GatewayMetrics {
   gauge('edge_gateway_broker_connecting', 'MQTT connections to the embedded broker that have not logged in yet.', [], (g, s) => {
     if (s.broker) g.set(s.broker.connecting);
   });
-  gauge('edge_gateway_broker_denied', 'MQTT publishes dropped and subscriptions refused by the topic rights since start.', ['action'], (g, s) => {
-    if (!s.broker) return;
-    for (const [action, n] of Object.entries(s.broker.denied)) g.set({ action }, n);
-  });
+  counter('edge_gateway_broker_denied_total', 'MQTT publishes dropped and subscriptions refused by the topic rights since start.', ['action'], (s) =>
+    Object.entries(s.broker?.denied ?? {}).map(([action, n]) => [{ action }, n]),
+  );
   counter('edge_gateway_broker_reload_disconnects_total', 'MQTT clients a reload disconnected from the embedded broker: their user removed, their password changed, or anonymous clients no longer allowed.', ['reason'], (s) =>
     Object.entries(s.broker?.disconnected ?? {}).map(([reason, n]) => [{ reason }, n]),
   );
