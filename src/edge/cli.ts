@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// edge-gateway: run | validate | once | status | broker | verify
+// edge-gateway: run | validate | once | status | broker | verify | spy | version
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import { resolveJournalBound } from '../uplink/journal/capacity.js';
@@ -15,6 +15,7 @@ import { createLogger } from './log.js';
 import { readSecret } from './secrets.js';
 import { systemdNotifier } from './systemd-notify.js';
 import { startWatchdog, stuckReason, watchdogIntervalMs, type WatchedPart } from './systemd-watchdog.js';
+import { versionLine } from './version.js';
 
 const USAGE = `Usage:
   edge-gateway run --config FILE        run the gateway
@@ -26,18 +27,24 @@ const USAGE = `Usage:
                                         the running gateway's health; with http.users, a login (the password from
                                         --password-file or the EDGE_GATEWAY_PASSWORD environment variable)
   edge-gateway broker --config FILE     the local MQTT broker alone, on broker.listen
+  edge-gateway spy [--url mqtt://HOST:PORT] [--topic FILTER] [--user NAME [--password-file FILE]] [--count N] [--json]
+                                        the site's Sparkplug B traffic decoded, one line per message (default
+                                        mqtt://127.0.0.1:1883, topic spBv1.0/#); metrics sent by alias named from
+                                        the births seen; --count N exits 0 after N messages; the password from
+                                        --password-file or the EDGE_GATEWAY_PASSWORD environment variable
   edge-gateway passwd                   read a password (typed, or piped on stdin) and print its hash for broker.users[] or http.users[] password_hash
   edge-gateway verify --brokers HOST:PORT[,HOST:PORT] --topic TOPIC [--from-beginning [--follow]] [--idle-ms 5000] [--timeout-ms N] [--json]
                                         check a topic for edge.seq gaps per node; exit 0 when complete, 1 when not.
                                         --from-beginning reads up to the end offsets found at start, then ends;
                                         --follow (and a run without --from-beginning) reads on until --idle-ms
-                                        without a record; progress goes to stderr every 2 s`;
+                                        without a record; progress goes to stderr every 2 s
+  edge-gateway --version                the gateway's version and the Node.js it runs on (also: edge-gateway version)`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   const { values } = parseArgs({
     args: rest,
-    options: { config: { type: 'string', short: 'c' }, url: { type: 'string' }, user: { type: 'string' }, 'password-file': { type: 'string' }, device: { type: 'string' }, ...VERIFY_OPTIONS },
+    options: { config: { type: 'string', short: 'c' }, url: { type: 'string' }, user: { type: 'string' }, 'password-file': { type: 'string' }, device: { type: 'string' }, count: { type: 'string' }, ...VERIFY_OPTIONS },
     allowPositionals: false,
   });
   switch (command) {
@@ -55,6 +62,15 @@ async function main(argv: string[]): Promise<number> {
       return verifyTopic(values);
     case 'passwd':
       return (await import('./passwd.js')).passwd();
+    case 'spy':
+      return (await import('./cli/spy.js')).spy({
+        url: values.url ?? 'mqtt://127.0.0.1:1883', topic: values.topic ?? 'spBv1.0/#', user: values.user, passwordFile: values['password-file'],
+        count: positiveCount(values.count), json: values.json ?? false,
+      });
+    case 'version':
+    case '--version':
+      process.stdout.write(`${versionLine()}\n`);
+      return 0;
     case undefined:
     case 'help':
     case '--help':
@@ -189,7 +205,7 @@ const monotonicUsec = () => (process.hrtime.bigint() / 1000n).toString();
 async function daemon(file: string, what: string, start: StartPart): Promise<number> {
   const config = configOrExit(file);
   if (!config) return 2;
-  const log = createLogger(config.log_level);
+  const log = createLogger(config.log_level, config.log_format);
   const systemd = systemdNotifier(log);
   const watchdog = startWatchdog(systemd, watchdogIntervalMs(), log);
   let starting = false;
@@ -300,6 +316,11 @@ function brokerOnly(file: string): Promise<number> {
         const outcome = broker.reload(inPlace.running, { reloadTls: inPlace.reloadTls });
         const restartNeeded = brokerRestartKeys(current, next.broker).filter((k) => k !== 'broker.embedded');
         for (const key of restartNeeded) log.warn({ key }, brokerRestartMessage(key));
+        // The log's format is fixed when the process starts (its output stream); its level applies at once.
+        if (next.log_format !== config.log_format) {
+          restartNeeded.push('log_format');
+          log.warn({ key: 'log_format' }, 'Reload: "log_format" changed; it takes effect at the next restart (the running value stays).');
+        }
         log.level = next.log_level;
         current = inPlace.running;
         disconnected += outcome.disconnected.length;
@@ -390,6 +411,12 @@ const VERIFY_OPTIONS = {
   'timeout-ms': { type: 'string' },
   json: { type: 'boolean' },
 } as const;
+
+function positiveCount(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^[0-9]+$/.test(text) || Number(text) < 1) throw new UsageError(`--count must be a positive number of messages, not "${text}"`);
+  return Number(text);
+}
 
 function positiveMs(name: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;

@@ -21,6 +21,7 @@ export function toContractMessage(group: string, node: string, message: EdgeMess
       value: bigintAsNumberOrString('', m.value),
       // good, stale or bad: the metric's Sparkplug Quality property; metrics without one (bdSeq) are good.
       quality: qualityOfCode(m.properties?.[QUALITY_PROPERTY]),
+      ...(m.unit === undefined ? {} : { unit: m.unit }),
     })),
   };
 }

@@ -25,6 +25,8 @@ export interface TagDef extends Partial<TagModelSettings> {
   name: string;
   datatype: SparkplugDataType;
   writable: boolean;
+  /** The tag's `unit`: declared in births (engUnit), not carried by data. */
+  unit?: string | undefined;
 }
 
 interface Reported {

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { Forwarder } from './forwarder.js';
 import { permanentKafkaError } from './kafka-errors.js';
 import { Journal } from './journal.js';
+import { RECORD_SCHEMA_VERSION } from './record-schema.js';
 import type { OutRecord, UplinkSink } from './sink.js';
 
 /** A sink in memory: the forwarder's logic without sockets. */
@@ -33,7 +34,7 @@ function memorySink() {
 }
 
 function logCapture() {
-  const lines: Array<{ level: number; msg: string }> = [];
+  const lines: Array<{ level: number; msg: string; [field: string]: any }> = [];
   const log = pino({ level: 'info' }, { write: (s: string) => lines.push(JSON.parse(s)) });
   return { log, lines };
 }
@@ -74,9 +75,77 @@ describe('forwarder', () => {
     expect(received[2]!.value).toContain('"historical":true');
     expect(received[0]!.value).toContain('"historical":false');
     expect(received.every((r) => r.headers['edge.node'] === 'g/n' && r.key === 'g/n/d')).toBe(true);
+    // The exact header set: the contract's version in edge.schema on every record, live or held back.
+    expect(received[0]!.headers).toEqual({ 'edge.node': 'g/n', 'edge.seq': '1', 'edge.historical': 'false', 'edge.schema': String(RECORD_SCHEMA_VERSION) });
+    expect(received[2]!.headers).toEqual({ 'edge.node': 'g/n', 'edge.seq': '3', 'edge.historical': 'true', 'edge.schema': String(RECORD_SCHEMA_VERSION) });
     const outageLines = lines.filter((l) => l.msg.startsWith('Uplink unreachable'));
     expect(outageLines).toHaveLength(1);
     expect(lines.filter((l) => l.msg.startsWith('Uplink is back'))).toHaveLength(1);
+    journal.close();
+  });
+
+  it('after an outage, says how many records wait, and once the held-back backlog is all acknowledged, how the drain went', async () => {
+    const journal = new Journal(join(mkdtempSync(join(tmpdir(), 'fwd-')), 'j.db'));
+    const { sink, received, state } = memorySink();
+    const { log, lines } = logCapture();
+    const fwd = new Forwarder(journal, sink, { node: 'g/n', batchSize: 3, minBackoffMs: 5, maxBackoffMs: 20, downAfterMs: 0 }, log);
+    const add = (from: number, n: number) => journal.append(Array.from({ length: n }, (_, i) => ({ key: 'k', type: 'data' as const, value: value(from + i), capturedAt: from + i })));
+    fwd.start();
+    add(1, 2);
+    await until(() => received.length === 2);
+    expect(lines.filter((l) => l.msg.startsWith('Uplink connected'))).toEqual([expect.objectContaining({ msg: 'Uplink connected; nothing waits in the journal.', backlog: 0 })]);
+
+    state.down = true;
+    add(3, 7); // seqs 3..9: the backlog
+    await until(() => fwd.getStatus().state === 'down' && state.attempts > 4);
+    state.down = false;
+    await until(() => fwd.getStatus().state === 'up');
+    add(10, 2); // live, not backlog
+    await until(() => journal.stats().records === 0 && received.length === 11);
+    await until(() => lines.some((l) => l.msg.startsWith('Backlog drained')));
+    add(12, 3); // more live traffic: no second line
+    await until(() => received.length === 14);
+    await fwd.stop();
+
+    // The first batch after the outage took seqs 3..5: 4 of the 7 still wait when the line is written.
+    const back = lines.filter((l) => l.msg.startsWith('Uplink is back'));
+    expect(back).toHaveLength(1);
+    expect(back[0]).toMatchObject({ level: 30, backlog: 4, msg: 'Uplink is back; 4 records wait in the journal, the backlog drains alongside live data.' });
+    const drained = lines.filter((l) => l.msg.startsWith('Backlog drained'));
+    expect(drained).toHaveLength(1);
+    expect(drained[0]).toMatchObject({ level: 30, records: 7 });
+    expect(drained[0]!.seconds).toBeGreaterThanOrEqual(0);
+    expect(drained[0]!.recordsPerSec).toBeGreaterThan(0);
+    expect(drained[0]!.msg).toBe(`Backlog drained: 7 records in ${drained[0]!.seconds.toFixed(1)} s (${drained[0]!.recordsPerSec} records/s).`);
+    expect(lines.findIndex((l) => l.msg.startsWith('Backlog drained'))).toBeGreaterThan(lines.findIndex((l) => l.msg.startsWith('Uplink is back')));
+    journal.close();
+  });
+
+  it('at start-up, says how many records the previous run left and logs their drain; a new forwarder on a drained journal does not', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'fwd-')), 'j.db');
+    const previous = new Journal(file);
+    previous.append(Array.from({ length: 5 }, (_, i) => ({ key: 'k', type: 'data' as const, value: value(i + 1), capturedAt: i + 1 })));
+    previous.close();
+    const journal = new Journal(file);
+    const { sink, received } = memorySink();
+    const { log, lines } = logCapture();
+    const fwd = new Forwarder(journal, sink, { node: 'g/n', batchSize: 2 }, log);
+    fwd.start();
+    await until(() => lines.some((l) => l.msg.startsWith('Backlog drained')));
+    journal.append([{ key: 'k', type: 'data', value: value(6), capturedAt: 6 }]);
+    await until(() => received.length === 6);
+    await fwd.stop();
+    expect(lines.filter((l) => l.msg.startsWith('Uplink connected'))).toEqual([expect.objectContaining({ backlog: 3, msg: 'Uplink connected; 3 records wait in the journal.' })]);
+    expect(lines.filter((l) => l.msg.startsWith('Backlog drained'))).toEqual([expect.objectContaining({ records: 5 })]);
+
+    // As after a reload that changed the uplink: the journal still says what was held back, but all of it is gone.
+    const again = logCapture();
+    const next = new Forwarder(journal, sink, { node: 'g/n', batchSize: 2 }, again.log);
+    next.start();
+    journal.append([{ key: 'k', type: 'data', value: value(7), capturedAt: 7 }]);
+    await until(() => received.length === 7);
+    await next.stop();
+    expect(again.lines.map((l) => l.msg)).toEqual(['Uplink connected; nothing waits in the journal.']);
     journal.close();
   });
 

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { Journal, JournalRecord } from './journal.js';
 import type { OutRecord, UplinkSink } from './sink.js';
+import { RECORD_SCHEMA_HEADER, RECORD_SCHEMA_VERSION } from './record-schema.js';
 
 export type UplinkState = 'connecting' | 'up' | 'down' | 'stopped';
 
@@ -50,13 +51,15 @@ interface InFlight {
   outcome: Promise<Outcome>;
 }
 
+const SCHEMA_VERSION_TEXT = String(RECORD_SCHEMA_VERSION);
+
 export function toOutRecord(node: string, r: JournalRecord): OutRecord {
   return {
     key: r.key,
     // A record held back by an outage says "historical":true on the way out. The journal writes compact records
     // so already (nothing to replace, no copy of the value); a value stored as JSON says false.
     value: r.held && !r.rendered ? r.value.replace('"historical":false', '"historical":true') : r.value,
-    headers: { 'edge.node': node, 'edge.seq': String(r.seq), 'edge.historical': String(r.held) },
+    headers: { 'edge.node': node, 'edge.seq': String(r.seq), 'edge.historical': String(r.held), [RECORD_SCHEMA_HEADER]: SCHEMA_VERSION_TEXT },
     timestamp: r.capturedAt,
   };
 }
@@ -71,6 +74,11 @@ export class Forwarder {
   private backoffMs: number;
   private failingSince: number | undefined;
   private lastWasBacklog = false;
+  /**
+   * From the moment the uplink came back (or first connected) until the backlog held back before it is all
+   * acknowledged: that backlog's last seq, when it came back, and how many backlog records went out since.
+   */
+  private drain: { upTo: number; since: number; records: number } | undefined;
   /** While isolating a refused record: the batch size to try. */
   private probeSize: number | undefined;
   private tokens = 0;
@@ -200,6 +208,20 @@ export class Forwarder {
     this.failingSince = undefined;
     this.probeSize = undefined;
     if (this.status.state !== 'up') this.recovered();
+    if (this.drain) this.drained(batch, this.drain);
+  }
+
+  /** Counts the backlog records of an acknowledged batch; once none is left, says how the drain went, once. */
+  private drained(batch: JournalRecord[], drain: { upTo: number; since: number; records: number }): void {
+    for (const r of batch) if (r.seq <= drain.upTo) drain.records += 1;
+    // Records also leave the backlog without being forwarded (dropped when the journal is full, set aside).
+    if (this.journal.backlogLeft(drain.upTo)) return;
+    this.drain = undefined;
+    if (drain.records === 0) return; // nothing was held back when it came back (a new uplink after a reload)
+    const ms = Math.max(1, Date.now() - drain.since);
+    const seconds = Math.round(ms / 100) / 10;
+    const recordsPerSec = Math.round((drain.records * 1000) / ms);
+    this.log.info({ uplink: this.sink.target, records: drain.records, seconds, recordsPerSec }, `Backlog drained: ${drain.records} ${drain.records === 1 ? 'record' : 'records'} in ${seconds.toFixed(1)} s (${recordsPerSec} records/s).`);
   }
 
   /** The outcome, or WOKEN when records were appended (or the forwarder stopped) first. */
@@ -280,13 +302,21 @@ export class Forwarder {
     this.log.error({ seq: record.seq, key: record.key, bytes: record.value.length, reason, err: err.message }, `Kafka refused record edge.seq ${record.seq} for good (${reason}); it is kept in the journal's dead_letters table.`);
   }
 
+  /**
+   * The first acknowledgement after an outage, or the first of this forwarder. `backlog` is what the journal still
+   * holds (the status page's journal records); what was held back until now (an outage, or the previous run at
+   * start-up) is the backlog whose drain is logged once it is gone.
+   */
   private recovered(): void {
     const { records } = this.journal.stats();
     const wasDown = this.status.state === 'down';
     this.setState('up');
     this.journal.setHeldBack(false);
     this.status.lastError = null;
-    this.log.info({ uplink: this.sink.target, backlog: records }, wasDown ? `Uplink is back; the backlog drains ${this.options.replay === 'in_order' ? 'in order' : 'alongside live data'}.` : 'Uplink connected.');
+    const upTo = this.journal.backlogUpTo();
+    this.drain = upTo > 0 ? { upTo, since: this.status.since, records: 0 } : undefined;
+    const waiting = records === 0 ? 'nothing waits in the journal' : `${records} ${records === 1 ? 'record waits' : 'records wait'} in the journal`;
+    this.log.info({ uplink: this.sink.target, backlog: records }, wasDown ? `Uplink is back; ${waiting}, the backlog drains ${this.options.replay === 'in_order' ? 'in order' : 'alongside live data'}.` : `Uplink connected; ${waiting}.`);
   }
 
   private failed(err: Error, attemptStartedAt: number): void {
@@ -298,6 +328,7 @@ export class Forwarder {
     if (Date.now() - this.failingSince < (this.options.downAfterMs ?? 5000)) return;
     this.setState('down');
     this.journal.setHeldBack(true);
+    this.drain = undefined; // a drain cut short: the next return starts over with the larger backlog
     this.log.warn({ uplink: this.sink.target, err: err.message }, 'Uplink unreachable; the journal keeps every record until it returns.');
   }
 

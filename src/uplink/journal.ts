@@ -911,6 +911,14 @@ export class Journal {
   }
 
   /**
+   * Whether a record at or below `upTo` (backlogUpTo() by default) is still waiting: not yet acknowledged, dropped
+   * or set aside. One indexed read, no rendering.
+   */
+  backlogLeft(upTo = this.heldUpTo): boolean {
+    return upTo > 0 && this.heldRows(0, upTo, 1).length > 0;
+  }
+
+  /**
    * Group commit: entries queued within `commitIntervalMs` share one transaction, so an SD card sees one write
    * per batch, not one per message. The commit comes at the end of the turn instead once COMMIT_SAMPLES samples
    * wait, or a birth or death does, and at once at COMMIT_MESSAGES messages. `onCommitted` runs after the commit,

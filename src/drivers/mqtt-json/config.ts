@@ -55,6 +55,8 @@ const mqttJsonTag = z
     offset: z.number().default(0),
     timestamp_path: jsonPath.optional(),
     writable: z.boolean().optional(),
+    // The engineering unit (°C, bar, kWh): the birth's engUnit property, and "unit" in the Kafka record's birth.
+    unit: z.string().min(1).optional(),
     ...tagModelKeys,
   })
   .transform((raw, ctx) => {

@@ -52,6 +52,8 @@ const modbusTag = z
     scale: z.number().default(1),
     offset: z.number().default(0),
     writable: z.boolean().default(false),
+    // The engineering unit (°C, bar, kWh): the birth's engUnit property, and "unit" in the Kafka record's birth.
+    unit: z.string().min(1).optional(),
     ...tagModelKeys,
   })
   .transform((raw, ctx) => {
@@ -158,6 +160,9 @@ export const configSchema = z
     site: z.strictObject({ group: sparkplugId, node: sparkplugId }),
     data_dir: z.string().min(1).default('./data'),
     log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
+    // json: one JSON object per line (pino). pretty: time, level, message and fields for a person at a terminal;
+    // under systemd, where stdout is the journal, the lines stay JSON (with their `<N>` severities) whatever this says.
+    log_format: z.enum(['json', 'pretty']).default('json'),
     broker: z
       .strictObject({
         listen: hostPort('127.0.0.1').default({ host: '127.0.0.1', port: 1883 }),

@@ -26,7 +26,12 @@ export interface Metric {
   value: MetricValue;
   isHistorical?: boolean;
   properties?: MetricProperties;
+  /** The engineering unit, the PropertySet's `engUnit` (String); our births carry it, data does not. */
+  unit?: string;
 }
+
+/** The property name of a metric's engineering unit (as Eclipse Tahu names it). */
+export const ENG_UNIT_PROPERTY = 'engUnit';
 
 export interface Payload {
   timestamp: number;
@@ -82,7 +87,7 @@ export function encodePayload(payload: Payload, options: EncodeOptions = {}): Ui
       // [tck-id-payloads-metric-datatype-value-type] [tck-id-payloads-metric-datatype-value] the enum's uint32 code.
       if (options.datatypes !== false) out.datatype = DATATYPE_CODES[m.datatype];
       if (m.isHistorical) out.isHistorical = true;
-      if (m.properties) out.properties = propertySet(m.properties);
+      if (m.properties || m.unit !== undefined) out.properties = propertySet(m.properties ?? {}, m.unit);
       if (m.value === null) out.isNull = true;
       else Object.assign(out, valueField(m));
       return out;
@@ -93,12 +98,17 @@ export function encodePayload(payload: Payload, options: EncodeOptions = {}): Ui
 }
 
 const INT32 = DATATYPE_CODES.Int32;
+const STRING = DATATYPE_CODES.String;
 
 /** [tck-id-payloads-propertyset-keys-array-size] keys and values side by side, as many of each. */
-function propertySet(properties: MetricProperties): { keys: string[]; values: object[] } {
+function propertySet(properties: MetricProperties, unit: string | undefined): { keys: string[]; values: object[] } {
   const keys = Object.keys(properties);
   // Negative values go sign-extended into the unsigned 32-bit field, as for Int32 metrics.
-  const values = keys.map((k) => ({ type: INT32, intValue: Number(BigInt.asUintN(32, BigInt(Math.trunc(properties[k]!)))) }));
+  const values: object[] = keys.map((k) => ({ type: INT32, intValue: Number(BigInt.asUintN(32, BigInt(Math.trunc(properties[k]!)))) }));
+  if (unit !== undefined) {
+    keys.push(ENG_UNIT_PROPERTY);
+    values.push({ type: STRING, stringValue: unit });
+  }
   return { keys, values };
 }
 
@@ -149,6 +159,8 @@ export type DecodedMetric = Omit<Metric, 'datatype'> & {
    * `value` are then left unset / null, so that a command carrying it is refused, never written.
    */
   unreadableDatatype?: number;
+  /** The metric's is_transient flag (a value not to be historized); only set when true. */
+  isTransient?: boolean;
 };
 
 export interface DecodedPayload {
@@ -171,6 +183,7 @@ interface RawMetric {
   timestamp?: unknown;
   datatype?: number;
   isHistorical?: boolean;
+  isTransient?: boolean;
   isNull?: boolean;
   intValue?: number;
   longValue?: unknown;
@@ -178,7 +191,7 @@ interface RawMetric {
   doubleValue?: number;
   booleanValue?: boolean;
   stringValue?: string;
-  properties?: { keys?: string[]; values?: Array<{ type?: number; isNull?: boolean; intValue?: number; longValue?: unknown }> };
+  properties?: { keys?: string[]; values?: Array<{ type?: number; isNull?: boolean; intValue?: number; longValue?: unknown; stringValue?: string }> };
 }
 
 /**
@@ -205,8 +218,11 @@ export function decodePayload(bytes: Uint8Array, resolveType?: TypeResolver): De
     if (datatype) metric.datatype = datatype;
     metric.value = m.isNull ? null : decodeValue(datatype, m);
     if (m.isHistorical) metric.isHistorical = true;
+    if (m.isTransient) metric.isTransient = true;
     const properties = has(m, 'properties') ? readProperties(m.properties!) : undefined;
     if (properties) metric.properties = properties;
+    const unit = has(m, 'properties') ? engUnitOf(m.properties!) : undefined;
+    if (unit !== undefined) metric.unit = unit;
     payload.metrics.push(metric);
   }
   return payload;
@@ -232,6 +248,14 @@ function readProperties(set: NonNullable<RawMetric['properties']>): MetricProper
     any = true;
   });
   return any ? out : undefined;
+}
+
+/** The PropertySet's engUnit, when it is a String. */
+function engUnitOf(set: NonNullable<RawMetric['properties']>): string | undefined {
+  const i = (set.keys ?? []).indexOf(ENG_UNIT_PROPERTY);
+  const v = i < 0 ? undefined : set.values?.[i];
+  if (!v || v.isNull || (v.type !== STRING && v.type !== DATATYPE_CODES.Text) || !has(v, 'stringValue')) return undefined;
+  return v.stringValue;
 }
 
 function has<T extends object>(o: T, key: keyof T & string): boolean {

@@ -27,6 +27,8 @@ export interface DeviceMetricDef {
   name: string;
   datatype: SparkplugDataType;
   writable: boolean;
+  /** The engineering unit, declared in every DBIRTH as the metric's engUnit property. */
+  unit?: string | undefined;
 }
 
 export interface EdgeNodeOptions {
@@ -432,7 +434,12 @@ export class EdgeNode {
 
   /** [tck-id-topics-dbirth-metric-reqs] every metric of the device with name, datatype, value and timestamp. */
   private birthMetrics(device: string): Metric[] {
-    return [...(this.deviceMetrics.get(device)?.values() ?? [])];
+    const defs = this.defs.get(device);
+    // The current values are the last data's metrics; the unit, a birth's alone, comes from the tag's definition.
+    return [...(this.deviceMetrics.get(device)?.values() ?? [])].map((m) => {
+      const unit = m.name === undefined ? undefined : defs?.get(m.name)?.unit;
+      return unit === undefined ? m : { ...m, unit };
+    });
   }
 
   private deathPayload(bdSeq: number): Payload {

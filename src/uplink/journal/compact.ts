@@ -17,6 +17,8 @@ export interface ContractMetric {
   /** Already in its JSON form: a 64-bit integer a double cannot hold is a decimal string. */
   value: unknown;
   quality: Quality;
+  /** The tag's engineering unit, in births only. The compact format does not hold it: such records are JSON. */
+  unit?: string;
 }
 
 /** A message in the record contract's terms (README, "Kafka record"), before it is written as JSON. */
@@ -42,7 +44,8 @@ export function keyOf(group: string, node: string, device: string | null): strin
 /** The record's Kafka value, written field by field in the contract's order. */
 export function renderJson(m: ContractMessage): string {
   // Field order matters: the forwarder rewrites the first `"historical":false` for records held back.
-  const metrics = m.metrics.map((x) => ({ name: x.name, timestamp: x.timestamp, datatype: x.datatype, value: x.value, quality: x.quality }));
+  // `unit` last, and only where there is one (JSON.stringify leaves out undefined).
+  const metrics = m.metrics.map((x) => ({ name: x.name, timestamp: x.timestamp, datatype: x.datatype, value: x.value, quality: x.quality, unit: x.unit }));
   return (
     `{"type":${JSON.stringify(m.type)},"group":${JSON.stringify(m.group)},"node":${JSON.stringify(m.node)},` +
     `"device":${JSON.stringify(m.device)},"timestamp":${m.timestamp},"historical":false,` +
@@ -112,6 +115,11 @@ export function encodeCompactInto(w: ByteWriter, m: ContractMessage, key: string
   const metrics = m.metrics;
   for (let i = 0; i < metrics.length; i++) {
     const x = metrics[i]!;
+    if (x.unit !== undefined) {
+      // A birth declaring units: rare (once per session and device), stored as its JSON.
+      w.truncate(start);
+      return false;
+    }
     const quality = x.quality === 'good' ? 0 : x.quality === 'stale' ? 1 : x.quality === 'bad' ? 2 : undefined;
     const own = x.timestamp !== m.timestamp;
     const id = (typeof x.name === 'string' && (typeof x.datatype === 'string' || typeof x.datatype === 'number') && quality !== undefined && (!own || isTime(x.timestamp)))
