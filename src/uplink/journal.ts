@@ -158,15 +158,18 @@ interface StoredRow {
   samples: number;
 }
 
-interface StoredRowRead {
-  seq: number;
-  captured_at: number;
-  type: number;
-  data: Buffer | null;
-  key: string | null;
-  value: string | null;
-  checksum: number | null;
-}
+/**
+ * A stored row as the forwarder reads it: an array, not an object (better-sqlite3's raw mode builds rows about
+ * twice as fast, and a drain reads every row once). The columns, in the order of the peek statement:
+ */
+type StoredRowRead = [seq: number, capturedAt: number, type: number, data: Buffer | null, key: string | null, value: string | null, checksum: number | null];
+const SEQ = 0;
+const CAPTURED_AT = 1;
+const TYPE = 2;
+const DATA = 3;
+const KEY = 4;
+const VALUE = 5;
+const CHECKSUM = 6;
 
 /** The stored text of a record that could not be decoded: its bytes, for a person to look at. */
 function undecodable(data: Buffer | null, why: string): string {
@@ -395,7 +398,7 @@ export class Journal {
         insertCompactMany: this.db.prepare(`INSERT INTO records (seq, captured_at, type, data, checksum) VALUES ${Array(MANY).fill('(?, ?, ?, ?, ?)').join(', ')}`),
         insertEntry: this.db.prepare('INSERT INTO dictionary (id, entry, checksum) VALUES (?, ?, ?)'),
         setNextSeq: this.db.prepare("UPDATE meta SET value = ? WHERE key = 'next_seq'"),
-        peek: this.db.prepare('SELECT seq, captured_at, type, data, key, value, checksum FROM records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
+        peek: this.db.prepare('SELECT seq, captured_at, type, data, key, value, checksum FROM records WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?').raw(true),
         del: this.db.prepare('DELETE FROM records WHERE seq BETWEEN ? AND ?'),
         delBytes: this.db.prepare(`SELECT count(*) AS n, coalesce(sum(${ROW_BYTES}), 0) AS b FROM records WHERE seq BETWEEN ? AND ?`),
         oldest: this.db.prepare('SELECT captured_at FROM records ORDER BY seq LIMIT 1'),
@@ -621,7 +624,7 @@ export class Journal {
   /** Every seq at or below this left the journal: acknowledged, announced as dropped, or dead-lettered. */
   private ackedMark(): number {
     const first = this.heldRows(0, Number.MAX_SAFE_INTEGER, 1)[0];
-    return (first?.seq ?? this.nextSeq) - 1;
+    return (first?.[SEQ] ?? this.nextSeq) - 1;
   }
 
   private writeSideFile(closedAt: number | null): void {
@@ -779,26 +782,36 @@ export class Journal {
     const rows = this.heldRows(afterSeq, upTo, limit);
     const out: JournalRecord[] = [];
     const bad: Array<{ record: JournalRecord; reason: string }> = [];
-    for (const r of rows) {
-      const type = TYPE_NAME[r.type] ?? 'data';
-      const held = r.seq <= this.heldUpTo;
-      const base = { seq: r.seq, capturedAt: r.captured_at, type, held };
-      if (r.data !== null) {
-        if (r.checksum !== compactChecksum(r.seq, r.captured_at, r.type, r.data) || TYPE_NAME[r.type] === undefined) {
-          bad.push({ record: { ...base, key: '', value: undecodable(r.data, 'checksum mismatch') }, reason: 'checksum mismatch' });
+    const heldUpTo = this.heldUpTo;
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      const seq = r[SEQ];
+      const capturedAt = r[CAPTURED_AT];
+      const code = r[TYPE];
+      const data = r[DATA];
+      const type = TYPE_NAME[code] ?? 'data';
+      const held = seq <= heldUpTo;
+      // Every record built with the same fields in the same order: one object shape for the whole drain.
+      if (data !== null) {
+        if (r[CHECKSUM] !== compactChecksum(seq, capturedAt, code, data) || TYPE_NAME[code] === undefined) {
+          bad.push({ record: { key: '', type, capturedAt, samples: 0, value: undecodable(data, 'checksum mismatch'), seq, held }, reason: 'checksum mismatch' });
           continue;
         }
+        let rendered: { key: string; value: string; samples: number };
         try {
-          out.push({ ...base, ...renderCompact(r.data, type, r.captured_at, this.dict, held), rendered: true });
+          rendered = renderCompact(data, type, capturedAt, this.dict, held);
         } catch (err) {
           // The checksum matched, so the record is as written: a dictionary entry it names was damaged.
-          bad.push({ record: { ...base, key: '', value: undecodable(r.data, (err as Error).message) }, reason: 'checksum mismatch' });
+          bad.push({ record: { key: '', type, capturedAt, samples: 0, value: undecodable(data, (err as Error).message), seq, held }, reason: 'checksum mismatch' });
+          continue;
         }
+        out.push({ key: rendered.key, type, capturedAt, samples: rendered.samples, value: rendered.value, seq, held, rendered: true });
         continue;
       }
-      const record = { ...base, key: r.key ?? '', value: r.value ?? '' };
+      const record: JournalRecord = { key: r[KEY] ?? '', type, capturedAt, samples: undefined, value: r[VALUE] ?? '', seq, held };
       // NULL: written before checksums existed.
-      if (r.checksum === null || r.checksum === recordChecksum(r.seq, r.captured_at, record.key, type, record.value)) out.push(record);
+      const checksum = r[CHECKSUM];
+      if (checksum === null || checksum === recordChecksum(seq, capturedAt, record.key, type, record.value)) out.push(record);
       else bad.push({ record, reason: 'checksum mismatch' });
     }
     if (bad.length === 0) return out;
@@ -821,7 +834,7 @@ export class Journal {
 
   /** Rows above `afterSeq`, up to `upTo`, skipping those acknowledged and not yet deleted. */
   private heldRows(afterSeq: number, upTo: number, limit: number): StoredRowRead[] {
-    const out: StoredRowRead[] = [];
+    let out: StoredRowRead[] = [];
     let cursor = afterSeq;
     while (out.length < limit && cursor < upTo) {
       const inside = this.acked.holding(cursor + 1);
@@ -832,7 +845,8 @@ export class Journal {
       const next = this.acked.after(cursor);
       const hi = next ? Math.min(upTo, next[0] - 1) : upTo;
       const rows = this.stmt.peek.all(cursor, hi, limit - out.length) as StoredRowRead[];
-      out.push(...rows);
+      if (out.length === 0) out = rows;
+      else for (const row of rows) out.push(row);
       if (!next || hi >= upTo || out.length >= limit) break;
       cursor = next[1];
     }
@@ -1037,7 +1051,7 @@ export class Journal {
     const oldest = this.records > 0 ? this.heldRows(0, Number.MAX_SAFE_INTEGER, 1)[0] : undefined;
     const page = this.db.pragma('page_count', { simple: true }) as number;
     const size = this.db.pragma('page_size', { simple: true }) as number;
-    return { records: this.records, bytes: this.bytes, oldestCapturedAt: oldest?.captured_at ?? null, nextSeq: this.nextSeq, fileBytes: page * size, dropped: { ...this.dropped }, writeErrors: this.writeErrors, deadLetters: this.deadLetters, checksumMismatches: this.checksumMismatches, lostInMemory: this.lostInMemory, queued: this.queue.length, maxBytes: this.maxBytes ?? null, bytesPerSample: this.committedSamples > 0 ? this.committedBytes / this.committedSamples : null, corrupt: this.corrupt };
+    return { records: this.records, bytes: this.bytes, oldestCapturedAt: oldest?.[CAPTURED_AT] ?? null, nextSeq: this.nextSeq, fileBytes: page * size, dropped: { ...this.dropped }, writeErrors: this.writeErrors, deadLetters: this.deadLetters, checksumMismatches: this.checksumMismatches, lostInMemory: this.lostInMemory, queued: this.queue.length, maxBytes: this.maxBytes ?? null, bytesPerSample: this.committedSamples > 0 ? this.committedBytes / this.committedSamples : null, corrupt: this.corrupt };
   }
 
   close(): void {

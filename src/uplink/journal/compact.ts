@@ -57,6 +57,8 @@ const KIND = { null: 0, false: 1, true: 2, int: 3, f32: 4, f64: 5, text: 6, json
 const QUALITY_NAME = ['good', 'stale', 'bad'] as const;
 const QUALITY_TAIL = QUALITY_NAME.map((q) => `,"quality":"${q}"}`);
 const OWN_TIME = 0x40;
+/** The start of a record's value, per type. */
+const TYPE_HEAD: Record<string, string> = Object.fromEntries(['data', 'birth', 'death', 'gap'].map((t) => [t, `{"type":${JSON.stringify(t)}`]));
 /** Integers up to this magnitude are varints; beyond, a double (zigzag of 2^53 would not be exact). */
 const MAX_VARINT_INT = 2 ** 52;
 
@@ -159,7 +161,7 @@ export function renderCompact(data: Buffer, type: RecordType, capturedAt: number
   const timestamp = capturedAt + r.zigzag();
   const count = r.varint();
   if (count > r.remaining) throw new DecodeError('metric count past the end');
-  let out = `{"type":${JSON.stringify(type)}${source.head}${timestamp},"historical":${historical},"metrics":[`;
+  let out = `${TYPE_HEAD[type] ?? `{"type":${JSON.stringify(type)}`}${source.head}${timestamp},"historical":${historical},"metrics":[`;
   for (let i = 0; i < count; i++) {
     const metric = dict.get(r.varint());
     if (metric?.kind !== 'm') throw new DecodeError('unknown metric');
