@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../edge/config/load.js';
 import { kafkajsCompressions } from './compressions.js';
-import { librdkafkaConfig } from './librdkafka-sink.js';
+import { headerList, librdkafkaConfig } from './librdkafka-sink.js';
 
 const kafkaOf = (yaml: string) => parseConfig(`site: { group: g, node: n }\nuplink:\n  kafka: ${yaml}\n`, 'gateway.yaml').uplink.kafka!;
 
@@ -38,5 +38,20 @@ describe('librdkafka producer configuration', () => {
     else expect(zstd).toThrow(/uplink\.kafka\.compression: zstd with client kafkajs needs Node\.js 22\.15 or later/);
     expect(kafkaOf('{ brokers: [a:9092], client: kafkajs, compression: snappy }').compression).toBe('snappy');
     expect(kafkaOf('{ brokers: [a:9092], compression: lz4 }').compression).toBe('lz4');
+  });
+});
+
+describe('headers handed to the client', () => {
+  it('are every header of the record, in order, with the objects of values that repeat shared between records', () => {
+    const a = headerList({ 'edge.node': 'g/n', 'edge.seq': '41', 'edge.historical': 'false', 'edge.schema': '1' });
+    const b = headerList({ 'edge.node': 'g/n', 'edge.seq': '42', 'edge.historical': 'true', 'edge.schema': '1' });
+    expect(a).toEqual([{ 'edge.node': 'g/n' }, { 'edge.seq': '41' }, { 'edge.historical': 'false' }, { 'edge.schema': '1' }]);
+    expect(b).toEqual([{ 'edge.node': 'g/n' }, { 'edge.seq': '42' }, { 'edge.historical': 'true' }, { 'edge.schema': '1' }]);
+    expect(b[0]).toBe(a[0]);
+    expect(b[3]).toBe(a[3]);
+    expect(b[1]).not.toBe(a[1]);
+    expect(b[2]).not.toBe(a[2]);
+    // A value the cache has no room for any more is still sent, in an object of its own.
+    for (let i = 0; i < 1000; i++) expect(headerList({ 'spb.topic': `t${i}` })).toEqual([{ 'spb.topic': `t${i}` }]);
   });
 });
