@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // edge-gateway: run | validate | once | status | broker | verify | spy | version
+// First: the native modules load here or the process ends with one sentence (service/native-abi.ts).
+import './service/preflight.js';
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import { resolveJournalBound } from '../uplink/journal/capacity.js';
