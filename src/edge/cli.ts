@@ -3,11 +3,12 @@
 // First: the native modules load here or the process ends with one sentence (service/native-abi.ts).
 import './service/preflight.js';
 import { parseArgs } from 'node:util';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { resolveJournalBound } from '../uplink/journal/capacity.js';
 import { chooseClient } from '../uplink/kafka/client-choice.js';
 import { bytesText, planCapacityLine } from './capacity-text.js';
-import { ConfigError, formatProblem, loadConfig, locateProblems } from './config/load.js';
+import { DROP_IN_DIR } from './config/drop-ins.js';
+import { ConfigError, formatProblem, loadConfig, loadConfigWithDropIns, locateProblems } from './config/load.js';
 import { pollPlan } from './config/poll-plan.js';
 import { ConfigValueError } from './config/value-error.js';
 import type { Logger } from 'pino';
@@ -21,7 +22,8 @@ import { versionLine } from './version.js';
 
 const USAGE = `Usage:
   edge-gateway run --config FILE        run the gateway
-  edge-gateway validate --config FILE   check a config file; exit 0 when valid, 2 otherwise
+  edge-gateway validate --config FILE   check a config file and the drop-ins in conf.d beside it; exit 0 when
+                                        valid, 2 otherwise
   edge-gateway once --config FILE [--device NAME] [--json]
                                         poll every device once: every tag with its raw registers (hex) or JSON,
                                         decoded value and quality; exit 1 when a device does not answer
@@ -93,14 +95,20 @@ class UsageError extends Error {}
 
 function validate(file: string): number {
   try {
-    const config = loadConfig(file);
+    const { config, dropIns } = loadConfigWithDropIns(file);
     const tags = config.devices.reduce((n, d) => n + d.tags.length, 0);
-    process.stdout.write(`${file}: valid (${config.devices.length} devices, ${tags} tags)\n${journalCapacityLine(config)}\n${uplinkLine(config)}\n`);
+    process.stdout.write(`${file}: valid (${config.devices.length} devices, ${tags} tags)${dropInsRead(dropIns)}\n${journalCapacityLine(config)}\n${uplinkLine(config)}\n`);
     return 0;
   } catch (err) {
     process.stderr.write(`${configErrorText(file, err)}\n`);
     return 2;
   }
+}
+
+/** The drop-ins merged, named as they sit beside the config: " with 2 drop-ins: conf.d/line1.yaml, conf.d/line2.yaml". */
+function dropInsRead(files: readonly string[]): string {
+  if (files.length === 0) return '';
+  return ` with ${files.length} drop-in${files.length === 1 ? '' : 's'}: ${files.map((f) => join(DROP_IN_DIR, basename(f))).join(', ')}`;
 }
 
 /** Which Kafka client the uplink would run on here, and what it sends. */

@@ -1,7 +1,9 @@
-// Reads the YAML file and turns every problem into `FILE:LINE:COL path.to.key: message`.
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parse as parseYaml, parseDocument, Scalar, visit, type Document, type DocumentOptions, type Node, type ParseOptions, type SchemaOptions, type YAMLError } from 'yaml';
+// Reads the YAML file and its drop-ins (conf.d/*.yaml, drop-ins.ts) and turns every problem into
+// `FILE:LINE:COL path.to.key: message`, FILE being the file the key is written in.
+import { Document, isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parse as parseYaml, parseDocument, Scalar, visit, type DocumentOptions, type Node, type ParseOptions, type SchemaOptions, type YAMLError } from 'yaml';
 import type { z } from 'zod';
 import { configSchema, type GatewayConfig } from './schema.js';
+import { dropInDevices, listDropIns } from './drop-ins.js';
 import { dottedPath, type ValueProblem } from './value-error.js';
 import { aliasProblems, aliasSource, MAX_EXPANDED_VALUES, MAX_FILE_BYTES, nestingProblem, readConfigText, type EarlyProblem } from './yaml-guard.js';
 
@@ -29,17 +31,88 @@ export function formatProblem(p: ConfigProblem): string {
   return `${p.file}:${p.line}:${p.col} ${printable(p.path) || '(file)'}: ${printable(p.message)}`;
 }
 
-/** Whatever the file holds, this returns the config or throws a ConfigError; nothing else escapes it. */
+/** Whatever the file and its drop-ins hold, this returns the config or throws a ConfigError; nothing else escapes it. */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
-  const read = readConfigText(file);
-  if ('problem' in read) throw new ConfigError([{ file, line: read.problem.line ?? 1, col: read.problem.col ?? 1, path: '', message: read.problem.message }]);
-  return parseConfig(read.text, file, env);
+  return loadConfigWithDropIns(file, env).config;
+}
+
+/** Text to parse: the main config or one of its drop-ins. */
+export interface ConfigText {
+  file: string;
+  text: string;
+}
+
+/**
+ * The config from `file` and the drop-ins in `conf.d` beside it (drop-ins.ts), and the drop-ins read. Every file is
+ * read and parsed before the schema runs, so that one answer names the problems of all of them.
+ */
+export function loadConfigWithDropIns(file: string, env: NodeJS.ProcessEnv = process.env): { config: GatewayConfig; dropIns: string[] } {
+  const problems: ConfigProblem[] = [];
+  const read = (path: string): ConfigText | undefined => {
+    const r = readConfigText(path);
+    if ('text' in r) return { file: path, text: r.text };
+    problems.push({ file: path, line: r.problem.line ?? 1, col: r.problem.col ?? 1, path: '', message: r.problem.message });
+    return undefined;
+  };
+  const main = read(file);
+  const listed = listDropIns(file);
+  if ('problem' in listed) problems.push({ file: listed.problem.file, line: 1, col: 1, path: '', message: listed.problem.message });
+  const dropIns = 'files' in listed ? listed.files.map(read) : [];
+  if (!main) {
+    // The drop-ins' own problems still count: one answer for everything wrong.
+    for (const d of dropIns) if (d) problems.push(...problemsOf(() => parseSource(d, env)));
+    throw new ConfigError(problems);
+  }
+  const config = parseConfigs(main, dropIns.filter((d) => d !== undefined), env, problems);
+  return { config, dropIns: dropIns.map((d) => d!.file) };
 }
 
 /** Merge keys (`<<: *defaults`) as YAML 1.1 had them: a block of settings written once, repeated per device or tag. */
 const YAML_OPTIONS: ParseOptions & DocumentOptions & SchemaOptions = { prettyErrors: false, uniqueKeys: true, merge: true };
 
 export function parseConfig(text: string, file = '<config>', env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  return parseConfigs({ file, text }, [], env);
+}
+
+/**
+ * The main file's text and its drop-ins' texts as one config: the drop-ins' devices appended in their order.
+ * `earlier` holds problems found before (a drop-in that could not be read), thrown with the rest.
+ */
+export function parseConfigs(main: ConfigText, dropIns: readonly ConfigText[], env: NodeJS.ProcessEnv = process.env, earlier: readonly ConfigProblem[] = []): GatewayConfig {
+  const problems = [...earlier];
+  const sources: Source[] = [];
+  for (const t of [main, ...dropIns]) {
+    const found = problemsOf(() => sources.push(parseSource(t, env)));
+    problems.push(...found);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+  try {
+    return validateMerged(sources[0]!, sources.slice(1));
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError([{ file: main.file, line: 1, col: 1, path: '', message: `the file cannot be read as a configuration: ${(err as Error).message}` }]);
+  }
+}
+
+/** The problems `parse` throws as a ConfigError, none when it returns. */
+function problemsOf(parse: () => unknown): ConfigProblem[] {
+  try {
+    parse();
+    return [];
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+}
+
+/** One file parsed: its document (variables substituted) and how offsets in it become lines and columns. */
+interface Source {
+  file: string;
+  doc: Document;
+  at: (offset: number) => { line: number; col: number };
+}
+
+function parseSource({ text, file }: ConfigText, env: NodeJS.ProcessEnv): Source {
   try {
     return parseChecked(text, file, env);
   } catch (err) {
@@ -49,7 +122,7 @@ export function parseConfig(text: string, file = '<config>', env: NodeJS.Process
   }
 }
 
-function parseChecked(text: string, file: string, env: NodeJS.ProcessEnv): GatewayConfig {
+function parseChecked(text: string, file: string, env: NodeJS.ProcessEnv): Source {
   const lineCounter = new LineCounter();
   const at = (offset: number) => lineCounter.linePos(offset);
   const early = (problems: EarlyProblem[]) =>
@@ -77,33 +150,120 @@ function parseChecked(text: string, file: string, env: NodeJS.ProcessEnv): Gatew
       return { file, line: pos.line, col: pos.col, path, message: `environment variable "${name}" is not set (write \${${name}:-default} to give a default)` };
     }));
   }
-  const result = configSchema.safeParse(doc.toJS({ maxAliasCount: MAX_EXPANDED_VALUES }) ?? {});
-  if (result.success) return result.data;
+  return { file, doc, at };
+}
 
-  const problems = result.error.issues.flatMap((issue) => issueToProblems(issue, doc, file, at));
-  problems.sort((a, b) => a.line - b.line || a.col - b.col);
+/** Where device N of the merged list is written: its file and its index in that file's `devices`. */
+interface DeviceOrigin {
+  source: Source;
+  index: number;
+}
+
+/** The sources' data as one config, through the schema; each problem placed in the file its value comes from. */
+function validateMerged(main: Source, dropIns: readonly Source[]): GatewayConfig {
+  const toJS = (s: Source): unknown => s.doc.toJS({ maxAliasCount: MAX_EXPANDED_VALUES });
+  const data: unknown = toJS(main) ?? {};
+  const origins: DeviceOrigin[] = [];
+  const problems: ConfigProblem[] = [];
+  const mainDevices = isRecord(data) ? data.devices : undefined;
+  if (Array.isArray(mainDevices)) mainDevices.forEach((_, index) => origins.push({ source: main, index }));
+  // A main file whose `devices` is no list is refused at that key; drop-ins are not appended to it.
+  const appendable = isRecord(data) && (mainDevices === undefined || Array.isArray(mainDevices));
+  const devices: unknown[] = Array.isArray(mainDevices) ? [...(mainDevices as unknown[])] : [];
+  for (const source of dropIns) {
+    const own = dropInDevices(toJS(source), main.file);
+    for (const p of own.problems) {
+      const node = p.key === undefined ? deepestNode(source.doc, p.path).node : findKeyNode(source.doc, p.path, p.key);
+      const pos = source.at(node?.range?.[0] ?? 0);
+      problems.push({ file: source.file, line: pos.line, col: pos.col, path: dotted(p.key === undefined ? p.path : [...p.path, p.key]), message: p.message });
+    }
+    if (!appendable) continue;
+    own.devices.forEach((device, index) => {
+      devices.push(device);
+      origins.push({ source, index });
+    });
+  }
+  if (appendable && dropIns.length > 0) (data as Record<string, unknown>).devices = devices;
+
+  const result = configSchema.safeParse(data);
+  if (result.success && problems.length === 0) return result.data;
+  const place = placer(main, origins, dropIns.length > 0);
+  if (!result.success) problems.push(...result.error.issues.flatMap((issue) => issueToProblems(issue, place)));
+  const order = new Map([main, ...dropIns].map((s, i) => [s.file, i]));
+  problems.sort((a, b) => (order.get(a.file) ?? 0) - (order.get(b.file) ?? 0) || a.line - b.line || a.col - b.col);
   throw new ConfigError(problems);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A key of the merged config in the file that holds it: `devices[N]…` of a drop-in's device in that drop-in. */
+type Placer = (path: (string | number)[]) => { source: Source; path: (string | number)[] };
+
+/**
+ * `devices[N]…` goes to the file device N comes from, numbered as in that file; every other key is the main
+ * file's. With drop-ins, a message naming another device (`also devices[3]`) is renumbered the same way, with
+ * that device's file and place when it is in another file.
+ */
+function placer(main: Source, origins: readonly DeviceOrigin[], renumber: boolean): Placer & { message(text: string, here: Source): string } {
+  const place = (path: (string | number)[]) => {
+    const origin = path[0] === 'devices' && typeof path[1] === 'number' ? origins[path[1]] : undefined;
+    return origin ? { source: origin.source, path: ['devices', origin.index, ...path.slice(2)] } : { source: main, path };
+  };
+  const message = (text: string, here: Source) =>
+    !renumber
+      ? text
+      : text.replace(/\bdevices\[(\d+)\]/g, (whole, n: string) => {
+          const origin = origins[Number(n)];
+          if (!origin) return whole;
+          const local = `devices[${origin.index}]`;
+          if (origin.source === here) return local;
+          const node = deepestNode(origin.source.doc, ['devices', origin.index]).node;
+          const pos = origin.source.at(node?.range?.[0] ?? 0);
+          return `${local} in ${origin.source.file}:${pos.line}:${pos.col}`;
+        });
+  return Object.assign(place, { message });
 }
 
 /**
  * Places problems found after the file was loaded (a password file that cannot be read when a reload applies it)
- * at their keys in `file`, as `validate` would print them; a key the file does not hold is placed at its nearest
- * ancestor that it does.
+ * at their keys in `file` or in the drop-in that holds the device, as `validate` would print them; a key the file
+ * does not hold is placed at its nearest ancestor that it does.
  */
 export function locateProblems(file: string, problems: readonly ValueProblem[]): ConfigProblem[] {
-  let doc: Document | undefined;
+  const listed = listDropIns(file);
+  const [main, ...dropIns] = [file, ...('files' in listed ? listed.files : [])].map(positionsOnly);
+  const origins: DeviceOrigin[] = [];
+  const devicesOf = (s: Source) => (s.doc.contents ? childNode(s.doc, s.doc.contents, 'devices') : undefined);
+  const mainDevices = devicesOf(main!);
+  if (isSeq(mainDevices)) mainDevices.items.forEach((_, index) => origins.push({ source: main!, index }));
+  if (isSeq(mainDevices) || (isMap(main!.doc.contents) && mainDevices === undefined)) {
+    for (const source of dropIns) {
+      const own = devicesOf(source);
+      if (isMap(source.doc.contents) && isSeq(own)) own.items.forEach((_, index) => origins.push({ source, index }));
+    }
+  }
+  const place = placer(main!, origins, dropIns.length > 0);
+  return problems.map((problem) => {
+    const { source, path } = place(problem.path);
+    const node = deepestNode(source.doc, path).node;
+    const pos = node?.range ? source.at(node.range[0]) : { line: 1, col: 1 };
+    return { file: source.file, line: pos.line, col: pos.col, path: dottedPath(path), message: place.message(problem.message, source) };
+  });
+}
+
+/** A file's document for placing keys only: a file that cannot be read or parsed is an empty document. */
+function positionsOnly(file: string): Source {
   const lineCounter = new LineCounter();
+  let doc: Document | undefined;
   try {
     const read = readConfigText(file);
     doc = 'text' in read && !nestingProblem(read.text) ? parseDocument(read.text, { ...YAML_OPTIONS, lineCounter }) : undefined;
   } catch {
     doc = undefined;
   }
-  return problems.map(({ path, message }) => {
-    const node = doc ? deepestNode(doc, path).node : undefined;
-    const pos = node?.range ? lineCounter.linePos(node.range[0]) : { line: 1, col: 1 };
-    return { file, line: pos.line, col: pos.col, path: dottedPath(path), message };
-  });
+  return { file, doc: doc ?? new Document(), at: (offset) => lineCounter.linePos(offset) };
 }
 
 const VARIABLE = /\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
@@ -184,13 +344,9 @@ function syntaxProblems(
   });
 }
 
-function issueToProblems(
-  issue: z.core.$ZodIssue,
-  doc: Document,
-  file: string,
-  at: (offset: number) => { line: number; col: number },
-): ConfigProblem[] {
-  const path = issue.path.map((p) => (typeof p === 'symbol' ? p.toString() : p));
+function issueToProblems(issue: z.core.$ZodIssue, place: ReturnType<typeof placer>): ConfigProblem[] {
+  const { source, path } = place(issue.path.map((p) => (typeof p === 'symbol' ? p.toString() : p)));
+  const { file, doc, at } = source;
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((key) => {
       const keyNode = findKeyNode(doc, path, key);
@@ -200,7 +356,7 @@ function issueToProblems(
   }
   const { node, missing } = deepestNode(doc, path);
   const pos = at(node?.range?.[0] ?? 0);
-  let message = issue.message;
+  let message = place.message(issue.message, source);
   if (missing && issue.code === 'invalid_type') message = `required key "${path[path.length - 1]}" is missing`;
   return [{ file, line: pos.line, col: pos.col, path: dotted(path), message }];
 }
