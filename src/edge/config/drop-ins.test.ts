@@ -144,6 +144,11 @@ describe('problems in a drop-in are named at the drop-in', () => {
     ]);
   });
 
+  it('names a merge key the YAML library refuses while it builds the data (<<: of a scalar) at the drop-in', () => {
+    const main = site(`${HEAD}devices:\n${device('m')}`, { 'a.yaml': `devices:\n${device('a', ', <<: *h').replace('host: 127.0.0.1', 'host: &h 127.0.0.1')}` });
+    expect(problems(main)).toEqual([`${conf(main, 'a.yaml')}:1:1 (file): the file cannot be read as a configuration: Merge sources must be maps or map aliases`]);
+  });
+
   it('names a drop-in that cannot be read, also when the main file cannot be read either', () => {
     const main = site(`${HEAD}devices:\n${device('m')}`, { 'b.yaml': 'devices: [\n' });
     symlinkSync(join(root, 'nowhere.yaml'), conf(main, 'a.yaml'));

@@ -105,11 +105,12 @@ function problemsOf(parse: () => unknown): ConfigProblem[] {
   }
 }
 
-/** One file parsed: its document (variables substituted) and how offsets in it become lines and columns. */
+/** One file parsed: its document (variables substituted), how offsets in it become lines and columns, its data. */
 interface Source {
   file: string;
   doc: Document;
   at: (offset: number) => { line: number; col: number };
+  data: unknown;
 }
 
 function parseSource({ text, file }: ConfigText, env: NodeJS.ProcessEnv): Source {
@@ -150,7 +151,8 @@ function parseChecked(text: string, file: string, env: NodeJS.ProcessEnv): Sourc
       return { file, line: pos.line, col: pos.col, path, message: `environment variable "${name}" is not set (write \${${name}:-default} to give a default)` };
     }));
   }
-  return { file, doc, at };
+  // Turned into data here, so that a failure inside the library (a merge key of a scalar) names this file.
+  return { file, doc, at, data: doc.toJS({ maxAliasCount: MAX_EXPANDED_VALUES }) };
 }
 
 /** Where device N of the merged list is written: its file and its index in that file's `devices`. */
@@ -161,8 +163,7 @@ interface DeviceOrigin {
 
 /** The sources' data as one config, through the schema; each problem placed in the file its value comes from. */
 function validateMerged(main: Source, dropIns: readonly Source[]): GatewayConfig {
-  const toJS = (s: Source): unknown => s.doc.toJS({ maxAliasCount: MAX_EXPANDED_VALUES });
-  const data: unknown = toJS(main) ?? {};
+  const data: unknown = main.data ?? {};
   const origins: DeviceOrigin[] = [];
   const problems: ConfigProblem[] = [];
   const mainDevices = isRecord(data) ? data.devices : undefined;
@@ -171,7 +172,7 @@ function validateMerged(main: Source, dropIns: readonly Source[]): GatewayConfig
   const appendable = isRecord(data) && (mainDevices === undefined || Array.isArray(mainDevices));
   const devices: unknown[] = Array.isArray(mainDevices) ? [...(mainDevices as unknown[])] : [];
   for (const source of dropIns) {
-    const own = dropInDevices(toJS(source), main.file);
+    const own = dropInDevices(source.data, main.file);
     for (const p of own.problems) {
       const node = p.key === undefined ? deepestNode(source.doc, p.path).node : findKeyNode(source.doc, p.path, p.key);
       const pos = source.at(node?.range?.[0] ?? 0);
@@ -263,7 +264,7 @@ function positionsOnly(file: string): Source {
   } catch {
     doc = undefined;
   }
-  return { file, doc: doc ?? new Document(), at: (offset) => lineCounter.linePos(offset) };
+  return { file, doc: doc ?? new Document(), at: (offset) => lineCounter.linePos(offset), data: undefined };
 }
 
 const VARIABLE = /\$(\$)?\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
