@@ -1,6 +1,6 @@
 // Mutated config files through the code `validate` and `run` use (loadConfig), and a sample through the built
 // command line: whatever a file holds, the answer is a config or FILE:LINE:COL problems, exit 0 or 2, no stack trace.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -17,6 +17,16 @@ const prng = (seed: number): (() => number) => rng(seed).next;
 const BASES = ['config/gateway.yaml', 'test/configs/rich.yaml', 'test/configs/typo-key.yaml', 'test/configs/wrong-type.yaml', 'test/configs/servers-bad.yaml'].map((f) => readFileSync(f));
 
 const dir = mkdtempSync(join(tmpdir(), 'config-fuzz-'));
+const DROP_IN_MUTATIONS = 150;
+/**
+ * Drop-in bases: the `devices:` sections of the two valid bases, device names changed so that they differ from the
+ * main file's (the shipped config). Valid as they are, so that some mutations stay valid.
+ */
+const DROP_IN_BASES = BASES.slice(0, 2).map((b) => b.toString('latin1')).map((text) => {
+  const start = text.search(/^devices:/m);
+  const end = text.slice(start).search(/\n\S/);
+  return Buffer.from(text.slice(start, end < 0 ? undefined : start + end + 1).replace(/name: ([\w-]+-0)(\d)/g, 'name: $1$2-line2'), 'latin1');
+});
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const laughs = (levels: number) =>
@@ -163,4 +173,55 @@ describe('config fuzz', () => {
     }
     console.log(`config fuzz CLI: ${sample.length} files through "validate" (${sample.filter((c) => !c.outcome.valid).length} invalid), 3 through "run"`);
   }, 180_000);
+
+  it(`${DROP_IN_MUTATIONS} mutated drop-ins beside a valid config: a config or problems positioned in the drop-in, never a throw`, async () => {
+    // Seeded from the printed seed, apart from the main files' sequence: FUZZ_SEED repeats both.
+    const r = prng(SEED ^ 0x5eed);
+    const all = mutations();
+    const names = Object.keys(all);
+    const site = join(dir, 'site');
+    mkdirSync(join(site, 'conf.d'), { recursive: true });
+    const main = join(site, 'gateway.yaml');
+    writeFileSync(main, BASES[0]!);
+    const dropIn = join(site, 'conf.d', 'line2.yaml');
+    for (const base of DROP_IN_BASES) {
+      writeFileSync(dropIn, base);
+      expect(check(main).problems).toEqual([]);
+    }
+    const counts = { valid: 0, invalid: 0 };
+    const bad: string[] = [];
+    const sample: Array<{ name: string; bytes: Buffer; outcome: Outcome }> = [];
+    for (let i = 0; i < DROP_IN_MUTATIONS; i++) {
+      const chosen = [i < names.length ? names[i]! : names[Math.floor(r() * names.length)]!];
+      if (r() < 0.3) chosen.push(names[Math.floor(r() * names.length)]!);
+      let bytes = DROP_IN_BASES[Math.floor(r() * DROP_IN_BASES.length)]!;
+      for (const n of chosen) bytes = all[n]!(bytes, r);
+      const name = `drop-in #${i} ${chosen.join('+')}`;
+      writeFileSync(dropIn, bytes);
+      let outcome: Outcome;
+      try {
+        outcome = check(main);
+      } catch (err) {
+        bad.push(`${name}: ${(err as Error).message}`);
+        continue;
+      }
+      counts[outcome.valid ? 'valid' : 'invalid'] += 1;
+      // The main file is valid alone: whatever is wrong is in the drop-in, and named there.
+      for (const p of outcome.problems) {
+        if (!p.startsWith(`${dropIn}:`) || !/^\S+:[1-9][0-9]*:[1-9][0-9]* \S/.test(p)) bad.push(`${name}: not positioned in the drop-in: ${JSON.stringify(p.slice(0, 200))}`);
+      }
+      if (sample.length < 4 && (outcome.valid ? sample.every((c) => !c.outcome.valid) : true)) sample.push({ name, bytes, outcome });
+    }
+    console.log(`config fuzz drop-ins (FUZZ_SEED=${SEED}): ${DROP_IN_MUTATIONS} mutated drop-ins, ${counts.valid} valid, ${counts.invalid} invalid, ${bad.length} bad answers`);
+    expect(bad).toEqual([]);
+    expect(counts.valid).toBeGreaterThan(0);
+    expect(counts.invalid).toBeGreaterThan(0);
+    for (const c of sample) {
+      writeFileSync(dropIn, c.bytes);
+      const out = await runCliAsync(['validate', '--config', main], { timeoutMs: 30_000 });
+      expect(out.code, c.name).toBe(c.outcome.valid ? 0 : 2);
+      if (c.outcome.valid) expect(out.stdout, c.name).toContain(`${main}: valid`);
+      else expect(out.stderr.trimEnd().split('\n'), c.name).toEqual(c.outcome.problems);
+    }
+  }, 120_000);
 });
