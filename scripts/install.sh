@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs a built edge-gateway (this folder after `CKJS_LINKING=dynamic npm ci && npm run build`; the README
-# says which Debian packages librdkafka's build needs) as a systemd service:
+# Installs a built edge-gateway (the folder of a release .tar.gz from `npm run package`, or a source tree after
+# `CKJS_LINKING=dynamic npm ci && npm run build`; the README says which Debian packages librdkafka's build
+# needs) as a systemd service, for systems without dpkg (on Debian and Ubuntu, the .deb does the same):
 #   /opt/edge-gateway                 the release (dist/, production node_modules/, README, units)
-#   /etc/edge-gateway/gateway.yaml    the configuration: an example is put there only when none exists
+#   /etc/edge-gateway/gateway.yaml    the configuration: the site template is put there only when none exists
+#   /etc/edge-gateway/gateway.schema.json, conf.d/   the schema editors read; drop-in device files
 #   /var/lib/edge-gateway             the journal and the Sparkplug bdSeq (the unit's StateDirectory)
 #   /etc/systemd/system/edge-gateway.service, edge-gateway-broker.service
 #   /usr/local/bin/edge-gateway       the command line, for validate/status/once
@@ -14,7 +16,7 @@
 #
 #   sudo scripts/install.sh               install or upgrade
 #   sudo scripts/install.sh --uninstall   remove the release and the units; keep configuration, journal, user
-#   --embedded-broker                     a new example configuration runs the broker inside the gateway (one
+#   --embedded-broker                     a new configuration runs the broker inside the gateway (one
 #                                         unit): only for sites where nothing but the status page needs MQTT
 #   --root DIR                            act on the filesystem under DIR instead of / (images, tests); the
 #                                         services are enabled there but not started
@@ -64,16 +66,9 @@ BIN="$ROOT/usr/local/bin/$NAME"
 systemd_running() { [ -z "$ROOT" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; }
 systemctl_root() { if [ -n "$ROOT" ]; then systemctl --root="$ROOT" "$@"; else systemctl "$@"; fi; }
 
-# broker.embedded of the configuration in place (true when absent, or when the file cannot be read: then the
-# gateway unit alone is enabled, and its ExecStartPre validate says what is wrong with the file).
-config_embedded() {
-  node -e '
-    const yaml = require(process.argv[1]);
-    try {
-      const c = yaml.parse(require("fs").readFileSync(process.argv[2], "utf8"), { maxAliasCount: 100 });
-      process.stdout.write(String(c?.broker?.embedded !== false));
-    } catch { process.stdout.write("true"); }
-  ' "$SRC/node_modules/yaml" "$ETC/gateway.yaml" 2>/dev/null || echo true
+# The units the configuration in place asks for, in start order (scripts/service-units.mjs).
+config_units() {
+  node "$SRC/scripts/service-units.mjs" "$ETC/gateway.yaml" 2>/dev/null || echo "$NAME.service"
 }
 
 user_entry() {
@@ -116,8 +111,11 @@ do_install() {
   # The release, staged beside the old one and swapped in, so that an interrupted upgrade leaves a whole one.
   rm -rf "$OPT.new" "$OPT.old"
   mkdir -p "$OPT.new"
-  cp -a "$SRC/dist" "$SRC/node_modules" "$SRC/package.json" "$SRC/package-lock.json" "$SRC/README.md" "$SRC/config" "$SRC/systemd" "$OPT.new/"
-  mkdir -p "$OPT.new/scripts" && cp -a "$SRC/scripts/install.sh" "$OPT.new/scripts/"
+  cp -a "$SRC/dist" "$SRC/node_modules" "$SRC/package.json" "$SRC/package-lock.json" "$SRC/README.md" "$SRC/systemd" "$OPT.new/"
+  [ ! -f "$SRC/BUILD-INFO" ] || cp -a "$SRC/BUILD-INFO" "$OPT.new/"
+  mkdir -p "$OPT.new/config" "$OPT.new/scripts"
+  cp -a "$SRC/config/gateway.schema.json" "$SRC/config/kafka-record.schema.json" "$SRC/config/site" "$OPT.new/config/"
+  cp -a "$SRC/scripts/install.sh" "$SRC/scripts/service-units.mjs" "$OPT.new/scripts/"
   if command -v npm >/dev/null 2>&1; then
     (cd "$OPT.new" && npm prune --omit=dev --offline --ignore-scripts --no-audit --no-fund >/dev/null 2>&1) ||
       say "warning: npm prune failed; the release keeps its development packages"
@@ -141,26 +139,40 @@ do_install() {
   # The configuration: never overwritten. Readable by the service (it may hold Kafka credentials), not by all.
   install -d -m 0750 -o 0 -g "$gid" "$ETC"
   if [ ! -e "$ETC/gateway.yaml" ]; then
-    if [ "$EMBEDDED_EXAMPLE" = true ]; then
-      sed "s|^data_dir:.*|data_dir: /var/lib/$NAME|" "$SRC/config/gateway.yaml" >"$ETC/gateway.yaml"
-    else
-      sed -E -e "s|^data_dir:.*|data_dir: /var/lib/$NAME|" -e 's|^broker: \{ ([^}]*[^ }]) \}|broker: { \1, embedded: false }|' \
-        "$SRC/config/gateway.yaml" >"$ETC/gateway.yaml"
-    fi
+    # The site template (every key explained; the broker in its own unit) as written, or with the broker
+    # embedded: only the text of that one value changes.
+    node -e '
+      const yaml = require(process.argv[1]);
+      const fs = require("fs");
+      let text = fs.readFileSync(process.argv[2], "utf8");
+      if (process.argv[4] === "true") {
+        const node = yaml.parseDocument(text).getIn(["broker", "embedded"], true);
+        if (!node || !node.range) throw new Error("the template has no broker.embedded");
+        text = text.slice(0, node.range[0]) + "true" + text.slice(node.range[1]);
+      }
+      fs.writeFileSync(process.argv[3], text);
+    ' "$SRC/node_modules/yaml" "$SRC/config/site/gateway.yaml" "$ETC/gateway.yaml" "$EMBEDDED_EXAMPLE"
     chown "0:$gid" "$ETC/gateway.yaml"
     chmod 0640 "$ETC/gateway.yaml"
-    say "put an example configuration in /etc/$NAME/gateway.yaml: edit it, then: $NAME validate --config /etc/$NAME/gateway.yaml"
+    say "put the site template in /etc/$NAME/gateway.yaml: edit it, put devices in /etc/$NAME/conf.d/, then: $NAME validate --config /etc/$NAME/gateway.yaml"
   else
     say "kept the configuration /etc/$NAME/gateway.yaml"
   fi
+  # The schema is the release's (the template's $schema line points at it); conf.d's examples are put once.
+  install -m 0644 "$SRC/config/gateway.schema.json" "$ETC/gateway.schema.json"
+  install -d -m 0750 -o 0 -g "$gid" "$ETC/conf.d"
+  for f in "$SRC"/config/site/conf.d/*; do
+    if [ -f "$f" ] && [ ! -e "$ETC/conf.d/$(basename "$f")" ]; then install -m 0644 "$f" "$ETC/conf.d/"; fi
+  done
   install -d -m 0750 -o "$uid" -g "$gid" "$STATE"
 
   mkdir -p "$UNIT_DIR"
   for unit in "${UNITS[@]}"; do install -m 0644 "$SRC/systemd/$unit" "$UNIT_DIR/$unit"; done
 
   # The units the configuration asks for: the broker's own unit unless the broker is embedded in the gateway.
-  local enabled=("$NAME.service") idle=()
-  if [ "$(config_embedded)" = false ]; then enabled=("$NAME-broker.service" "$NAME.service"); else idle=("$NAME-broker.service"); fi
+  local enabled=() idle=()
+  mapfile -t enabled < <(config_units)
+  if [ "${#enabled[@]}" -eq 1 ]; then idle=("$NAME-broker.service"); fi
   if systemd_running; then
     systemctl daemon-reload
     # A broker unit left over from a two-unit set-up would hold the port the embedded broker needs.

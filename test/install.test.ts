@@ -5,6 +5,7 @@ import { copyFileSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parse, parseDocument } from 'yaml';
 import { ROOT } from './helpers/cli.js';
 import { cleanupAfterAll } from './helpers/suite.js';
 
@@ -27,6 +28,13 @@ function scratchRoot(): string {
   return root;
 }
 
+const configOf = (file: string) => parse(readFileSync(file, 'utf8')) as { data_dir: string; broker: { listen: string; embedded?: boolean } };
+function setKey(file: string, path: string[], value: unknown): void {
+  const doc = parseDocument(readFileSync(file, 'utf8'));
+  doc.setIn(path, value);
+  writeFileSync(file, doc.toString());
+}
+
 const entryOf = (root: string, db: 'passwd' | 'group', name: string) =>
   readFileSync(join(root, 'etc', db), 'utf8').split('\n').filter((l) => l.startsWith(`${name}:`));
 
@@ -44,7 +52,7 @@ describe('scripts/install.sh', () => {
     const first = installSh('--root', root);
     expect(first.code, first.out).toBe(0);
     expect(first.out).toContain('created the system user edge-gateway');
-    expect(first.out).toContain('put an example configuration in /etc/edge-gateway/gateway.yaml');
+    expect(first.out).toContain('put the site template in /etc/edge-gateway/gateway.yaml');
 
     // The user: a system account without a shell, in dialout for the serial ports.
     const [user] = entryOf(root, 'passwd', 'edge-gateway');
@@ -60,9 +68,14 @@ describe('scripts/install.sh', () => {
     expect(existsSync(join(opt, 'node_modules/vitest'))).toBe(false);
     expect(readlinkSync(join(root, 'usr/local/bin/edge-gateway'))).toBe('/opt/edge-gateway/dist/edge/cli.js');
 
-    // The configuration: readable by the service's group only, its data in the StateDirectory.
+    // The configuration: the site template with its comments, readable by the service's group only, its data in
+    // the StateDirectory; beside it the schema its $schema line names, and conf.d for the devices.
     const config = join(root, 'etc/edge-gateway/gateway.yaml');
-    expect(readFileSync(config, 'utf8')).toMatch(/^data_dir: \/var\/lib\/edge-gateway$/m);
+    expect(readFileSync(config, 'utf8')).toBe(readFileSync(join(ROOT, 'config/site/gateway.yaml'), 'utf8'));
+    expect(configOf(config).data_dir).toBe('/var/lib/edge-gateway');
+    expect(readFileSync(join(root, 'etc/edge-gateway/gateway.schema.json'), 'utf8')).toBe(readFileSync(join(ROOT, 'config/gateway.schema.json'), 'utf8'));
+    expect(statSync(join(root, 'etc/edge-gateway/conf.d')).isDirectory()).toBe(true);
+    expect(existsSync(join(root, 'etc/edge-gateway/conf.d/README'))).toBe(true);
     expect(statSync(config).mode & 0o777).toBe(0o640);
     expect(String(statSync(config).gid)).toBe(gid);
     expect(String(statSync(join(root, 'var/lib/edge-gateway')).uid)).toBe(uid);
@@ -74,7 +87,7 @@ describe('scripts/install.sh', () => {
     for (const unit of ['edge-gateway.service', 'edge-gateway-broker.service']) {
       expect(readFileSync(join(root, 'etc/systemd/system', unit), 'utf8')).toBe(readFileSync(join(ROOT, 'systemd', unit), 'utf8'));
     }
-    expect(readFileSync(config, 'utf8')).toMatch(/^broker: \{ listen: 127\.0\.0\.1:1883, embedded: false \}/m);
+    expect(configOf(config).broker).toEqual({ listen: '127.0.0.1:1883', embedded: false });
     const wants = join(root, 'etc/systemd/system/multi-user.target.wants/edge-gateway.service');
     const brokerWants = join(root, 'etc/systemd/system/multi-user.target.wants/edge-gateway-broker.service');
     expect(lstatSync(wants).isSymbolicLink()).toBe(true);
@@ -112,16 +125,18 @@ describe('scripts/install.sh', () => {
     const r = installSh('--root', root, '--embedded-broker');
     expect(r.code, r.out).toBe(0);
     const config = join(root, 'etc/edge-gateway/gateway.yaml');
-    expect(readFileSync(config, 'utf8')).not.toMatch(/embedded: false/);
+    expect(configOf(config).broker.embedded).toBe(true);
+    // Only that key differs from the template: its comments are all there.
+    expect(readFileSync(config, 'utf8').split('\n').filter((l) => /^\s*#/.test(l))).toEqual(readFileSync(join(ROOT, 'config/site/gateway.yaml'), 'utf8').split('\n').filter((l) => /^\s*#/.test(l)));
     const wantsDir = join(root, 'etc/systemd/system/multi-user.target.wants');
     expect(lstatSync(join(wantsDir, 'edge-gateway.service')).isSymbolicLink()).toBe(true);
     expect(existsSync(join(wantsDir, 'edge-gateway-broker.service'))).toBe(false);
 
     // The site moves the broker out: the next install (an upgrade) enables its unit; moving it back disables it.
-    writeFileSync(config, readFileSync(config, 'utf8').replace(/^broker: \{ (.*) \}/m, 'broker: { $1, embedded: false }'));
+    setKey(config, ['broker', 'embedded'], false);
     expect(installSh('--root', root).code).toBe(0);
     expect(lstatSync(join(wantsDir, 'edge-gateway-broker.service')).isSymbolicLink()).toBe(true);
-    writeFileSync(config, readFileSync(config, 'utf8').replace('embedded: false', 'embedded: true'));
+    setKey(config, ['broker', 'embedded'], true);
     expect(installSh('--root', root).code).toBe(0);
     expect(existsSync(join(wantsDir, 'edge-gateway-broker.service'))).toBe(false);
     expect(installSh('--root', root, '--uninstall').code).toBe(0);
