@@ -328,8 +328,8 @@ function brokerOnly(file: string): Promise<number> {
         for (const key of restartNeeded) log.warn({ key }, brokerRestartMessage(key));
         // The log's format is fixed when the process starts (its output stream); its level applies at once.
         if (next.log_format !== config.log_format) {
-          restartNeeded.push('log_format');
-          log.warn({ key: 'log_format' }, 'Reload: "log_format" changed; it takes effect at the next restart (the running value stays).');
+          restartNeeded.push('log.format');
+          log.warn({ key: 'log.format' }, 'Reload: "log.format" changed; it takes effect at the next restart (the running value stays).');
         }
         log.level = next.log_level;
         current = inPlace.running;

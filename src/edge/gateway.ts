@@ -415,7 +415,7 @@ export interface ReloadOutcome {
   /** buffer.max_bytes changed: the journal takes the new bound at once. */
   journalBound: boolean;
   logLevel: boolean;
-  /** Keys whose new value needs a restart (the journal's sync and when_full, the broker's listeners, the HTTP listener, the Sparkplug identity, log_format). */
+  /** Keys whose new value needs a restart (the journal's sync and when_full, the broker's listeners, the HTTP listener, the Sparkplug identity, log.format). */
   restartNeeded: string[];
 }
 
@@ -426,8 +426,8 @@ export function planReload(from: GatewayConfig, to: GatewayConfig): ReloadOutcom
   const before = new Map(from.devices.map((d) => [d.name, d]));
   const after = new Map(to.devices.map((d) => [d.name, d]));
   const restartNeeded: string[] = [];
-  // log_format: the log's output stream is made once, when the process starts (log_level applies at once).
-  for (const key of ['site', 'data_dir', 'http', 'sparkplug', 'log_format'] as const) if (!same(from[key], to[key])) restartNeeded.push(key);
+  // log.format: the log's output stream is made once, when the process starts (log.level applies at once).
+  for (const key of ['site', 'data_dir', 'http', 'sparkplug', 'log_format'] as const) if (!same(from[key], to[key])) restartNeeded.push(key === 'log_format' ? 'log.format' : key);
   // With the broker in its own process, its TLS listener is that process's business (it reloads on its own).
   restartNeeded.push(...brokerRestartKeys(from.broker, to.broker).filter((k) => from.broker.embedded || !k.startsWith('broker.tls')));
   // The edge node logs in to a broker of its own process as broker.node_user, read at start.

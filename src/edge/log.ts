@@ -52,7 +52,7 @@ export function createLogger(level = 'info', format: LogFormat = 'json', journal
   };
   if (journal) {
     const log = pino({ ...options, hooks: { streamWrite: (line: string) => severityPrefix(levelOf(line)) + line } });
-    if (format === 'pretty') log.info({ log_format: 'pretty', written: 'json' }, 'log_format is pretty, but stdout is the systemd journal: the log stays JSON lines there (journalctl -o cat prints them).');
+    if (format === 'pretty') log.info({ log_format: 'pretty', written: 'json' }, 'log.format is pretty, but stdout is the systemd journal: the log stays JSON lines there (journalctl -o cat prints them).');
     return log;
   }
   return format === 'pretty' ? pino(options, prettyStream(pino.destination(1), isatty(1) && !process.env.NO_COLOR)) : pino(options);

@@ -155,14 +155,24 @@ const mqttJsonDevice = mqttJsonDeviceSchema({ name: sparkplugId, duration });
 
 export const deviceSchema = z.discriminatedUnion('driver', [modbusTcpDevice, modbusRtuDevice, mqttJsonDevice]);
 
+const logLevel = z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).describe('trace, debug, info (the default), warn, error or fatal');
+const logFormat = z.enum(['json', 'pretty']).describe('json (the default) or pretty');
+
 export const configSchema = z
   .strictObject({
     site: z.strictObject({ group: sparkplugId, node: sparkplugId }),
     data_dir: z.string().min(1).default('./data'),
-    log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info'),
-    // json: one JSON object per line (pino). pretty: time, level, message and fields for a person at a terminal;
-    // under systemd, where stdout is the journal, the lines stay JSON (with their `<N>` severities) whatever this says.
-    log_format: z.enum(['json', 'pretty']).default('json'),
+    // The log: `log: { level, format }`; the flat `log_level` and `log_format` of earlier configs mean the same.
+    log: z
+      .strictObject({
+        level: logLevel.optional(),
+        // json: one JSON object per line (pino). pretty: time, level, message and fields for a person at a terminal;
+        // under systemd, where stdout is the journal, the lines stay JSON (with their `<N>` severities) whatever this says.
+        format: logFormat.optional(),
+      })
+      .optional(),
+    log_level: logLevel.optional().meta({ deprecated: true, description: 'the same as log.level (the earlier spelling)' }),
+    log_format: logFormat.optional().meta({ deprecated: true, description: 'the same as log.format (the earlier spelling)' }),
     broker: z
       .strictObject({
         listen: hostPort('127.0.0.1').default({ host: '127.0.0.1', port: 1883 }),
@@ -251,6 +261,11 @@ export const configSchema = z
       .default({ listen: { host: '127.0.0.1', port: 8080 }, allow_anonymous: false }),
   })
   .superRefine((config, ctx) => {
+    for (const [key, flat] of [['level', 'log_level'], ['format', 'log_format']] as const) {
+      if (config.log?.[key] !== undefined && config[flat] !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['log', key], message: `set either log.${key} or ${flat} (its earlier spelling), not both` });
+      }
+    }
     nodeUserProblems(config, ctx);
     deviceLoginProblems(config, ctx);
     if (config.sparkplug.servers !== undefined && config.broker.embedded) {
@@ -273,7 +288,13 @@ export const configSchema = z
         tagNames.add(tag.name.toLowerCase());
       });
     });
-  });
+  })
+  // One spelling for the code: log_level and log_format, from log.* or the flat keys.
+  .transform(({ log, ...config }) => ({
+    ...config,
+    log_level: log?.level ?? config.log_level ?? 'info',
+    log_format: log?.format ?? config.log_format ?? 'json',
+  }));
 
 export type GatewayConfig = z.output<typeof configSchema>;
 export type DeviceConfig = z.output<typeof deviceSchema>;
