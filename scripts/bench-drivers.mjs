@@ -197,7 +197,7 @@ async function main() {
     import('better-sqlite3'),
     import('modbus-serial'),
     import('pino'),
-    import('../dist/drivers/index.js'),
+    import('../dist/drivers/registry.js'),
     import('../dist/drivers/modbus/plan.js'),
     import('../dist/edge/config/load.js'),
     import('../dist/edge/sparkplug/datatypes.js'),

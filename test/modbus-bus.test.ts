@@ -3,7 +3,7 @@
 // slot: its neighbours never miss a poll.
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDriver } from '../src/drivers/index.js';
+import { createDriver } from '../src/drivers/registry.js';
 import type { Driver, Sample } from '../src/drivers/types.js';
 import { deviceSchema } from '../src/edge/config/schema.js';
 import { Poller } from '../src/edge/poller.js';

@@ -2,7 +2,7 @@
 // addresses a coalesced block bridges.
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDriver } from '../src/drivers/index.js';
+import { createDriver } from '../src/drivers/registry.js';
 import type { Driver, Sample } from '../src/drivers/types.js';
 import { deviceSchema } from '../src/edge/config/schema.js';
 import { startPymodbus, type KnownValue, type PymodbusServer } from './helpers/pymodbus.js';

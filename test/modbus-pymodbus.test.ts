@@ -3,7 +3,7 @@
 // no expectation here comes from the gateway's codec.
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDriver } from '../src/drivers/index.js';
+import { createDriver } from '../src/drivers/registry.js';
 import type { Driver, Sample, TagValue } from '../src/drivers/types.js';
 import { deviceSchema, type DeviceConfig } from '../src/edge/config/schema.js';
 import { startPymodbus, startSerialPair, type KnownValue, type PymodbusServer, type SerialPair } from './helpers/pymodbus.js';

@@ -2,7 +2,7 @@
 // and the status API.
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { createDriver } from '../drivers/index.js';
+import { createDriver } from '../drivers/registry.js';
 import type { Driver } from '../drivers/types.js';
 import { Forwarder } from '../uplink/forwarder.js';
 import { openJournalWhenPossible, type Journal, type JournalProgress } from '../uplink/journal.js';
@@ -18,7 +18,7 @@ import { readSecret } from './secrets.js';
 import { nodeLogin } from './broker-auth.js';
 import { brokerInPlace, brokerRestartKeys, brokerRestartMessage, brokerSecurityChanged } from './broker-reload.js';
 import type { DeviceConfig, GatewayConfig } from './config/schema.js';
-import { tagModelSettings } from './config/tag-model-schema.js';
+import { tagModelSettings } from '../drivers/config/tag-model-keys.js';
 import { startHttp, type HttpServer } from './http.js';
 import { HttpAccess, type HttpAccessStats } from './http-auth.js';
 import { createMetrics } from './metrics.js';

@@ -2,7 +2,7 @@
 // in hex, the JSON value), the decoded value and its quality, so that a technician can check a register map
 // against the PLC's manual. Publishes and stores nothing.
 import { pino, type Logger } from 'pino';
-import { createDriver } from '../drivers/index.js';
+import { createDriver } from '../drivers/registry.js';
 import { tagWidth } from '../drivers/modbus/codec.js';
 import { formatRegisterNumber } from '../drivers/modbus/register-notation.js';
 import type { Driver, RawReading, Sample, TagValue } from '../drivers/types.js';

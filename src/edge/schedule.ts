@@ -1,7 +1,7 @@
 // When a device is polled: on a fixed interval, or at the times of a cron expression. The poller asks its
 // schedule for the next delay and keeps everything else (timeout, backoff, no overlap) the same for both.
 import cron from 'node-cron';
-import type { PollSchedule } from './config/poll-schema.js';
+import type { PollSchedule } from '../drivers/config/poll-keys.js';
 
 export interface Schedule {
   /** ms until the first poll. */

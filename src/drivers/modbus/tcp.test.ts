@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { deviceSchema, type ModbusTagConfig } from '../../edge/config/schema.js';
 import { tag } from './test-fixtures.js';
-import { createDriver } from '../index.js';
+import { createDriver } from '../registry.js';
 import type { Driver, Sample } from '../types.js';
 import { planReads } from './plan.js';
 import type { ModbusTcpDevice } from './tcp.js';

@@ -1,7 +1,7 @@
 // The config keys of an mqtt-json device. The config schema (src/edge/config/schema.ts) passes in the keys every
 // device shares, so this file imports nothing of it at run time.
 import { z } from 'zod';
-import { deviceTagModelKeys, tagModelKeys } from '../../edge/config/tag-model-schema.js';
+import { deviceTagModelKeys, tagModelKeys } from '../config/tag-model-keys.js';
 import type { TagType } from '../../edge/config/schema.js';
 import { parsePath } from './path.js';
 import { checkTopicFilter } from './topic.js';

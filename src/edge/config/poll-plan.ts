@@ -2,7 +2,7 @@
 // journal with before the gateway ever ran.
 import cron from 'node-cron';
 import { estimatedBytesPerSample } from '../../uplink/journal/capacity.js';
-import type { PollSchedule } from './poll-schema.js';
+import type { PollSchedule } from '../../drivers/config/poll-keys.js';
 import type { DeviceConfig } from './schema.js';
 
 export interface PollPlan {

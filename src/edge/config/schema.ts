@@ -1,12 +1,12 @@
 // One zod schema is the config's validation, its documentation and its unknown-key rejection.
 import cron from 'node-cron';
 import { z } from 'zod';
-import { durationSchema } from './duration.js';
-import { pollKeys } from './poll-schema.js';
+import { durationSchema } from '../../drivers/config/duration.js';
+import { pollKeys } from '../../drivers/config/poll-keys.js';
 import { journalBoundSchema, sizeSchema } from './size.js';
 import { parseRegisterNumber } from '../../drivers/modbus/register-notation.js';
 import { mqttJsonDeviceSchema } from '../../drivers/mqtt-json/config.js';
-import { deviceTagModelKeys, tagModelKeys } from './tag-model-schema.js';
+import { deviceTagModelKeys, tagModelKeys } from '../../drivers/config/tag-model-keys.js';
 import { hostPort } from './host-port.js';
 import { kafkajsCompressions } from '../../uplink/kafka/compressions.js';
 import { brokerSecurityKeys, brokerSecurityProblems, deviceLoginProblems, httpSecurityKeys, httpSecurityProblems, kafkaSecurityKeys, nodeUserProblems } from './security.js';

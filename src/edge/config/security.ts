@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { filterProblem, maySubscribe, missingEdgeNodeRights } from '../broker-acl.js';
 import { isPasswordHash } from '../passwords.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_PACKET_BYTES } from '../broker/defaults.js';
-import { durationSchema } from './duration.js';
+import { durationSchema } from '../../drivers/config/duration.js';
 import { hostPort } from './host-port.js';
 import { sizeSchema } from './size.js';
 

@@ -1,7 +1,7 @@
 // The tag model's keys: deadband, heartbeat. Every driver's tag schema includes `tagModelKeys`, and its device
 // schema `deviceTagModelKeys`, the device-wide defaults; what a tag sets wins over its device's default.
 import { z } from 'zod';
-import type { TagModelSettings } from '../tag-model.js';
+import type { TagModelSettings } from '../../edge/tag-model.js';
 import { durationSchema } from './duration.js';
 
 const deadband_percent = z.number().min(0, 'must be 0 (off) to 100 percent').max(100, 'must be 0 (off) to 100 percent').optional();
