@@ -52,3 +52,22 @@ export interface DriverContext {
   /** Reads a password named by `password_file`/`password_env`; throws an error naming `key`, never the value. */
   readSecret?(source: { password_file?: string | undefined; password_env?: string | undefined }, key: string): string;
 }
+
+/**
+ * Where a tag lives on its device, for people checking a map (`edge-gateway once`): `fields` for its JSON report,
+ * `where` for its table's ADDRESS column.
+ */
+export interface TagDescription {
+  fields: {
+    /** Modbus: the table, the zero-based address, the manual's 1-based number, the bit, how many registers. */
+    table?: 'coil' | 'discrete' | 'input' | 'holding';
+    address?: number;
+    register?: string;
+    bit?: number;
+    registers?: number;
+    /** mqtt-json: the topic of the message the value came from (or the tag's filters), and the path. */
+    topic?: string;
+    path?: string;
+  };
+  where: string;
+}

@@ -18,7 +18,6 @@ import { readSecret } from './secrets.js';
 import { nodeLogin } from './broker-auth.js';
 import { brokerInPlace, brokerRestartKeys, brokerRestartMessage, brokerSecurityChanged } from './broker-reload.js';
 import type { DeviceConfig, GatewayConfig } from './config/schema.js';
-import { tagModelSettings } from '../drivers/config/tag-model-keys.js';
 import { startHttp, type HttpServer } from './http.js';
 import { HttpAccess, type HttpAccessStats } from './http-auth.js';
 import { createMetrics } from './metrics.js';
@@ -33,7 +32,7 @@ import { EdgeNode } from './sparkplug/edge-node.js';
 import { readiness, type Readiness, type ReadinessCheck } from './status-page/health.js';
 import { StatusHistory } from './status-page/history.js';
 import { statusRoutes, type StatusSources } from './status-page/routes.js';
-import { DeviceTagModel, type TagDef } from './tag-model.js';
+import { DeviceTagModel, tagModelSettings, type TagDef } from './tag-model.js';
 
 export interface Gateway {
   status(): GatewayStatus;

@@ -2,14 +2,12 @@
 // in hex, the JSON value), the decoded value and its quality, so that a technician can check a register map
 // against the PLC's manual. Publishes and stores nothing.
 import { pino, type Logger } from 'pino';
-import { createDriver } from '../drivers/registry.js';
-import { tagWidth } from '../drivers/modbus/codec.js';
-import { formatRegisterNumber } from '../drivers/modbus/register-notation.js';
-import type { Driver, RawReading, Sample, TagValue } from '../drivers/types.js';
+import { createDriver, describeTag } from '../drivers/registry.js';
+import type { Driver, RawReading, Sample, TagDescription, TagValue } from '../drivers/types.js';
 import { brokerUrlOf } from './broker.js';
 import { readSecret } from './secrets.js';
 import { ConfigError, loadConfig } from './config/load.js';
-import type { DeviceConfig, GatewayConfig, ModbusTable } from './config/schema.js';
+import type { DeviceConfig, GatewayConfig } from './config/schema.js';
 
 export interface OnceOptions {
   /** Only this device. */
@@ -18,18 +16,9 @@ export interface OnceOptions {
   json?: boolean;
 }
 
-/** One tag as `once` reports it; also the shape of `--json`. */
-export interface TagReport {
+/** One tag as `once` reports it; also the shape of `--json`: where it lives (its driver's describe()), what came. */
+export interface TagReport extends Readonly<TagDescription['fields']> {
   name: string;
-  /** Modbus: the table, the zero-based address, the manual's 1-based number, the bit, how many registers. */
-  table?: ModbusTable;
-  address?: number;
-  register?: string;
-  bit?: number;
-  registers?: number;
-  /** mqtt-json: the path, and the topic of the message the value came from (or the tag's filters). */
-  path?: string;
-  topic?: string;
   /** Modbus: the registers as hex words, or a coil's bit. mqtt-json: the JSON value at the path. */
   raw?: unknown;
   /** The decoded, scaled value; 64-bit integers beyond 2^53 as decimal strings. */
@@ -37,6 +26,9 @@ export interface TagReport {
   quality: Sample['quality'];
   problem?: string;
 }
+
+/** The ADDRESS column of each tag, as its driver words it (not part of the JSON). */
+const whereOf = new WeakMap<TagReport, string>();
 
 export interface DeviceReport {
   name: string;
@@ -117,24 +109,11 @@ async function listen(driver: Driver, device: DeviceConfig): Promise<Sample[]> {
 }
 
 export function tagReport(device: DeviceConfig, s: Sample): TagReport {
-  const out: Omit<TagReport, 'value' | 'quality'> = { name: s.tag };
-  if (device.driver === 'mqtt-json') {
-    const tag = device.tags.find((t) => t.name === s.tag);
-    out.topic = s.raw && 'topic' in s.raw ? s.raw.topic : (tag?.topic ?? device.topic.join(', '));
-    out.path = tag?.path;
-  } else {
-    const tag = device.tags.find((t) => t.name === s.tag);
-    if (tag) {
-      out.table = tag.table;
-      out.address = tag.address;
-      out.register = formatRegisterNumber(tag.table, tag.address);
-      if (tag.bit !== undefined) out.bit = tag.bit;
-      if (tag.table === 'holding' || tag.table === 'input') out.registers = tagWidth(tag);
-    }
-  }
+  const { fields, where } = describeTag(device, s);
   const raw = rawOf(s.raw);
-  if (raw !== undefined) out.raw = raw;
-  return { ...out, value: s.value, quality: s.quality, ...(s.problem ? { problem: s.problem } : {}) };
+  const report: TagReport = { name: s.tag, ...fields, ...(raw === undefined ? {} : { raw }), value: s.value, quality: s.quality, ...(s.problem ? { problem: s.problem } : {}) };
+  whereOf.set(report, where);
+  return report;
 }
 
 function rawOf(raw: RawReading | undefined): unknown {
@@ -165,23 +144,13 @@ function formatRaw(t: TagReport): string {
   return text.length > 40 ? `${text.slice(0, 39)}…` : text;
 }
 
-function formatWhere(t: TagReport): string {
-  if (t.table !== undefined && t.address !== undefined) {
-    const width = t.registers ?? 1;
-    const span = t.bit === undefined && width > 1 ? `${t.address}-${t.address + width - 1}` : String(t.address);
-    const numbers = t.bit === undefined && width > 1 ? `${t.register}-${formatRegisterNumber(t.table, t.address + width - 1)}` : t.register;
-    return `${t.table} ${span}${t.bit === undefined ? '' : ` bit ${t.bit}`} (${numbers})`;
-  }
-  return `${t.topic ?? ''} ${t.path ?? ''}`.trim();
-}
-
 /** One line per tag: device, tag, where it lives, what the device sent, the value, the quality. */
 export function formatTable(reports: readonly DeviceReport[]): string {
   const header = ['DEVICE', 'TAG', 'ADDRESS', 'RAW', 'VALUE', 'QUALITY'];
   const rows: string[][] = [];
   const errors: string[] = [];
   for (const r of reports) {
-    for (const t of r.tags) rows.push([r.name, t.name, formatWhere(t), formatRaw(t), formatValue(t.value), t.problem ? `${t.quality}: ${t.problem}` : t.quality]);
+    for (const t of r.tags) rows.push([r.name, t.name, whereOf.get(t) ?? '', formatRaw(t), formatValue(t.value), t.problem ? `${t.quality}: ${t.problem}` : t.quality]);
     if (r.error) errors.push(`${r.name}: error: ${r.error}`);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));

@@ -11,6 +11,7 @@ import type { Quality, Sample, TagValue } from '../drivers/types.js';
 import type { Metric } from './sparkplug/codec.js';
 import type { SparkplugDataType } from './sparkplug/datatypes.js';
 import { QUALITY_CODE, QUALITY_PROPERTY } from './sparkplug/quality.js';
+import type { TagModelKeys } from '../drivers/config/tag-model-keys.js';
 
 export interface TagModelSettings {
   /** Absolute deadband, engineering units; 0: any change. */
@@ -19,6 +20,15 @@ export interface TagModelSettings {
   deadbandPercent: number;
   /** Republish an unchanged value after this long; undefined: never. */
   heartbeatMs?: number | undefined;
+}
+
+/** A tag's settings for the tag model, its device's defaults filled in. */
+export function tagModelSettings(device: Omit<TagModelKeys, 'deadband'>, tag: TagModelKeys): TagModelSettings {
+  return {
+    deadband: tag.deadband ?? 0,
+    deadbandPercent: tag.deadband_percent ?? device.deadband_percent ?? 0,
+    heartbeatMs: tag.heartbeat ?? device.heartbeat,
+  };
 }
 
 export interface TagDef extends Partial<TagModelSettings> {

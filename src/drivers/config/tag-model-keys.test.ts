@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseConfig } from '../../edge/config/load.js';
-import { tagModelSettings } from './tag-model-keys.js';
+import { tagModelSettings } from '../../edge/tag-model.js';
 
 const config = (device: string, tag = '') => `site: { group: g, node: n }
 devices:

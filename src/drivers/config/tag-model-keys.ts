@@ -1,7 +1,6 @@
 // The tag model's keys: deadband, heartbeat. Every driver's tag schema includes `tagModelKeys`, and its device
 // schema `deviceTagModelKeys`, the device-wide defaults; what a tag sets wins over its device's default.
 import { z } from 'zod';
-import type { TagModelSettings } from '../../edge/tag-model.js';
 import { durationSchema } from './duration.js';
 
 const deadband_percent = z.number().min(0, 'must be 0 (off) to 100 percent').max(100, 'must be 0 (off) to 100 percent').optional();
@@ -23,13 +22,4 @@ export interface TagModelKeys {
   deadband?: number | undefined;
   deadband_percent?: number | undefined;
   heartbeat?: number | undefined;
-}
-
-/** A tag's settings for the tag model, its device's defaults filled in. */
-export function tagModelSettings(device: Omit<TagModelKeys, 'deadband'>, tag: TagModelKeys): TagModelSettings {
-  return {
-    deadband: tag.deadband ?? 0,
-    deadbandPercent: tag.deadband_percent ?? device.deadband_percent ?? 0,
-    heartbeatMs: tag.heartbeat ?? device.heartbeat,
-  };
 }

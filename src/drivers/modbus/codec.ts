@@ -1,7 +1,8 @@
 // Pure conversions between Modbus 16-bit words and tag values. No I/O, so every byte-order case is testable.
-import type { Endian, ModbusTable, ModbusTagConfig, TagType } from '../../edge/config/schema.js';
+import type { TagType } from '../config/keys.js';
+import type { Endian, ModbusTable, ModbusTagConfig } from './config.js';
 
-export type { ModbusTable } from '../../edge/config/schema.js';
+export type { ModbusTable } from './config.js';
 export type RegisterType = Exclude<TagType, 'bool'>;
 type NumberType = Exclude<RegisterType, 'string'>;
 

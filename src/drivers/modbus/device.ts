@@ -1,13 +1,13 @@
 // One Modbus device on a line (TCP or serial): its request plan, its polls and its writes. The transport and
 // the sharing of the line live in bus.ts; tcp.ts and rtu.ts only say which line.
-import type { DeviceConfig, ModbusTagConfig } from '../../edge/config/schema.js';
+import type { ModbusRtuDeviceConfig, ModbusTagConfig, ModbusTcpDeviceConfig } from './config.js';
 import type { Driver, DriverContext, Sample, TagValue } from '../types.js';
 import { aborted, busFor, type Client, type Endpoint, type Member } from './bus.js';
 import { encode, encodeString, layoutOf, tagWidth, toRaw, withBit, type ModbusTable } from './codec.js';
 import { exceptionCode, explain, EXCEPTIONS, LinkError } from './errors.js';
 import { bridgesGaps, describeBlock, describePlan, extractReadings, planReads, splitBlock, type BlockData, type BlockRead } from './plan.js';
 
-export type ModbusDevice = Extract<DeviceConfig, { driver: 'modbus-tcp' | 'modbus-rtu' }>;
+export type ModbusDevice = ModbusTcpDeviceConfig | ModbusRtuDeviceConfig;
 
 const ILLEGAL_ADDRESS = 2;
 

@@ -1,5 +1,5 @@
 // Request planning: done once per device, so every poll is the same short list of block reads.
-import { MODBUS_TABLES, type ModbusTagConfig } from '../../edge/config/schema.js';
+import { MODBUS_TABLES, type ModbusTagConfig } from './config.js';
 import type { TagValue } from '../types.js';
 import { decode, isBitTable, layoutOf, readBit, tagWidth, toEngineering, type ModbusTable } from './codec.js';
 

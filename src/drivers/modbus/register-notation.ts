@@ -1,6 +1,8 @@
 // The 1-based register numbers of PLC manuals ("40001"), turned into a table and a zero-based address.
 // Pure, so that the config schema can use it: 40001 is holding register 0, 30001 input 0, 10001 discrete 0, 1 coil 0.
-import type { ModbusTable } from './codec.js';
+/** Modbus's four tables: coils and discrete inputs hold bits, input and holding registers 16-bit words. */
+export const MODBUS_TABLES = ['coil', 'discrete', 'input', 'holding'] as const;
+export type ModbusTable = (typeof MODBUS_TABLES)[number];
 
 export interface RegisterRef {
   table: ModbusTable;

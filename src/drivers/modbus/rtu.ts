@@ -1,11 +1,11 @@
 // Modbus RTU on a serial line (RS-485, RS-232) through modbus-serial's buffered RTU port. Devices with the same
 // `port` share the line: polled in turn, one request at a time, with the quiet time the line needs.
-import type { DeviceConfig } from '../../edge/config/schema.js';
+import type { ModbusRtuDeviceConfig } from './config.js';
 import type { Driver, DriverContext } from '../types.js';
 import type { Client, Endpoint } from './bus.js';
 import { createModbusDriver } from './device.js';
 
-export type ModbusRtuDevice = Extract<DeviceConfig, { driver: 'modbus-rtu' }>;
+export type ModbusRtuDevice = ModbusRtuDeviceConfig;
 
 type Framing = Pick<ModbusRtuDevice, 'baud' | 'parity' | 'data_bits' | 'stop_bits'>;
 

@@ -1,5 +1,5 @@
 // Tag configs for the driver's tests (not part of the build: see tsconfig.json).
-import type { ModbusTagConfig } from '../../edge/config/schema.js';
+import type { ModbusTagConfig } from './config.js';
 
 /** A tag as the config schema yields it, with its defaults; bit tables default to bool, registers to uint16. */
 export const tag = (

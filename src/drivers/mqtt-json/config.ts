@@ -1,8 +1,9 @@
-// The config keys of an mqtt-json device. The config schema (src/edge/config/schema.ts) passes in the keys every
-// device shares, so this file imports nothing of it at run time.
+// The config keys of an mqtt-json device: the driver's part of gateway.yaml, composed into the config schema
+// through src/drivers/registry.ts.
 import { z } from 'zod';
+import { durationSchema } from '../config/duration.js';
+import { sparkplugId, type TagType } from '../config/keys.js';
 import { deviceTagModelKeys, tagModelKeys } from '../config/tag-model-keys.js';
-import type { TagType } from '../../edge/config/schema.js';
 import { parsePath } from './path.js';
 import { checkTopicFilter } from './topic.js';
 
@@ -75,40 +76,42 @@ const mqttJsonTag = z
     return { ...rest, type: tagType, writable: false as const };
   });
 
-export function mqttJsonDeviceSchema(shared: { name: z.ZodType<string>; duration: z.ZodType<number, string | number> }) {
-  return z
-    .strictObject({
-      name: shared.name,
-      driver: z.literal('mqtt-json'),
-      // One filter or a list; wildcards allowed.
-      topic: z.union([topicFilter, z.array(topicFilter).min(1)]),
-      // Another broker than the gateway's own (broker.listen).
-      broker: brokerAddress.optional(),
-      // The login on that broker: needed on the gateway's broker when it has broker.users and no anonymous access.
-      // The password comes from a file or an environment variable, never from the YAML.
-      username: z.string().min(1).optional(),
-      password_file: z.string().min(1).optional(),
-      password_env: z.string().min(1).optional(),
-      poll: shared.duration.default(1000),
-      timeout: shared.duration.default(2000),
-      // No message for this long: the device is down (DDEATH).
-      stale_after: shared.duration.default(60_000),
-      // The default for the device's tags.
-      timestamp_path: jsonPath.optional(),
-      ...deviceTagModelKeys,
-      tags: z.array(mqttJsonTag).min(1),
-    })
-    .superRefine((device, ctx) => {
-      if (device.password_file !== undefined && device.password_env !== undefined) {
-        ctx.addIssue({ code: 'custom', path: ['password_env'], message: 'give one of password_file and password_env, not both' });
-      }
-      if (device.username === undefined && (device.password_file ?? device.password_env) !== undefined) {
-        ctx.addIssue({ code: 'custom', path: [device.password_file !== undefined ? 'password_file' : 'password_env'], message: 'a password needs a username' });
-      }
-    })
-    .transform((device) => ({
-      ...device,
-      topic: typeof device.topic === 'string' ? [device.topic] : device.topic,
-      tags: device.tags.map((t) => ({ ...t, timestamp_path: t.timestamp_path ?? device.timestamp_path })),
-    }));
-}
+const shared = { name: sparkplugId, duration: durationSchema };
+
+export const mqttJsonDevice = z
+  .strictObject({
+    name: shared.name,
+    driver: z.literal('mqtt-json'),
+    // One filter or a list; wildcards allowed.
+    topic: z.union([topicFilter, z.array(topicFilter).min(1)]),
+    // Another broker than the gateway's own (broker.listen).
+    broker: brokerAddress.optional(),
+    // The login on that broker: needed on the gateway's broker when it has broker.users and no anonymous access.
+    // The password comes from a file or an environment variable, never from the YAML.
+    username: z.string().min(1).optional(),
+    password_file: z.string().min(1).optional(),
+    password_env: z.string().min(1).optional(),
+    poll: shared.duration.default(1000),
+    timeout: shared.duration.default(2000),
+    // No message for this long: the device is down (DDEATH).
+    stale_after: shared.duration.default(60_000),
+    // The default for the device's tags.
+    timestamp_path: jsonPath.optional(),
+    ...deviceTagModelKeys,
+    tags: z.array(mqttJsonTag).min(1),
+  })
+  .superRefine((device, ctx) => {
+    if (device.password_file !== undefined && device.password_env !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['password_env'], message: 'give one of password_file and password_env, not both' });
+    }
+    if (device.username === undefined && (device.password_file ?? device.password_env) !== undefined) {
+      ctx.addIssue({ code: 'custom', path: [device.password_file !== undefined ? 'password_file' : 'password_env'], message: 'a password needs a username' });
+    }
+  })
+  .transform((device) => ({
+    ...device,
+    topic: typeof device.topic === 'string' ? [device.topic] : device.topic,
+    tags: device.tags.map((t) => ({ ...t, timestamp_path: t.timestamp_path ?? device.timestamp_path })),
+  }));
+
+export type MqttJsonDeviceConfig = z.output<typeof mqttJsonDevice>;

@@ -1,5 +1,5 @@
 // A JSON value to a tag value, strictly: what does not fit the tag's type is a problem, never a guess.
-import type { TagType } from '../../edge/config/schema.js';
+import type { TagType } from '../config/keys.js';
 import type { TagValue } from '../types.js';
 import { describeJson } from './path.js';
 

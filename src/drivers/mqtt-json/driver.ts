@@ -3,13 +3,13 @@
 // for a PLC. A device that sends nothing for `stale_after` is down.
 import { randomBytes } from 'node:crypto';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
-import type { DeviceConfig } from '../../edge/config/schema.js';
+import type { MqttJsonDeviceConfig } from './config.js';
 import type { Driver, DriverContext, RawReading, Sample, TagValue } from '../types.js';
 import { toTagValue, toTimestamp } from './convert.js';
 import { parsePath, readPath, type JsonPath } from './path.js';
 import { topicMatches } from './topic.js';
 
-export type MqttJsonDevice = Extract<DeviceConfig, { driver: 'mqtt-json' }>;
+export type MqttJsonDevice = MqttJsonDeviceConfig;
 type MqttJsonTag = MqttJsonDevice['tags'][number];
 
 /** Counted per message (`messages`, `invalid_json`) or per tag and message (the others); see README.md. */
