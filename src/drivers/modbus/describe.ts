@@ -9,9 +9,8 @@ export function describeModbusTag(device: ModbusTcpDeviceConfig | ModbusRtuDevic
   if (!tag) return { fields: {}, where: '' };
   const fields: TagDescription['fields'] = { table: tag.table, address: tag.address, register: formatRegisterNumber(tag.table, tag.address) };
   if (tag.bit !== undefined) fields.bit = tag.bit;
-  const words = tag.table === 'holding' || tag.table === 'input';
-  if (words) fields.registers = tagWidth(tag);
-  const width = words ? tagWidth(tag) : 1;
+  const width = tag.table === 'holding' || tag.table === 'input' ? tagWidth(tag) : 1;
+  if (tag.table === 'holding' || tag.table === 'input') fields.registers = width;
   const range = tag.bit === undefined && width > 1;
   const span = range ? `${tag.address}-${tag.address + width - 1}` : String(tag.address);
   const numbers = range ? `${fields.register}-${formatRegisterNumber(tag.table, tag.address + width - 1)}` : fields.register;
