@@ -259,7 +259,9 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
       fallbackLogged = true;
       log.warn({ err: choice.unavailable }, 'The native Kafka client (librdkafka) is not available here; the uplink runs on kafkajs. Set uplink.kafka.client to choose.');
     }
-    const sink = choice.client === 'librdkafka' ? createLibrdkafkaSink(kafka, clientId, log) : createKafkaSink(kafka, clientId, log);
+    // The uplink reads its SASL secret through the edge's secrets (password_file, password_env) when it connects.
+    const secret = () => readSecret(kafka.sasl ?? {}, 'uplink.kafka.sasl');
+    const sink = choice.client === 'librdkafka' ? createLibrdkafkaSink(kafka, clientId, log, secret) : createKafkaSink(kafka, clientId, log, secret);
     log.info({ client: sink.client, compression: sink.compression, uplink: sink.target }, `Uplink through ${sink.client}, ${sink.compression === 'none' ? 'uncompressed' : `compressed with ${sink.compression}`}.`);
     uplinkSink = sink;
     const f = new Forwarder(journal, sink, { node: `${group}/${node}`, batchSize: kafka.batch_size, replay: c.buffer.replay, replayRate: c.buffer.replay_rate, isPermanent: permanentKafkaError, onAcked: (batch) => metrics.forwarded(batch, Date.now()) }, log);

@@ -1,7 +1,7 @@
 // Which Kafka failures no retry can cure: the records are set aside (dead-lettered) instead of blocking the queue.
 // And what a refused login says, for both clients.
 import type { Logger } from 'pino';
-import type { KafkaConfig } from '../edge/config/schema.js';
+import type { KafkaConfig, KafkaSaslConfig } from './kafka/config.js';
 
 const PERMANENT = new Set([
   'MESSAGE_TOO_LARGE', // one record above the topic's max.message.bytes
@@ -27,7 +27,7 @@ export function permanentKafkaError(err: unknown): string | undefined {
 }
 
 /** A refused login, naming what to check (never a secret). */
-export function refusedLogin(sasl: NonNullable<KafkaConfig['sasl']>, why: string): string {
+export function refusedLogin(sasl: KafkaSaslConfig, why: string): string {
   const secret = sasl.password_file !== undefined ? 'password_file' : 'password_env';
   if (sasl.mechanism === 'oauthbearer') {
     return `uplink.kafka.sasl: Kafka refused the login of client "${sasl.client_id}" (OAUTHBEARER): ${why}. Check client_id, the client secret in ${secret}, token_endpoint, scope, and what the brokers expect of a token.`;

@@ -3,8 +3,7 @@ import { connect, isIP, type Socket } from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel, Partitioners, type ISocketFactory, type Producer, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { KafkaConfig } from '../edge/config/schema.js';
-import { readSecret } from '../edge/secrets.js';
+import { noSaslSecret, type KafkaConfig, type SaslSecret } from './kafka/config.js';
 import { defaultCompression } from './kafka/compressions.js';
 import { kafkajsCompression } from './kafka/kafkajs-codecs.js';
 import { oidcTokenProvider } from './kafka/oidc.js';
@@ -15,7 +14,7 @@ import type { OutRecord, UplinkSink } from './sink.js';
  * Kafka through kafkajs. Its own retries are kept short: the forwarder retries forever with its own backoff and
  * logs an outage once, so kafkajs's per-attempt error logs go to debug.
  */
-export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logger): UplinkSink {
+export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logger, secret: SaslSecret = noSaslSecret): UplinkSink {
   const requestTimeout = 15000;
   warnInsecure(config, log);
   /**
@@ -27,7 +26,7 @@ export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logg
       clientId: config.client_id ?? clientId,
       brokers: config.brokers,
       ssl: tlsOptions(config),
-      sasl: saslOptions(config),
+      sasl: saslOptions(config, secret),
       connectionTimeout: 3000,
       requestTimeout,
       retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 2000 },
@@ -185,11 +184,11 @@ function tlsOptions(config: KafkaConfig): ConnectionOptions | undefined {
   };
 }
 
-function saslOptions(config: KafkaConfig): SASLOptions | undefined {
+function saslOptions(config: KafkaConfig, secret: SaslSecret): SASLOptions | undefined {
   const sasl = config.sasl;
   if (!sasl) return undefined;
-  if (sasl.mechanism === 'oauthbearer') return { mechanism: 'oauthbearer', oauthBearerProvider: oidcTokenProvider(sasl) };
-  return { mechanism: sasl.mechanism, username: sasl.username!, password: readSecret(sasl, 'uplink.kafka.sasl') } as SASLOptions;
+  if (sasl.mechanism === 'oauthbearer') return { mechanism: 'oauthbearer', oauthBearerProvider: oidcTokenProvider(sasl, secret) };
+  return { mechanism: sasl.mechanism, username: sasl.username!, password: secret() } as SASLOptions;
 }
 
 const TLS_FAILURE = /certificate|self[- ]signed|SSL|TLS|handshake|unable to verify|altnames|ERR_TLS/i;

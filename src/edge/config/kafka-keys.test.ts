@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { chooseClient } from '../../uplink/kafka/client-choice.js';
 import { kafkajsCompressions } from '../../uplink/kafka/compressions.js';
 import { librdkafkaConfig } from '../../uplink/kafka/librdkafka-sink.js';
+import { readSecret } from '../secrets.js';
 import { parseConfig } from './load.js';
 import { problems } from './test-fixtures.js';
 
@@ -41,12 +42,12 @@ describe('uplink.kafka keys', () => {
       '  scope: kafka',
       '  extensions: { logicalCluster: lkc-1, identityPoolId: pool-2 }',
     ]), 'gw.yaml').uplink.kafka!;
-    expect(librdkafkaConfig(kafka, 'gw')).toMatchObject({
+    expect(librdkafkaConfig(kafka, 'gw', () => readSecret(kafka.sasl!, 'uplink.kafka.sasl'))).toMatchObject({
       'sasl.mechanisms': 'OAUTHBEARER', 'sasl.oauthbearer.method': 'oidc', 'sasl.oauthbearer.client.id': 'gw-7', 'sasl.oauthbearer.client.secret': 's3cr3t',
       'sasl.oauthbearer.token.endpoint.url': 'https://login.example.com/oauth2/token', 'sasl.oauthbearer.scope': 'kafka',
       'sasl.oauthbearer.extensions': 'logicalCluster=lkc-1,identityPoolId=pool-2', 'security.protocol': 'sasl_plaintext',
     });
-    expect(librdkafkaConfig(kafka, 'gw')['sasl.username']).toBeUndefined();
+    expect(librdkafkaConfig(kafka, 'gw', () => 'unused')['sasl.username']).toBeUndefined();
   });
 
   it('names what OAUTHBEARER lacks, and what belongs to another mechanism, at its key', () => {

@@ -7,8 +7,8 @@ import { sparkplugId, type TagType } from '../../drivers/config/keys.js';
 import type { Endian, ModbusTable, ModbusTagConfig } from '../../drivers/modbus/config.js';
 import { deviceSchemaOf, driverRegistry, type DeviceConfig } from '../../drivers/registry.js';
 import { hostPort } from './host-port.js';
-import { kafkajsCompressions } from '../../uplink/kafka/compressions.js';
-import { brokerSecurityKeys, brokerSecurityProblems, deviceLoginProblems, httpSecurityKeys, httpSecurityProblems, kafkaSecurityKeys, nodeUserProblems } from './security.js';
+import { kafkaSchema } from '../../uplink/kafka/config.js';
+import { brokerSecurityKeys, brokerSecurityProblems, deviceLoginProblems, httpSecurityKeys, httpSecurityProblems, nodeUserProblems } from './security.js';
 
 const duration = durationSchema;
 
@@ -100,27 +100,7 @@ export const configSchema = z
       }),
     uplink: z
       .strictObject({
-        kafka: z
-          .strictObject({
-            brokers: z.array(z.string().min(1)).min(1),
-            topic: z.string().min(1).default('iot.telemetry.raw'),
-            client_id: z.string().min(1).optional(),
-            batch_size: z.number().int().min(1).max(100_000).default(1000),
-            // The client behind the uplink: librdkafka (native, built at install; the default where it loads) or
-            // kafkajs (pure JavaScript). Absent: librdkafka, or kafkajs where the native client is not installed.
-            client: z.enum(['kafkajs', 'librdkafka']).optional(),
-            // Compression on the wire: zstd unless told otherwise (client kafkajs: zstd where Node.js has it, else gzip).
-            compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).optional(),
-            ...kafkaSecurityKeys,
-          })
-          .superRefine((kafka, ctx) => {
-            if (kafka.client !== 'kafkajs' || kafka.compression === undefined) return;
-            if (!kafkajsCompressions().includes(kafka.compression)) {
-              const why = kafka.compression === 'zstd' ? `zstd with client kafkajs needs Node.js 22.15 or later (this is ${process.version})` : `${kafka.compression} needs client: librdkafka`;
-              ctx.addIssue({ code: 'custom', path: ['compression'], message: `${why}; client kafkajs sends ${kafkajsCompressions().join(', ')}` });
-            }
-          })
-          .optional(),
+        kafka: kafkaSchema.optional(),
       })
       .default({}),
     http: z
@@ -169,4 +149,4 @@ export const configSchema = z
 
 export type GatewayConfig = z.output<typeof configSchema>;
 export type { DeviceConfig, ModbusTagConfig, ModbusTable, Endian, TagType };
-export type KafkaConfig = NonNullable<GatewayConfig['uplink']['kafka']>;
+export type { KafkaConfig } from '../../uplink/kafka/config.js';

@@ -1,6 +1,6 @@
 // Which Kafka client an uplink runs on here, and what it compresses with: the one place that decides, for the
 // gateway and for `validate`.
-import type { KafkaConfig } from '../../edge/config/schema.js';
+import type { KafkaConfig } from './config.js';
 import { defaultCompression, type Compression } from './compressions.js';
 import { loadLibrdkafka } from './librdkafka-sink.js';
 

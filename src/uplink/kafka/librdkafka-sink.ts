@@ -4,8 +4,7 @@
 // forwarder sees the uplink interface only.
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
-import type { KafkaConfig } from '../../edge/config/schema.js';
-import { readSecret } from '../../edge/secrets.js';
+import { noSaslSecret, type KafkaConfig, type SaslSecret } from './config.js';
 import { refusedLogin, warnInsecure } from '../kafka-errors.js';
 import { defaultCompression } from './compressions.js';
 import type { OutRecord, UplinkSink } from '../sink.js';
@@ -75,8 +74,8 @@ export function loadLibrdkafka(): RdModule {
   }
 }
 
-/** librdkafka's producer configuration for the uplink's keys (secrets read now, never logged). */
-export function librdkafkaConfig(config: KafkaConfig, clientId: string): Record<string, unknown> {
+/** librdkafka's producer configuration for the uplink's keys (the SASL secret read now, never logged). */
+export function librdkafkaConfig(config: KafkaConfig, clientId: string, secret: SaslSecret = noSaslSecret): Record<string, unknown> {
   const tls = config.tls;
   const sasl = config.sasl;
   const conf: Record<string, unknown> = {
@@ -108,12 +107,12 @@ export function librdkafkaConfig(config: KafkaConfig, clientId: string): Record<
       conf['sasl.oauthbearer.method'] = 'oidc';
       conf['sasl.oauthbearer.token.endpoint.url'] = sasl.token_endpoint;
       conf['sasl.oauthbearer.client.id'] = sasl.client_id;
-      conf['sasl.oauthbearer.client.secret'] = readSecret(sasl, 'uplink.kafka.sasl');
+      conf['sasl.oauthbearer.client.secret'] = secret();
       if (sasl.scope) conf['sasl.oauthbearer.scope'] = sasl.scope;
       if (sasl.extensions) conf['sasl.oauthbearer.extensions'] = Object.entries(sasl.extensions).map(([k, v]) => `${k}=${v}`).join(',');
     } else {
       conf['sasl.username'] = sasl.username;
-      conf['sasl.password'] = readSecret(sasl, 'uplink.kafka.sasl');
+      conf['sasl.password'] = secret();
     }
   }
   conf['security.protocol'] = tls ? (sasl ? 'sasl_ssl' : 'ssl') : sasl ? 'sasl_plaintext' : 'plaintext';
@@ -164,7 +163,7 @@ export function headerList(headers: Readonly<Record<string, string>>): Array<Rec
   return out;
 }
 
-export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log: Logger): UplinkSink {
+export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log: Logger, secret: SaslSecret = noSaslSecret): UplinkSink {
   const rd = loadLibrdkafka();
   warnInsecure(config, log);
   if (config.tls?.servername) log.warn('uplink.kafka.tls.servername is not used by client librdkafka: the certificate is checked against the broker\'s host name.');
@@ -242,7 +241,7 @@ export function createLibrdkafkaSink(config: KafkaConfig, clientId: string, log:
     if (!p) {
       let conf: Record<string, unknown>;
       try {
-        conf = librdkafkaConfig(config, clientId);
+        conf = librdkafkaConfig(config, clientId, secret);
       } catch (err) {
         throw problem(err as RdError);
       }

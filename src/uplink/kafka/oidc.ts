@@ -1,9 +1,10 @@
 // OAUTHBEARER with OIDC client credentials for client kafkajs (librdkafka fetches its tokens itself): a token from
 // the identity provider's token endpoint, kept until a minute before it expires. The client secret is read at each
 // fetch, so a rotated secret file is taken up without a restart; neither it nor a token ever reaches a log.
-import { readSecret, type SecretSource } from '../../edge/secrets.js';
+import type { SaslSecret } from './config.js';
 
-export interface OidcSettings extends SecretSource {
+export interface OidcSettings {
+  password_file?: string | undefined;
   token_endpoint?: string | undefined;
   client_id?: string | undefined;
   scope?: string | undefined;
@@ -18,9 +19,9 @@ export interface OidcToken {
 const KEY = 'uplink.kafka.sasl';
 
 /** The token endpoint's answer, checked; an error names the key to look at, never the secret. */
-async function fetchToken(sasl: OidcSettings, timeoutMs: number): Promise<{ token: string; expiresInS: number }> {
+async function fetchToken(sasl: OidcSettings, readClientSecret: SaslSecret, timeoutMs: number): Promise<{ token: string; expiresInS: number }> {
   const endpoint = sasl.token_endpoint!;
-  const secret = readSecret(sasl, KEY);
+  const secret = readClientSecret();
   const body = new URLSearchParams({ grant_type: 'client_credentials', ...(sasl.scope ? { scope: sasl.scope } : {}) });
   // RFC 6749 2.3.1: client id and secret form-urlencoded, then HTTP Basic.
   const basic = Buffer.from(`${encodeURIComponent(sasl.client_id!)}:${encodeURIComponent(secret)}`).toString('base64');
@@ -52,11 +53,11 @@ async function fetchToken(sasl: OidcSettings, timeoutMs: number): Promise<{ toke
 }
 
 /** A provider of tokens for kafkajs's `oauthBearerProvider`. */
-export function oidcTokenProvider(sasl: OidcSettings, timeoutMs = 10_000): () => Promise<OidcToken> {
+export function oidcTokenProvider(sasl: OidcSettings, readClientSecret: SaslSecret, timeoutMs = 10_000): () => Promise<OidcToken> {
   let cached: { token: OidcToken; renewAt: number } | undefined;
   return async () => {
     if (cached && Date.now() < cached.renewAt) return cached.token;
-    const { token, expiresInS } = await fetchToken(sasl, timeoutMs);
+    const { token, expiresInS } = await fetchToken(sasl, readClientSecret, timeoutMs);
     const value: OidcToken = { value: token, ...(sasl.extensions ? { extensions: sasl.extensions } : {}) };
     // Renewed a minute before it expires, or halfway through a short one.
     cached = { token: value, renewAt: Date.now() + Math.max(expiresInS * 500, expiresInS * 1000 - 60_000) };
