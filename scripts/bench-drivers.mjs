@@ -203,7 +203,7 @@ async function main() {
     import('../dist/edge/sparkplug/datatypes.js'),
     import('../dist/edge/tag-model.js'),
     import('../dist/edge/journal-record.js'),
-    import('../dist/uplink/journal.js'),
+    import('../dist/uplink/journal/journal.js'),
     import('../dist/edge/poller.js'),
     import('../dist/edge/schedule.js'),
     import('../dist/uplink/journal/compact.js'),

@@ -12,11 +12,11 @@ import Database from 'better-sqlite3';
 import { pino } from 'pino';
 import { toJournalEntry } from '../dist/edge/journal-record.js';
 import { Forwarder } from '../dist/uplink/forwarder.js';
-import { Journal, openJournal } from '../dist/uplink/journal.js';
+import { Journal, openJournal } from '../dist/uplink/journal/journal.js';
 import { encodeCompact, renderJson } from '../dist/uplink/journal/compact.js';
 import { Dictionary } from '../dist/uplink/journal/dictionary.js';
 import { compactChecksum } from '../dist/uplink/journal/checksum.js';
-import { createKafkaSink } from '../dist/uplink/kafka-sink.js';
+import { createKafkaSink } from '../dist/uplink/kafka/kafkajs-sink.js';
 import { startKafka } from './bench-kafka.mjs';
 import { DEFAULT_COMMIT_INTERVAL_MS as DEFAULT_COMMIT_MS } from '../dist/edge/config/schema.js';
 

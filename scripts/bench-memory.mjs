@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toJournalEntry } from '../dist/edge/journal-record.js';
-import { openJournal } from '../dist/uplink/journal.js';
+import { openJournal } from '../dist/uplink/journal/journal.js';
 import { freePort, startKafka } from './bench-kafka.mjs';
 import { summarise } from './heap-summary.mjs';
 import { serveModbusTcp } from './modbus-frames.mjs';

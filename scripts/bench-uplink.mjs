@@ -16,9 +16,9 @@ import { pino } from 'pino';
 import { DEFAULT_COMMIT_INTERVAL_MS } from '../dist/edge/config/schema.js';
 import { toJournalEntry } from '../dist/edge/journal-record.js';
 import { Forwarder } from '../dist/uplink/forwarder.js';
-import { Journal } from '../dist/uplink/journal.js';
+import { Journal } from '../dist/uplink/journal/journal.js';
 import { renderJson } from '../dist/uplink/journal/compact.js';
-import { createKafkaSink } from '../dist/uplink/kafka-sink.js';
+import { createKafkaSink } from '../dist/uplink/kafka/kafkajs-sink.js';
 import { createLibrdkafkaSink, librdkafkaConfig, loadLibrdkafka } from '../dist/uplink/kafka/librdkafka-sink.js';
 import { startKafka } from './bench-kafka.mjs';
 

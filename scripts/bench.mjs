@@ -10,8 +10,8 @@ import { Kafka, logLevel, Partitioners } from 'kafkajs';
 import { pino } from 'pino';
 import { toJournalEntry } from '../dist/edge/journal-record.js';
 import { Forwarder } from '../dist/uplink/forwarder.js';
-import { Journal } from '../dist/uplink/journal.js';
-import { createKafkaSink } from '../dist/uplink/kafka-sink.js';
+import { Journal } from '../dist/uplink/journal/journal.js';
+import { createKafkaSink } from '../dist/uplink/kafka/kafkajs-sink.js';
 import { renderJson } from '../dist/uplink/journal/compact.js';
 import { startKafka } from './bench-kafka.mjs';
 

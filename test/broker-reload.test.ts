@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../src/edge/passwords.js';
+import { hashPassword } from '../src/edge/config/passwords.js';
 import { makeTestCerts } from './helpers/certs.js';
 import { GatewayProcess } from './helpers/gateway.js';
 import { MosquittoSub, mosquittoPub, mosquittoSubOnce, requireMosquittoClients } from './helpers/mosquitto-sub.js';

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { hashPassword } from '../src/edge/passwords.js';
+import { hashPassword } from '../src/edge/config/passwords.js';
 import { runCli, runCliAsync } from './helpers/cli.js';
 import { GatewayProcess } from './helpers/gateway.js';
 import { freePort } from './helpers/net.js';

@@ -8,7 +8,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDriver } from '../src/drivers/registry.js';
-import { startBroker } from '../src/edge/broker.js';
+import { startBroker } from '../src/edge/broker/server.js';
 import { deviceSchema } from '../src/edge/config/schema.js';
 import type { SeenMessage } from './helpers/mosquitto-sub.js';
 import { GatewayProcess } from './helpers/gateway.js';

@@ -2,7 +2,7 @@
 // contract"), with holes, a gap record and a resent batch, then the built command line reads them back.
 import { Kafka, logLevel, Partitioners, type Message, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verify, type VerifyProgress } from '../src/uplink/verify.js';
+import { verify, type VerifyProgress } from '../src/uplink/verify/verify.js';
 import { runCli, runCliAsync } from './helpers/cli.js';
 import { startKafka, type KafkaBroker } from './helpers/kafka.js';
 import { sleep } from './helpers/net.js';

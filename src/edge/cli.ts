@@ -13,11 +13,11 @@ import { pollPlan } from './config/poll-plan.js';
 import { ConfigValueError } from './config/value-error.js';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from './config/schema.js';
-import type { GatewayHooks, GatewayStatus } from './gateway.js';
+import type { GatewayHooks, GatewayStatus } from './gateway/gateway.js';
 import { createLogger } from './log.js';
-import { readSecret } from './secrets.js';
-import { systemdNotifier } from './systemd-notify.js';
-import { startWatchdog, stuckReason, watchdogIntervalMs, type WatchedPart } from './systemd-watchdog.js';
+import { readSecret } from './config/secrets.js';
+import { systemdNotifier } from './service/notify.js';
+import { startWatchdog, stuckReason, watchdogIntervalMs, type WatchedPart } from './service/watchdog.js';
 import { versionLine } from './version.js';
 
 const USAGE = `Usage:
@@ -57,7 +57,7 @@ async function main(argv: string[]): Promise<number> {
     case 'run':
       return run(requireConfig(values.config));
     case 'once':
-      return (await import('./once.js')).once(requireConfig(values.config), { device: values.device, json: values.json });
+      return (await import('./cli/once.js')).once(requireConfig(values.config), { device: values.device, json: values.json });
     case 'broker':
       return brokerOnly(requireConfig(values.config));
     case 'status':
@@ -65,7 +65,7 @@ async function main(argv: string[]): Promise<number> {
     case 'verify':
       return verifyTopic(values);
     case 'passwd':
-      return (await import('./passwd.js')).passwd();
+      return (await import('./cli/passwd.js')).passwd();
     case 'spy':
       return (await import('./cli/spy.js')).spy({
         url: values.url ?? 'mqtt://127.0.0.1:1883', topic: values.topic ?? 'spBv1.0/#', user: values.user, passwordFile: values['password-file'],
@@ -291,7 +291,7 @@ async function daemon(file: string, what: string, start: StartPart): Promise<num
 
 function run(file: string): Promise<number> {
   return daemon(file, 'gateway', async (config, log, hooks) => {
-    const { startGateway } = await import('./gateway.js');
+    const { startGateway } = await import('./gateway/gateway.js');
     const gateway = await startGateway(config, log, hooks);
     return {
       stop: () => gateway.stop(),
@@ -310,8 +310,8 @@ function gatewayStatusLine(s: GatewayStatus): string {
 
 function brokerOnly(file: string): Promise<number> {
   return daemon(file, 'broker', async (config, log) => {
-    const { startBroker } = await import('./broker.js');
-    const { brokerInPlace, brokerRestartKeys, brokerRestartMessage } = await import('./broker-reload.js');
+    const { startBroker } = await import('./broker/server.js');
+    const { brokerInPlace, brokerRestartKeys, brokerRestartMessage } = await import('./broker/reload.js');
     // The edge node's client id is kept for broker.node_user: no other client can end the node's session.
     const broker = await startBroker(config.broker.listen, log, { security: config.broker, node: { group: config.site.group, node: config.site.node } });
     let current = config.broker;
@@ -442,7 +442,7 @@ async function verifyTopic(values: { brokers?: string; topic?: string; 'from-beg
   if (!values.topic) throw new UsageError('--topic TOPIC is required');
   const idleMs = positiveMs('idle-ms', values['idle-ms']) ?? 5000;
   const timeoutMs = positiveMs('timeout-ms', values['timeout-ms']);
-  const { verify, formatReport, ok } = await import('../uplink/verify.js');
+  const { verify, formatReport, ok } = await import('../uplink/verify/verify.js');
   let report;
   try {
     report = await verify({

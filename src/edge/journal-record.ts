@@ -1,7 +1,7 @@
 // A Sparkplug message in the terms of the Kafka record contract of the README; the journal stores it compactly
 // and writes the contract's JSON when it is forwarded.
 import { bigintAsNumberOrString, type ContractMessage } from '../uplink/journal/compact.js';
-import type { Gap, JournalEntry, RecordType } from '../uplink/journal.js';
+import type { Gap, JournalEntry, RecordType } from '../uplink/journal/journal.js';
 import type { EdgeMessage, MessageKind } from './sparkplug/edge-node.js';
 import { QUALITY_PROPERTY, qualityOfCode } from './sparkplug/quality.js';
 

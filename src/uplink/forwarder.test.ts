@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Forwarder } from './forwarder.js';
-import { permanentKafkaError } from './kafka-errors.js';
-import { Journal } from './journal.js';
+import { permanentKafkaError } from './kafka/errors.js';
+import { Journal } from './journal/journal.js';
 import { RECORD_SCHEMA_VERSION } from './record-schema.js';
 import type { OutRecord, UplinkSink } from './sink.js';
 

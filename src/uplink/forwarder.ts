@@ -1,6 +1,6 @@
 // Moves the journal to the cloud in order, in batches, deleting only what the sink acknowledged.
 import type { Logger } from 'pino';
-import type { Journal, JournalRecord } from './journal.js';
+import type { Journal, JournalRecord } from './journal/journal.js';
 import type { OutRecord, UplinkSink } from './sink.js';
 import { RECORD_SCHEMA_HEADER, RECORD_SCHEMA_VERSION } from './record-schema.js';
 

@@ -1,4 +1,4 @@
-import { Journal, type JournalRecord } from '../../src/uplink/journal.js';
+import { Journal, type JournalRecord } from '../../src/uplink/journal/journal.js';
 
 /**
  * Every record waiting in a stopped gateway's journal, oldest first, as the forwarder hands them to Kafka (the

@@ -8,7 +8,7 @@ import { decodePayload, type DecodedMetric, type MetricValue, type TypeResolver 
 import type { SparkplugDataType } from '../sparkplug/datatypes.js';
 import { QUALITY_CODE, QUALITY_PROPERTY } from '../sparkplug/quality.js';
 import { NAMESPACE } from '../sparkplug/topics.js';
-import { readSecret } from '../secrets.js';
+import { readSecret } from '../config/secrets.js';
 
 export interface AliasLimits {
   /** Edge nodes whose births are remembered; the least recently heard is forgotten first. */

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { chooseClient } from '../../uplink/kafka/client-choice.js';
 import { kafkajsCompressions } from '../../uplink/kafka/compressions.js';
 import { librdkafkaConfig } from '../../uplink/kafka/librdkafka-sink.js';
-import { readSecret } from '../secrets.js';
+import { readSecret } from './secrets.js';
 import { parseConfig } from './load.js';
 import { problems } from './test-fixtures.js';
 

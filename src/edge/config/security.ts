@@ -1,8 +1,8 @@
 // The config keys of the site broker's and the Kafka uplink's security: users, topic rights, TLS, limits, SASL.
 // Passwords are never written here: a hash (`edge-gateway passwd`), a file or an environment variable.
 import { z } from 'zod';
-import { filterProblem, maySubscribe, missingEdgeNodeRights } from '../broker-acl.js';
-import { isPasswordHash } from '../passwords.js';
+import { filterProblem, maySubscribe, missingEdgeNodeRights } from '../broker/acl.js';
+import { isPasswordHash } from './passwords.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_PACKET_BYTES } from '../broker/defaults.js';
 import { durationSchema } from '../../drivers/config/duration.js';
 import { hostPort } from './host-port.js';

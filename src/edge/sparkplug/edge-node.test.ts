@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startBroker, type LocalBroker } from '../broker.js';
+import { startBroker, type LocalBroker } from '../broker/server.js';
 import { decodePayload, encodePayload } from './codec.js';
 import { EdgeNode, type EdgeMessage } from './edge-node.js';
 

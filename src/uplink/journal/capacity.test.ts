@@ -2,7 +2,7 @@ import { mkdtempSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Journal } from '../journal.js';
+import { Journal } from './journal.js';
 import { capacityHours, journalFilesBytes, resolveJournalBound } from './capacity.js';
 
 const free = (dir: string) => {

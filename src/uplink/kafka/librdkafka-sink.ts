@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import { noSaslSecret, type KafkaConfig, type SaslSecret } from './config.js';
-import { refusedLogin, warnInsecure } from '../kafka-errors.js';
+import { refusedLogin, warnInsecure } from './errors.js';
 import { defaultCompression } from './compressions.js';
 import type { OutRecord, UplinkSink } from '../sink.js';
 

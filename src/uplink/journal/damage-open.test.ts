@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Journal, openJournal, type Gap, type JournalEntry, type OpenedJournal } from './journal.js';
-import { parseSide } from './journal/side-file.js';
+import { parseSide } from './side-file.js';
 
 const gapEntry = (g: Gap): JournalEntry => ({ key: 'g/n', type: 'gap', value: JSON.stringify({ type: 'gap', ...g }), capturedAt: Date.now() });
 const entry = (i: number): JournalEntry => ({ key: 'g/n/d', type: 'data', value: `{"i":${i},"historical":false,"pad":"${'p'.repeat(200)}"}`, capturedAt: 1000 + i });

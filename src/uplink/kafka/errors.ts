@@ -1,7 +1,7 @@
 // Which Kafka failures no retry can cure: the records are set aside (dead-lettered) instead of blocking the queue.
 // And what a refused login says, for both clients.
 import type { Logger } from 'pino';
-import type { KafkaConfig, KafkaSaslConfig } from './kafka/config.js';
+import type { KafkaConfig, KafkaSaslConfig } from './config.js';
 
 const PERMANENT = new Set([
   'MESSAGE_TOO_LARGE', // one record above the topic's max.message.bytes

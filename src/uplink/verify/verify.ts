@@ -2,10 +2,10 @@
 // edge.seq arrived or was announced dropped by a gap record. The logic is in verify-report.ts; this is the Kafka side.
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
-import { registerKafkajsCodecs } from './kafka/kafkajs-codecs.js';
-import { CompletenessTracker, parseSeq, type TrackedRecord, type VerifyReport } from './verify-report.js';
+import { registerKafkajsCodecs } from '../kafka/kafkajs-codecs.js';
+import { CompletenessTracker, parseSeq, type TrackedRecord, type VerifyReport } from './report.js';
 
-export { formatReport, ok, type VerifyReport } from './verify-report.js';
+export { formatReport, ok, type VerifyReport } from './report.js';
 
 export interface VerifyOptions {
   brokers: string[];

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { applyBound, startHousekeeping } from './housekeeping.js';
-import type { JournalBound } from './journal/capacity.js';
+import type { JournalBound } from './capacity.js';
 import { Journal } from './journal.js';
 
 describe('housekeeping logs', () => {

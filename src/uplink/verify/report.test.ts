@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CompletenessTracker, formatReport, ok, parseSeq, SeqSet, type TrackedRecord } from './verify-report.js';
+import { CompletenessTracker, formatReport, ok, parseSeq, SeqSet, type TrackedRecord } from './report.js';
 
 const rec = (node: string, seq: number, extra: Partial<TrackedRecord> = {}): TrackedRecord => ({ node, seq, historical: false, ...extra });
 const gap = (node: string, seq: number, from: number, to: number, reason = 'max_bytes'): TrackedRecord => {

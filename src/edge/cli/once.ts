@@ -2,12 +2,12 @@
 // in hex, the JSON value), the decoded value and its quality, so that a technician can check a register map
 // against the PLC's manual. Publishes and stores nothing.
 import { pino, type Logger } from 'pino';
-import { createDriver, describeTag } from '../drivers/registry.js';
-import type { Driver, RawReading, Sample, TagDescription, TagValue } from '../drivers/types.js';
-import { brokerUrlOf } from './broker.js';
-import { readSecret } from './secrets.js';
-import { ConfigError, loadConfig } from './config/load.js';
-import type { DeviceConfig, GatewayConfig } from './config/schema.js';
+import { createDriver, describeTag } from '../../drivers/registry.js';
+import type { Driver, RawReading, Sample, TagDescription, TagValue } from '../../drivers/types.js';
+import { brokerUrlOf } from '../broker/server.js';
+import { readSecret } from '../config/secrets.js';
+import { ConfigError, loadConfig } from '../config/load.js';
+import type { DeviceConfig, GatewayConfig } from '../config/schema.js';
 
 export interface OnceOptions {
   /** Only this device. */

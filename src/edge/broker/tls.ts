@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
-import { ConfigValueError, type ValueProblem } from './config/value-error.js';
+import { ConfigValueError, type ValueProblem } from '../config/value-error.js';
 
 export interface BrokerTlsFiles {
   cert_file: string;

@@ -3,12 +3,12 @@ import { connect, isIP, type Socket } from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel, Partitioners, type ISocketFactory, type Producer, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
-import { noSaslSecret, type KafkaConfig, type SaslSecret } from './kafka/config.js';
-import { defaultCompression } from './kafka/compressions.js';
-import { kafkajsCompression } from './kafka/kafkajs-codecs.js';
-import { oidcTokenProvider } from './kafka/oidc.js';
-import { refusedLogin, warnInsecure } from './kafka-errors.js';
-import type { OutRecord, UplinkSink } from './sink.js';
+import { noSaslSecret, type KafkaConfig, type SaslSecret } from './config.js';
+import { defaultCompression } from './compressions.js';
+import { kafkajsCompression } from './kafkajs-codecs.js';
+import { oidcTokenProvider } from './oidc.js';
+import { refusedLogin, warnInsecure } from './errors.js';
+import type { OutRecord, UplinkSink } from '../sink.js';
 
 /**
  * Kafka through kafkajs. Its own retries are kept short: the forwarder retries forever with its own backoff and

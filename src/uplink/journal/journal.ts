@@ -5,18 +5,18 @@ import Database from 'better-sqlite3';
 import { randomInt } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { AckedRanges } from './journal/acked.js';
-import { compactChecksum, recordChecksum } from './journal/checksum.js';
-import { ByteWriter } from './journal/bytes.js';
-import { encodeCompactInto, renderCompact, renderJson, type ContractMessage, type RecordType } from './journal/compact.js';
-import { Dictionary, type DictRow } from './journal/dictionary.js';
-import { prepareSchema, ROW_BYTES, ROW_OVERHEAD, TYPE_CODE, TYPE_NAME } from './journal/schema.js';
-import { judgeOpen, type DbFacts } from './journal/damage.js';
-import { checkBeforeUse, checkInBackground, checkNow } from './journal/integrity.js';
-import { ceilingOf, currentBoot, readSide, writeSide } from './journal/side-file.js';
-import { walAfter, walBefore, walVerdict } from './journal/wal-evidence.js';
+import { AckedRanges } from './acked.js';
+import { compactChecksum, recordChecksum } from './checksum.js';
+import { ByteWriter } from './bytes.js';
+import { encodeCompactInto, renderCompact, renderJson, type ContractMessage, type RecordType } from './compact.js';
+import { Dictionary, type DictRow } from './dictionary.js';
+import { prepareSchema, ROW_BYTES, ROW_OVERHEAD, TYPE_CODE, TYPE_NAME } from './schema.js';
+import { judgeOpen, type DbFacts } from './damage.js';
+import { checkBeforeUse, checkInBackground, checkNow } from './integrity.js';
+import { ceilingOf, currentBoot, readSide, writeSide } from './side-file.js';
+import { walAfter, walBefore, walVerdict } from './wal-evidence.js';
 
-export type { ContractMessage, RecordType } from './journal/compact.js';
+export type { ContractMessage, RecordType } from './compact.js';
 
 export type DropReason = 'max_bytes' | 'max_age' | 'corrupt_journal' | 'journal_damaged';
 

@@ -1,6 +1,6 @@
 // `edge-gateway passwd`: turns a password into the hash that broker.users[].password_hash holds. The password is
 // typed twice without echo, or piped on stdin (one trailing line end dropped); only the hash is printed.
-import { hashPassword } from './passwords.js';
+import { hashPassword } from '../config/passwords.js';
 
 export async function passwd(): Promise<number> {
   let password: string;

@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { edgeNodeRights } from './broker-acl.js';
-import { BrokerAccess, INTERNAL_NODE_USER, nodeLogin, type BrokerAccessConfig } from './broker-auth.js';
-import { hashPassword, isPasswordHash, verifyPassword } from './passwords.js';
-import { readSecret } from './secrets.js';
+import { edgeNodeRights } from './acl.js';
+import { BrokerAccess, INTERNAL_NODE_USER, nodeLogin, type BrokerAccessConfig } from './auth.js';
+import { hashPassword, isPasswordHash, verifyPassword } from '../config/passwords.js';
+import { readSecret } from '../config/secrets.js';
 
 function capture() {
   const lines: Array<Record<string, unknown>> = [];

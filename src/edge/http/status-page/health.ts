@@ -5,7 +5,7 @@
 // the status API serves (it is answering). Kafka being unreachable is NOT a readiness failure, however long it
 // lasts: store-and-forward covers it and the journal's depth and oldest age show it. Neither is a PLC that does
 // not answer (that is plant state, shown per device), nor a Sparkplug session to an external broker.
-import { Reply } from '../http.js';
+import { Reply } from '../server.js';
 
 export interface Readiness {
   ready: boolean;

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { openJournal, type Gap, type Journal, type JournalEntry, type JournalRecord } from './journal.js';
-import { renderJson, type ContractMessage } from './journal/compact.js';
-import { parseSide } from './journal/side-file.js';
-import { rng } from '../../test/helpers/fuzz.js';
+import { renderJson, type ContractMessage } from './compact.js';
+import { parseSide } from './side-file.js';
+import { rng } from '../../../test/helpers/fuzz.js';
 
 const mulberry32 = (seed: number): (() => number) => rng(seed).next;
 

@@ -4,15 +4,15 @@ import { Aedes, type Client } from 'aedes';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
-import { edgeNodeRights, mayReceive, maySubscribe } from './broker-acl.js';
-import { BrokerAccess, loadAccessRules, type BrokerAccessConfig, type BrokerAccessStats, type Identity, type NodeLogin } from './broker-auth.js';
-import { disconnectMessage, type DisconnectReason } from './broker-reload.js';
-import { readTlsMaterial, type BrokerTlsFiles, type TlsMaterial } from './broker-tls.js';
-import { ConnectionGuard, type ConnectionGuardStats } from './broker/connection-guard.js';
-import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_PACKET_BYTES } from './broker/defaults.js';
-import { limitedLog } from './broker/limited-log.js';
-import { listenOn } from './listen.js';
-import { edgeNodeClientId } from './sparkplug/topics.js';
+import { edgeNodeRights, mayReceive, maySubscribe } from './acl.js';
+import { BrokerAccess, loadAccessRules, type BrokerAccessConfig, type BrokerAccessStats, type Identity, type NodeLogin } from './auth.js';
+import { disconnectMessage, type DisconnectReason } from './reload.js';
+import { readTlsMaterial, type BrokerTlsFiles, type TlsMaterial } from './tls.js';
+import { ConnectionGuard, type ConnectionGuardStats } from './connection-guard.js';
+import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_PACKET_BYTES } from './defaults.js';
+import { limitedLog } from './limited-log.js';
+import { listenOn } from '../listen.js';
+import { edgeNodeClientId } from '../sparkplug/topics.js';
 
 export interface LocalBroker {
   url: string;

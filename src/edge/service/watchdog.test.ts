@@ -2,11 +2,11 @@
 // itself on hand-made progress snapshots.
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Driver } from '../drivers/types.js';
-import type { GatewayProgress } from './gateway.js';
-import { Poller } from './poller.js';
-import { scheduleFor } from './schedule.js';
-import { pollSlackMs, stuckReason, watchdogIntervalMs } from './systemd-watchdog.js';
+import type { Driver } from '../../drivers/types.js';
+import type { GatewayProgress } from '../gateway/gateway.js';
+import { Poller } from '../poller.js';
+import { scheduleFor } from '../schedule.js';
+import { pollSlackMs, stuckReason, watchdogIntervalMs } from './watchdog.js';
 
 const log = pino({ level: 'silent' });
 const idleJournal = { commits: 0, waiting: 0, waitingSince: null, dueAt: null, retrying: false };

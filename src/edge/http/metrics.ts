@@ -2,9 +2,9 @@
 // shows, at scrape time, so the two never disagree.
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { JournalRecord } from '../uplink/journal.js';
-import type { GatewayStatus } from './gateway.js';
-import { packageVersion } from './version.js';
+import type { JournalRecord } from '../../uplink/journal/journal.js';
+import type { GatewayStatus } from '../gateway/gateway.js';
+import { packageVersion } from '../version.js';
 
 export interface GatewayMetrics {
   registry: Registry;

@@ -3,7 +3,7 @@
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from 'pino';
 import type { Journal } from './journal.js';
-import { resolveJournalBound, type JournalBound, type ResolvedBound } from './journal/capacity.js';
+import { resolveJournalBound, type JournalBound, type ResolvedBound } from './capacity.js';
 
 export interface HousekeepingSchedule {
   /** Cron expressions (minute hour day month weekday, optional seconds first). */

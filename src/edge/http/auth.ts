@@ -5,7 +5,7 @@
 // read at every request, so a changed one applies at once.
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import { checkPassword, type PasswordUser } from './passwords.js';
+import { checkPassword, type PasswordUser } from '../config/passwords.js';
 
 export interface HttpUser extends PasswordUser {
   name: string;

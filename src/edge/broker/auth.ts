@@ -1,12 +1,12 @@
 // Who may connect to the site broker, and what each client may do there. Pure of aedes: broker.ts wires it in.
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { ALL_RIGHTS, mayPublish, maySubscribe, NO_RIGHTS, type TopicRights } from './broker-acl.js';
-import { reviewClient, type DisconnectReason, type Verdict } from './broker-reload.js';
-import { ConfigValueError, type ValueProblem } from './config/value-error.js';
-import { limitedLog, type LimitedLog } from './broker/limited-log.js';
-import { checkPassword, sameSecret } from './passwords.js';
-import { readSecret, SecretError, type SecretSource } from './secrets.js';
+import { ALL_RIGHTS, mayPublish, maySubscribe, NO_RIGHTS, type TopicRights } from './acl.js';
+import { reviewClient, type DisconnectReason, type Verdict } from './reload.js';
+import { ConfigValueError, type ValueProblem } from '../config/value-error.js';
+import { limitedLog, type LimitedLog } from './limited-log.js';
+import { checkPassword, sameSecret } from '../config/passwords.js';
+import { readSecret, SecretError, type SecretSource } from '../config/secrets.js';
 
 export interface BrokerUserConfig extends SecretSource {
   name: string;

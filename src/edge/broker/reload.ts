@@ -1,8 +1,8 @@
 // What a reload (SIGHUP, `systemctl reload`) changes on the site broker. Users, passwords, rights, anonymous access,
 // limits and the TLS certificate apply in place; what would move a listening socket waits for the next restart,
 // because closing it would drop every HMI and SCADA connection. Pure: broker.ts and gateway.ts act on it.
-import type { AccessRules, Identity } from './broker-auth.js';
-import type { GatewayConfig } from './config/schema.js';
+import type { AccessRules, Identity } from './auth.js';
+import type { GatewayConfig } from '../config/schema.js';
 
 type BrokerSection = GatewayConfig['broker'];
 

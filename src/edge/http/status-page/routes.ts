@@ -1,7 +1,7 @@
 // The routes on http.listen: the page, its data, Prometheus, and the probes.
 import type { Registry } from 'prom-client';
-import type { GatewayStatus } from '../gateway.js';
-import { Reply, type Routes } from '../http.js';
+import type { GatewayStatus } from '../../gateway/gateway.js';
+import { Reply, type Routes } from '../server.js';
 import { healthzReply, readyzReply, type Readiness } from './health.js';
 import type { HistoryPoint } from './history.js';
 import { STATUS_PAGE } from './page.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { edgeNodeRights, filterCovers, filterProblem, isSparkplugCommand, mayPublish, mayReceive, maySubscribe, missingEdgeNodeRights, topicMatches } from './broker-acl.js';
+import { edgeNodeRights, filterCovers, filterProblem, isSparkplugCommand, mayPublish, mayReceive, maySubscribe, missingEdgeNodeRights, topicMatches } from './acl.js';
 
 describe('topic filters', () => {
   it('matches MQTT wildcards as the standard says', () => {

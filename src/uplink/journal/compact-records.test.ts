@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Journal, openJournal, type Gap, type JournalEntry } from './journal.js';
-import { recordChecksum } from './journal/checksum.js';
-import { renderJson, type ContractMessage } from './journal/compact.js';
+import { recordChecksum } from './checksum.js';
+import { renderJson, type ContractMessage } from './compact.js';
 
 const tmpFile = () => join(mkdtempSync(join(tmpdir(), 'journal-compact-')), 'journal.db');
 const gapEntry = (g: Gap): JournalEntry => ({ key: 'plant/gw', type: 'gap', value: JSON.stringify({ type: 'gap', ...g }), capturedAt: Date.now() });

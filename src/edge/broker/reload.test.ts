@@ -3,12 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { edgeNodeRights } from './broker-acl.js';
-import { BrokerAccess, INTERNAL_NODE_USER, loadAccessRules, nodeLogin, type BrokerAccessConfig, type Identity } from './broker-auth.js';
-import { brokerInPlace, brokerRestartKeys, brokerSecurityChanged, clientsToDisconnect, reviewClient } from './broker-reload.js';
-import { locateProblems, parseConfig } from './config/load.js';
-import { ConfigValueError } from './config/value-error.js';
-import { hashPassword } from './passwords.js';
+import { edgeNodeRights } from './acl.js';
+import { BrokerAccess, INTERNAL_NODE_USER, loadAccessRules, nodeLogin, type BrokerAccessConfig, type Identity } from './auth.js';
+import { brokerInPlace, brokerRestartKeys, brokerSecurityChanged, clientsToDisconnect, reviewClient } from './reload.js';
+import { locateProblems, parseConfig } from '../config/load.js';
+import { ConfigValueError } from '../config/value-error.js';
+import { hashPassword } from '../config/passwords.js';
 
 const quiet = pino({ level: 'silent' });
 const pw = (s: string) => Buffer.from(s);

@@ -2,8 +2,8 @@
 import { createServer, type Server } from 'node:http';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
-import type { HttpAccess } from './http-auth.js';
-import { listenOn } from './listen.js';
+import type { HttpAccess } from './auth.js';
+import { listenOn } from '../listen.js';
 
 export interface HttpServer {
   port: number;

@@ -3,10 +3,10 @@
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import type { GatewayStatus } from './gateway.js';
+import type { GatewayStatus } from '../gateway/gateway.js';
 import { createMetrics } from './metrics.js';
 
-const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** A metric as registry.getMetricsAsJSON() gives it (its `type` is the string "counter", "gauge", …). */
 interface MetricJson {
