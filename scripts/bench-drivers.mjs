@@ -470,7 +470,7 @@ async function main() {
   }
 
   /**
-   * The gateway's way: per device a driver, a tag model and a Poller, one journal for all, as in gateway.ts.
+   * The gateway's way: per device a driver, a tag model and a Poller, one journal for all, as in src/edge/gateway/.
    * First the cycles with every Poller started at the same instant (one poll each, then stopped): from the first
    * poll starting to the last one finishing, comparable with the bare clients. Then free-running Pollers every
    * period: each keeps its own schedule, so they drift apart; cycle k is every device's k-th poll.

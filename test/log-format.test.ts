@@ -4,7 +4,7 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../src/edge/config/load.js';
-import { planReload } from '../src/edge/gateway/gateway.js';
+import { planReload } from '../src/edge/gateway/reload.js';
 import { prettyStream } from '../src/edge/log.js';
 import { pino } from 'pino';
 import { runCliAsync } from './helpers/cli.js';

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 // @ts-expect-error plain JavaScript simulator, no types
 import { startSimulatedPlc } from '../scripts/sim-plc.mjs';
 import { parseConfig } from '../src/edge/config/load.js';
-import { planReload } from '../src/edge/gateway/gateway.js';
+import { planReload } from '../src/edge/gateway/reload.js';
 import { GatewayProcess, withTestCommitInterval } from './helpers/gateway.js';
 import { consumeAll, topicSize } from './helpers/kafka.js';
 import { freePort, sleep, waitFor } from './helpers/net.js';

@@ -208,7 +208,7 @@ const monotonicUsec = () => (process.hrtime.bigint() / 1000n).toString();
 /**
  * Runs one long-lived part until SIGTERM/SIGINT, then stops it in order. Under systemd (Type=notify) it sends
  * READY=1 once the part has started (the journal open, the broker listening), STATUS= lines, WATCHDOG=1 while
- * the part makes progress (systemd-watchdog.ts) and STOPPING=1. SIGHUP re-reads the configuration: when it is
+ * the part makes progress (service/watchdog.ts) and STOPPING=1. SIGHUP re-reads the configuration: when it is
  * valid, the part applies it in place (the gateway restarts only what changed); when not, the problems are
  * logged and the part runs on unchanged.
  */

@@ -1,4 +1,4 @@
-// The one interface the forwarder sees of the cloud. The Kafka clients live behind it: kafkajs in kafka-sink.ts,
+// The one interface the forwarder sees of the cloud. The Kafka clients live behind it: kafkajs in kafka/kafkajs-sink.ts,
 // librdkafka in kafka/librdkafka-sink.ts.
 
 export interface OutRecord {

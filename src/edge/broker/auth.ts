@@ -1,8 +1,7 @@
-// Who may connect to the site broker, and what each client may do there. Pure of aedes: broker.ts wires it in.
+// Who may connect to the site broker, and what each client may do there. Pure of aedes: server.ts wires it in.
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ALL_RIGHTS, mayPublish, maySubscribe, NO_RIGHTS, type TopicRights } from './acl.js';
-import { reviewClient, type DisconnectReason, type Verdict } from './reload.js';
 import { ConfigValueError, type ValueProblem } from '../config/value-error.js';
 import { limitedLog, type LimitedLog } from './limited-log.js';
 import { checkPassword, sameSecret } from '../config/passwords.js';
@@ -73,6 +72,34 @@ export interface AccessRules {
   users: ReadonlyMap<string, UserEntry>;
   /** The rights of anonymous clients; undefined when they are refused. */
   anonymous: TopicRights | undefined;
+}
+
+export type DisconnectReason = 'user_removed' | 'password_changed' | 'anonymous_refused';
+export type Verdict = { keep: Identity } | { disconnect: DisconnectReason };
+
+/**
+ * May a client that logged in as `identity` stay connected under `rules`? It goes when its user was removed, when
+ * the password it logged in with is no longer its user's password, or when it is anonymous and anonymous clients
+ * are refused now. One that stays gets its user's rights under the new rules. The embedded broker's own edge node
+ * (its internal credential) always stays.
+ */
+export function reviewClient(identity: Identity, rules: AccessRules): Verdict {
+  if (identity.internal) return { keep: identity };
+  if (identity.user === null) return rules.anonymous ? { keep: { ...identity, rights: rules.anonymous } } : { disconnect: 'anonymous_refused' };
+  const entry = rules.users.get(identity.user);
+  if (!entry) return { disconnect: 'user_removed' };
+  if (entry.credential === undefined || entry.credential !== identity.credential) return { disconnect: 'password_changed' };
+  return { keep: { ...identity, rights: entry.user } };
+}
+
+/** The clients among `clients` that must go under `rules`, with why; the others stay. */
+export function clientsToDisconnect<C>(clients: Iterable<[C, Identity]>, rules: AccessRules): Array<{ client: C; identity: Identity; reason: DisconnectReason }> {
+  const gone: Array<{ client: C; identity: Identity; reason: DisconnectReason }> = [];
+  for (const [client, identity] of clients) {
+    const verdict = reviewClient(identity, rules);
+    if ('disconnect' in verdict) gone.push({ client, identity, reason: verdict.disconnect });
+  }
+  return gone;
 }
 
 /** Per process: digests of passwords can be compared within this process and mean nothing outside it. */
@@ -175,7 +202,7 @@ export class BrokerAccess {
     return reviewClient(identity, this.rules);
   }
 
-  /** Counts a client that a reload disconnected (broker.ts closes it and logs it). */
+  /** Counts a client that a reload disconnected (server.ts closes it and logs it). */
   disconnected(reason: DisconnectReason): void {
     this.stats.disconnected[reason] += 1;
   }

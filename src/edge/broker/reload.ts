@@ -1,38 +1,11 @@
 // What a reload (SIGHUP, `systemctl reload`) changes on the site broker. Users, passwords, rights, anonymous access,
 // limits and the TLS certificate apply in place; what would move a listening socket waits for the next restart,
-// because closing it would drop every HMI and SCADA connection. Pure: broker.ts and gateway.ts act on it.
-import type { AccessRules, Identity } from './auth.js';
+// because closing it would drop every HMI and SCADA connection. Pure: broker/server.ts and the gateway's reload act
+// on it; which connected clients may stay is auth.ts's `reviewClient`.
+import type { DisconnectReason } from './auth.js';
 import type { GatewayConfig } from '../config/schema.js';
 
 type BrokerSection = GatewayConfig['broker'];
-
-export type DisconnectReason = 'user_removed' | 'password_changed' | 'anonymous_refused';
-export type Verdict = { keep: Identity } | { disconnect: DisconnectReason };
-
-/**
- * May a client that logged in as `identity` stay connected under `rules`? It goes when its user was removed, when
- * the password it logged in with is no longer its user's password, or when it is anonymous and anonymous clients
- * are refused now. One that stays gets its user's rights under the new rules. The embedded broker's own edge node
- * (its internal credential) always stays.
- */
-export function reviewClient(identity: Identity, rules: AccessRules): Verdict {
-  if (identity.internal) return { keep: identity };
-  if (identity.user === null) return rules.anonymous ? { keep: { ...identity, rights: rules.anonymous } } : { disconnect: 'anonymous_refused' };
-  const entry = rules.users.get(identity.user);
-  if (!entry) return { disconnect: 'user_removed' };
-  if (entry.credential === undefined || entry.credential !== identity.credential) return { disconnect: 'password_changed' };
-  return { keep: { ...identity, rights: entry.user } };
-}
-
-/** The clients among `clients` that must go under `rules`, with why; the others stay. */
-export function clientsToDisconnect<C>(clients: Iterable<[C, Identity]>, rules: AccessRules): Array<{ client: C; identity: Identity; reason: DisconnectReason }> {
-  const gone: Array<{ client: C; identity: Identity; reason: DisconnectReason }> = [];
-  for (const [client, identity] of clients) {
-    const verdict = reviewClient(identity, rules);
-    if ('disconnect' in verdict) gone.push({ client, identity, reason: verdict.disconnect });
-  }
-  return gone;
-}
 
 /** Why a client was disconnected, for the log line. */
 export function disconnectMessage(user: string | null, reason: DisconnectReason): string {

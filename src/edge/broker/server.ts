@@ -1,12 +1,12 @@
 // The site's MQTT broker (aedes), on broker.listen and optionally a TLS listener. Local HMIs and SCADA connect here
-// with no cloud at all. Who may connect and what they may do is decided by broker-auth.ts.
+// with no cloud at all. Who may connect and what they may do is decided by auth.ts.
 import { Aedes, type Client } from 'aedes';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { edgeNodeRights, mayReceive, maySubscribe } from './acl.js';
-import { BrokerAccess, loadAccessRules, type BrokerAccessConfig, type BrokerAccessStats, type Identity, type NodeLogin } from './auth.js';
-import { disconnectMessage, type DisconnectReason } from './reload.js';
+import { BrokerAccess, loadAccessRules, type BrokerAccessConfig, type BrokerAccessStats, type DisconnectReason, type Identity, type NodeLogin } from './auth.js';
+import { disconnectMessage } from './reload.js';
 import { readTlsMaterial, type BrokerTlsFiles, type TlsMaterial } from './tls.js';
 import { ConnectionGuard, type ConnectionGuardStats } from './connection-guard.js';
 import { DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_PACKET_BYTES } from './defaults.js';
@@ -21,7 +21,7 @@ export interface LocalBroker {
   /** False once a listening socket closed (an error, or close()). */
   listening(): boolean;
   /**
-   * Applies a new `broker` section in place (see broker-reload.ts for what may change): passwords and, with
+   * Applies a new `broker` section in place (see reload.ts for what may change): passwords and, with
    * `reloadTls`, the TLS certificate, key and CA are read from their files again. Throws a ConfigValueError naming
    * the key when one cannot be read, before anything changed. Clients whose user was removed, whose password
    * changed, or that are anonymous when anonymous clients are refused now, are disconnected; the others stay, under

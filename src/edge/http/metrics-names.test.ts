@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import type { GatewayStatus } from '../gateway/gateway.js';
+import type { GatewayStatus } from '../gateway/status.js';
 import { createMetrics } from './metrics.js';
 
 const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;

@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { JournalRecord } from '../../uplink/journal/journal.js';
-import type { GatewayStatus } from '../gateway/gateway.js';
+import type { GatewayStatus } from '../gateway/status.js';
 import { packageVersion } from '../version.js';
 
 export interface GatewayMetrics {

@@ -3,7 +3,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Driver } from '../../drivers/types.js';
-import type { GatewayProgress } from '../gateway/gateway.js';
+import type { GatewayProgress } from '../gateway/status.js';
 import { Poller } from '../poller.js';
 import { scheduleFor } from '../schedule.js';
 import { pollSlackMs, stuckReason, watchdogIntervalMs } from './watchdog.js';

@@ -15,7 +15,7 @@
 // Kafka being unreachable, the MQTT broker being away, or devices failing are reported in the status and the
 // logs; they never stop the watchdog.
 import type { Logger } from 'pino';
-import type { GatewayProgress } from '../gateway/gateway.js';
+import type { GatewayProgress } from '../gateway/status.js';
 import type { Notifier } from './notify.js';
 
 /** How far past its deadline a poll loop may be before it counts as stuck (timers run late on a busy CPU). */

@@ -56,7 +56,7 @@ export interface NodeReport {
   malformed: number;
 }
 
-/** What verify.ts adds about the run itself. */
+/** What verify.ts (the Kafka side) adds about the run itself. */
 export interface VerifyRun {
   brokers: string[];
   topic: string;

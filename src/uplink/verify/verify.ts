@@ -1,5 +1,5 @@
 // `edge-gateway verify`: reads a topic with a throwaway consumer group and checks, per edge.node, that every
-// edge.seq arrived or was announced dropped by a gap record. The logic is in verify-report.ts; this is the Kafka side.
+// edge.seq arrived or was announced dropped by a gap record. The logic is in report.ts; this is the Kafka side.
 import { randomUUID } from 'node:crypto';
 import { Kafka, logLevel, type IHeaders } from 'kafkajs';
 import { registerKafkajsCodecs } from '../kafka/kafkajs-codecs.js';

@@ -1,6 +1,6 @@
 // The routes on http.listen: the page, its data, Prometheus, and the probes.
 import type { Registry } from 'prom-client';
-import type { GatewayStatus } from '../../gateway/gateway.js';
+import type { GatewayStatus } from '../../gateway/status.js';
 import { Reply, type Routes } from '../server.js';
 import { healthzReply, readyzReply, type Readiness } from './health.js';
 import type { HistoryPoint } from './history.js';
