@@ -193,14 +193,14 @@ function startPlcWorker() {
 // The gateway side.
 
 async function main() {
-  const [{ default: Database }, { default: ModbusRTU }, { pino }, { createDriver }, { planReads, extractReadings }, { parseConfig }, { sparkplugTypeOf }, { DeviceTagModel }, { toJournalEntry }, { Journal }, { Poller }, { scheduleFor }, { renderJson }] = await Promise.all([
+  const [{ default: Database }, { default: ModbusRTU }, { pino }, { createDriver }, { planReads, extractReadings }, { parseConfig }, { tagDefsOf, pollerOptions, pollHandlers }, { DeviceTagModel }, { toJournalEntry }, { Journal }, { Poller }, { scheduleFor }, { renderJson }] = await Promise.all([
     import('better-sqlite3'),
     import('modbus-serial'),
     import('pino'),
     import('../dist/drivers/registry.js'),
     import('../dist/drivers/modbus/plan.js'),
     import('../dist/edge/config/load.js'),
-    import('../dist/edge/sparkplug/datatypes.js'),
+    import('../dist/edge/gateway/devices.js'),
     import('../dist/edge/tag-model.js'),
     import('../dist/edge/journal-record.js'),
     import('../dist/uplink/journal/journal.js'),
@@ -212,7 +212,6 @@ async function main() {
   const now = () => performance.now();
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const tmp = () => mkdtempSync(join(tmpdir(), 'bench-drivers-'));
-  const defsOf = (device) => device.tags.map((t) => ({ name: t.name, datatype: sparkplugTypeOf(t.type, t.scale, t.offset), writable: t.writable }));
   const configFor = (devices) => parseConfig(JSON.stringify({ site: { group: 'bench', node: 'gw' }, devices }), '<bench>').devices;
 
   async function bareClient(port) {
@@ -283,7 +282,7 @@ async function main() {
     const [port] = await plcs.call('start', { map, count: 1 });
     const [device] = configFor([{ name: 'big-plc', driver: 'modbus-tcp', host: '127.0.0.1', port, timeout: '60s', request_timeout: '10s', tags: map }]);
     const plan = planReads(device.tags, device.max_gap);
-    const defs = defsOf(device);
+    const defs = tagDefsOf(device);
     const driver = createDriver(device, { log: silent });
     await driver.connect();
     const wire = await bareClient(port);
@@ -482,11 +481,21 @@ async function main() {
     let record = () => undefined;
     const runtimes = devices.map((device, n) => {
       const driver = createDriver(device, { log: silent });
-      const model = new DeviceTagModel(defsOf(device));
+      const model = new DeviceTagModel(tagDefsOf(device));
       let born = false;
       const capture = (kind, changed) => {
         metrics += changed.length;
         journal.enqueue(toJournalEntry('bench', 'gw', { kind, device: device.name, payload: { timestamp: Date.now(), metrics: changed } }));
+      };
+      // The gateway's poll handlers; in place of the Sparkplug edge node, its capture into the journal (no MQTT).
+      const node = {
+        isOnline: () => born,
+        deviceOnline: (_name, changed) => {
+          born = true;
+          capture('DBIRTH', changed);
+        },
+        deviceData: (_name, changed) => capture('DDATA', changed),
+        deviceOffline: () => (born = false),
       };
       return {
         device,
@@ -502,16 +511,7 @@ async function main() {
             return samples;
           },
         },
-        handlers: {
-          samples: (samples) => {
-            capture(born ? 'DDATA' : 'DBIRTH', born ? model.changes(samples) : model.birth(samples));
-            born = true;
-          },
-          down: () => {
-            born = false;
-            model.reset();
-          },
-        },
+        handlers: pollHandlers(device.name, model, node),
       };
     });
     await Promise.all(runtimes.map((d) => d.driver.connect()));
@@ -526,7 +526,7 @@ async function main() {
         timings[n].push([s, e]);
         if (timings[n].length === want && ++complete === runtimes.length) allDone();
       };
-      const pollers = runtimes.map((d) => new Poller(d.device.name, d.timed, { schedule: scheduleFor({ kind: 'interval', ms: periodMs }), timeoutMs: d.device.timeout }, d.handlers, silent));
+      const pollers = runtimes.map((d) => new Poller(d.device.name, d.timed, { ...pollerOptions(d.device), schedule: scheduleFor({ kind: 'interval', ms: periodMs }) }, d.handlers, silent));
       pollers.forEach((p) => p.start());
       let timer;
       const late = new Promise((r) => (timer = setTimeout(() => r('late'), want * FLEET_PERIOD_MS * 5 + 30_000)));

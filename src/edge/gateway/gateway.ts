@@ -6,14 +6,14 @@ import type { Logger } from 'pino';
 import type { Journal } from '../../uplink/journal/journal.js';
 import { prune, startHousekeeping, applyBound } from '../../uplink/journal/housekeeping.js';
 import { brokerUrlOf, startBroker, type LocalBroker } from '../broker/server.js';
-import { nodeLogin } from '../broker/auth.js';
+import { nodeLogin, type NodeLogin } from '../broker/auth.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { startHttp, type HttpServer } from '../http/server.js';
 import { HttpAccess } from '../http/auth.js';
 import { createMetrics } from '../http/metrics.js';
 import { toJournalEntry } from '../journal-record.js';
 import { AliasTable } from '../sparkplug/aliases.js';
-import { EdgeNode } from '../sparkplug/edge-node.js';
+import { EdgeNode, type EdgeNodeOptions } from '../sparkplug/edge-node.js';
 import { readiness, type ReadinessCheck } from '../http/status-page/health.js';
 import { StatusHistory } from '../http/status-page/history.js';
 import { statusRoutes, type StatusSources } from '../http/status-page/routes.js';
@@ -75,21 +75,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
 
   // The devices' samples go to the edge node made next; none is polled before it exists.
   const devices = new Devices(() => edge, { log, siteBrokerUrl: brokerUrl });
-  const edge: EdgeNode = new EdgeNode({
-    group,
-    node,
-    servers: config.sparkplug.servers?.map(brokerUrlOf) ?? [brokerUrl],
-    username: login?.username,
-    // The broker in its own process: node_user's password is read again before every connection, so a changed
-    // password file is picked up without a restart.
-    password: config.broker.embedded || !login ? login?.password : () => nodeLogin(config.broker)!.password,
-    bdSeqFile: join(dataDir, 'bdseq'),
-    devices: tagDefsByDevice(config.devices),
-    aliases: aliasesFor(config),
-    primaryHost: config.sparkplug.primary_host,
-    holdMax: config.sparkplug.hold_max,
-    heldFile: join(dataDir, 'held.db'),
-    log,
+  const edge: EdgeNode = edgeNodeFor(config, dataDir, { url: brokerUrl, login }, aliasesFor(config), log, {
     // A message is handed to the journal's group commit, then published on MQTT at once: what a local HMI sees
     // never waits for the commit interval. It counts as captured when its transaction commits.
     capture: (message, publish) => {
@@ -133,23 +119,7 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   life.phase = undefined;
 
   let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      log.info('Stopping: polling first, then NDEATH, the uplink flush, and the journal.');
-      life.phase = 'stopping';
-      stopHousekeeping();
-      clearInterval(historyTimer);
-      await devices.stopPolling();
-      // NDEATH is committed before the flush, so that the cloud learns of an orderly stop now, not at the next start.
-      await edge.stop();
-      journal.flush();
-      await uplink.stop(5000);
-      await http.close();
-      await broker?.close();
-      const left = journal.stats().records;
-      journal.close();
-      log.info({ backlog: left }, 'Stopped; the journal keeps what Kafka has not acknowledged.');
-    })());
+  const stop = () => (stopping ??= stopInOrder({ log, life, devices, edge, journal, uplink, http, broker, timers: () => { stopHousekeeping(); clearInterval(historyTimer); } }));
 
   const reload = reloader({
     log, broker, devices, edge, journal, aliasesFor,
@@ -170,4 +140,43 @@ export async function startGateway(config: GatewayConfig, log: Logger, hooks: Ga
   const progress = (): GatewayProgress => ({ journal: journal.progress(), devices: devices.progress() });
 
   return { status, reload, progress, stop, broker, http, edge, journal };
+}
+
+/** The Sparkplug edge node on the site broker (or sparkplug.servers), with its births from the configured devices. */
+function edgeNodeFor(config: GatewayConfig, dataDir: string, broker: { url: string; login: NodeLogin | undefined }, aliases: AliasTable | undefined, log: Logger, io: Pick<EdgeNodeOptions, 'capture' | 'write'>): EdgeNode {
+  const { login } = broker;
+  return new EdgeNode({
+    group: config.site.group,
+    node: config.site.node,
+    servers: config.sparkplug.servers?.map(brokerUrlOf) ?? [broker.url],
+    username: login?.username,
+    // The broker in its own process: node_user's password is read again before every connection, so a changed
+    // password file is picked up without a restart.
+    password: config.broker.embedded || !login ? login?.password : () => nodeLogin(config.broker)!.password,
+    bdSeqFile: join(dataDir, 'bdseq'),
+    devices: tagDefsByDevice(config.devices),
+    aliases,
+    primaryHost: config.sparkplug.primary_host,
+    holdMax: config.sparkplug.hold_max,
+    heldFile: join(dataDir, 'held.db'),
+    log,
+    ...io,
+  });
+}
+
+/** An orderly stop: polling first, then NDEATH, the uplink's flush, the servers, and the journal last. */
+async function stopInOrder(p: { log: Logger; life: Life; devices: Devices; edge: EdgeNode; journal: Journal; uplink: Uplink; http: HttpServer; broker: LocalBroker | undefined; timers: () => void }): Promise<void> {
+  p.log.info('Stopping: polling first, then NDEATH, the uplink flush, and the journal.');
+  p.life.phase = 'stopping';
+  p.timers();
+  await p.devices.stopPolling();
+  // NDEATH is committed before the flush, so that the cloud learns of an orderly stop now, not at the next start.
+  await p.edge.stop();
+  p.journal.flush();
+  await p.uplink.stop(5000);
+  await p.http.close();
+  await p.broker?.close();
+  const left = p.journal.stats().records;
+  p.journal.close();
+  p.log.info({ backlog: left }, 'Stopped; the journal keeps what Kafka has not acknowledged.');
 }
