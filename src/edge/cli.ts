@@ -1,15 +1,14 @@
 #!/usr/bin/env node
-// edge-gateway: run | validate | once | status | broker | verify | spy | version
+// edge-gateway: run | validate | once | status | broker | verify | passwd | spy | version; each command in cli/.
 // First: the native modules load here or the process ends with one sentence (service/native-abi.ts).
 import './service/preflight.js';
 import { parseArgs } from 'node:util';
-import { bytesText } from './capacity-text.js';
 import { brokerOnly } from './cli/broker.js';
 import { run } from './cli/run.js';
+import { status } from './cli/status.js';
 import { UsageError } from './cli/usage-error.js';
 import { validate } from './cli/validate.js';
 import { VERIFY_OPTIONS, verifyTopic } from './cli/verify.js';
-import { readSecret } from './config/secrets.js';
 import { versionLine } from './version.js';
 
 const USAGE = `Usage:
@@ -81,72 +80,6 @@ async function main(argv: string[]): Promise<number> {
 function requireConfig(file: string | undefined): string {
   if (!file) throw new UsageError('--config FILE is required');
   return file;
-}
-
-async function status(url: string, user: string | undefined, passwordFile: string | undefined): Promise<number> {
-  const base = url.replace(/\/$/, '');
-  let body: Record<string, any>;
-  const headers: Record<string, string> = {};
-  if (user !== undefined) {
-    let password: string;
-    try {
-      password = passwordFile !== undefined ? readSecret({ password_file: passwordFile }, '--password-file') : readSecret({ password_env: 'EDGE_GATEWAY_PASSWORD' }, '--user');
-    } catch (err) {
-      process.stderr.write(`${(err as Error).message}\n`);
-      return 2;
-    }
-    headers.authorization = `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
-  }
-  try {
-    const res = await fetch(`${base}/api/status`, { signal: AbortSignal.timeout(3000), headers });
-    if (res.status === 401) {
-      process.stderr.write(user === undefined
-        ? `the gateway at ${base} asks for a login (http.users): pass --user NAME, with the password in EDGE_GATEWAY_PASSWORD or --password-file FILE\n`
-        : `the gateway at ${base} refused the login of "${user}": wrong user name or password\n`);
-      return 1;
-    }
-    body = (await res.json()) as Record<string, any>;
-  } catch (err) {
-    process.stderr.write(`cannot reach the gateway at ${base}: ${(err as Error).message}\n`);
-    return 1;
-  }
-  if (body.starting) {
-    process.stdout.write(`${['the gateway is starting, not ready yet:', ...(body.ready?.reasons ?? []).map((r: string) => `  ${r}`)].join('\n')}\n`);
-    return 1;
-  }
-  process.stdout.write(`${formatStatus(body)}\n`);
-  return 0;
-}
-
-/** The status for a terminal: the same as the status page, one line per part, one per tag. */
-function formatStatus(body: Record<string, any>): string {
-  const ms = (n: number | null | undefined) => (n === null || n === undefined ? '-' : n < 1000 ? `${Math.round(n)} ms` : `${Math.round(n / 1000)} s`);
-  const now = Date.parse(body.now ?? '') || Date.now();
-  const tagValue = (v: unknown) => (v === null || v === undefined ? '-' : typeof v === 'number' && !Number.isInteger(v) ? String(Number(v.toPrecision(6))) : String(v));
-  const clients = (n: number | null) => (n === null ? 'external' : `embedded, ${n} ${n === 1 ? 'client' : 'clients'}`);
-  const u = body.uplink;
-  const j = body.journal;
-  const lines = [
-    `site        ${body.site.group}/${body.site.node}   since ${body.startedAt}`,
-    `ready       ${body.ready?.ready === false ? `no: ${body.ready.reasons.join('; ')}` : 'yes'}`,
-    `sparkplug   ${body.sparkplug.state}  bdSeq ${body.sparkplug.bdSeq}  broker ${body.sparkplug.server} (${clients(body.sparkplug.brokerClients)})` +
-      `${(body.sparkplug.servers?.length ?? 1) > 1 ? ` server ${body.sparkplug.servers.indexOf(body.sparkplug.server) + 1} of ${body.sparkplug.servers.length}, ${body.sparkplug.serverSwitches} switches` : ''}` +
-      `${body.sparkplug.primaryHost ? `  primary host ${body.sparkplug.primaryHost.id} ${body.sparkplug.primaryHost.online ? 'online' : 'offline'}` : ''}` +
-      `  writes ${body.sparkplug.writes ?? 0}, refused ${body.sparkplug.commandsRefused}${body.sparkplug.retainedCommandsIgnored ? ` (${body.sparkplug.retainedCommandsIgnored} retained ignored)` : ''}` +
-      `${body.sparkplug.connectFailures ? `  failed connects ${body.sparkplug.connectFailures}` : ''}${body.sparkplug.held ? `  held ${body.sparkplug.held}` : ''}`,
-    `uplink      ${u.state}  ${u.target ?? ''}${u.client ? `  ${u.client}/${u.compression}` : ''}  forwarded ${u.forwarded}${u.wireBytesPerSample != null ? `  ${u.wireBytesPerSample.toFixed(1)} B/sample on the wire` : ''}  ${u.throughput ?? 0}/s  last ack ${u.lastAckAt ?? '-'}  latency ${ms(u.lastLatencyMs)}${u.lastError ? `  last error: ${u.lastError}` : ''}`,
-    `journal     ${j.records} records, ${j.bytes} bytes, oldest ${j.oldestAgeMs === null ? '-' : `${Math.round(j.oldestAgeMs / 1000)} s`} old, next edge.seq ${j.nextSeq}, captured ${j.captured ?? '-'} (${j.captureRate ?? 0}/s)${j.waiting ? `, ${j.waiting} waiting for the commit due ${j.commitDueAt}` : ''}${j.writeError ? `; ${j.writeError}` : ''}`,
-    `capacity    ${j.capacity ?? '-'}${j.maxBytes ? `; bound ${j.maxBytesPercent ? `${j.maxBytesPercent}% of ${bytesText(j.roomBytes)} room = ` : ''}${bytesText(j.maxBytes)}` : ''}${j.bytesPerSample ? `, ${Number(j.bytesPerSample).toFixed(1)} bytes per sample` : ''}`,
-    `losses      dropped ${Object.entries(j.dropped ?? {}).filter(([, n]) => Number(n) > 0).map(([reason, n]) => `${reason} ${n}`).join(', ') || 'none'}; dead letters ${u.deadLettered ?? 0}${j.quarantined ? `; corrupt journal moved to ${j.quarantined}` : ''}`,
-    'devices',
-  ];
-  for (const d of body.devices) {
-    lines.push(`  ${String(d.name).padEnd(20)} ${String(d.state).padEnd(8)} polls ${d.polls}  errors ${d.errors}  last ${d.lastPollAt ?? '-'}${d.lastError ? `  ${d.lastError}` : ''}`);
-    const tags: Array<Record<string, any>> = d.tags ?? [];
-    const width = Math.max(12, ...tags.map((t) => String(t.name).length));
-    for (const t of tags) lines.push(`    ${String(t.name).padEnd(width)} ${tagValue(t.value).padStart(12)}  ${String(t.quality).padEnd(5)}  read ${ms(now - Date.parse(t.timestamp))} ago`);
-  }
-  return lines.join('\n');
 }
 
 function positiveCount(text: string | undefined): number | undefined {
