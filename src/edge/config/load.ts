@@ -31,6 +31,16 @@ export function formatProblem(p: ConfigProblem): string {
   return `${p.file}:${p.line}:${p.col} ${printable(p.path) || '(file)'}: ${printable(p.message)}`;
 }
 
+/**
+ * The problems as `validate` prints them, and as `run` and `broker` print them before they give up. loadConfig
+ * turns every bad file into a ConfigError; anything else is a fault of ours, still told as a problem with the file
+ * rather than as a stack trace.
+ */
+export function configErrorText(file: string, err: unknown): string {
+  if (err instanceof ConfigError) return err.message;
+  return `${file}:1:1 (file): the file cannot be checked: ${(err as Error)?.message ?? String(err)}`;
+}
+
 /** Whatever the file and its drop-ins hold, this returns the config or throws a ConfigError; nothing else escapes it. */
 export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): GatewayConfig {
   return loadConfigWithDropIns(file, env).config;
