@@ -1,6 +1,6 @@
 // A Sparkplug message in the terms of the Kafka record contract of the README; the journal stores it compactly
 // and writes the contract's JSON when it is forwarded.
-import { bigintAsNumberOrString, type ContractMessage } from '../uplink/journal/compact.js';
+import { bigintAsNumberOrString, renderGapJson, type ContractMessage } from '../uplink/journal/compact.js';
 import type { Gap, JournalEntry, RecordType } from '../uplink/journal/journal.js';
 import type { EdgeMessage, MessageKind } from './sparkplug/edge-node.js';
 import { QUALITY_PROPERTY, qualityOfCode } from './sparkplug/quality.js';
@@ -35,9 +35,5 @@ export function toJournalEntry(group: string, node: string, message: EdgeMessage
 /** The announcement that edge.seq from..to were dropped and will never arrive. */
 export function gapJournalEntry(group: string, node: string, gap: Gap): JournalEntry {
   const now = Date.now();
-  const value =
-    `{"type":"gap","group":${JSON.stringify(group)},"node":${JSON.stringify(node)},"device":null,"timestamp":${now},` +
-    `"historical":false,"from":${gap.from},"to":${gap.to},"count":${gap.count},"reason":${JSON.stringify(gap.reason)},` +
-    `"ranges":${JSON.stringify(gap.ranges)}}`;
-  return { key: `${group}/${node}`, type: 'gap', value, capturedAt: now };
+  return { key: `${group}/${node}`, type: 'gap', value: renderGapJson(group, node, now, gap), capturedAt: now };
 }

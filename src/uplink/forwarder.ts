@@ -1,5 +1,6 @@
 // Moves the journal to the cloud in order, in batches, deleting only what the sink acknowledged.
 import type { Logger } from 'pino';
+import { markHistorical } from './journal/compact.js';
 import type { Journal, JournalRecord } from './journal/journal.js';
 import type { OutRecord, UplinkSink } from './sink.js';
 import { RECORD_SCHEMA_HEADER, RECORD_SCHEMA_VERSION } from './record-schema.js';
@@ -57,8 +58,8 @@ export function toOutRecord(node: string, r: JournalRecord): OutRecord {
   return {
     key: r.key,
     // A record held back by an outage says "historical":true on the way out. The journal writes compact records
-    // so already (nothing to replace, no copy of the value); a value stored as JSON says false.
-    value: r.held && !r.rendered ? r.value.replace('"historical":false', '"historical":true') : r.value,
+    // so already (nothing to replace, no copy of the value); a value stored as JSON says false until marked.
+    value: r.held && !r.rendered ? markHistorical(r.value) : r.value,
     headers: { 'edge.node': node, 'edge.seq': String(r.seq), 'edge.historical': String(r.held), [RECORD_SCHEMA_HEADER]: SCHEMA_VERSION_TEXT },
     timestamp: r.capturedAt,
   };

@@ -1,6 +1,6 @@
 // `edge-gateway run`: the gateway itself, as the edge-gateway systemd unit starts it: polling, the journal, the
 // uplink, the Sparkplug edge node, the status page and (when embedded) the local MQTT broker.
-import type { GatewayStatus } from '../gateway/gateway.js';
+import type { GatewayStatus } from '../gateway/status.js';
 import { daemon } from '../service/daemon.js';
 import { stuckReason } from '../service/watchdog.js';
 

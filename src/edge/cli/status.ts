@@ -2,7 +2,7 @@
 // hand): what /api/status answers, one line per part and one per tag, as the status page shows it.
 import { bytesText } from '../capacity-text.js';
 import { readSecret } from '../config/secrets.js';
-import type { GatewayStatus } from '../gateway/gateway.js';
+import type { GatewayStatus } from '../gateway/status.js';
 
 /**
  * What `status` reads of /api/status once the gateway has started. The keys marked optional may be missing from a

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { fuzzSeed, type Rng } from '../../../test/helpers/fuzz.js';
 import { DecodeError } from './bytes.js';
-import { encodeCompact, keyOf, renderCompact, renderJson, type ContractMessage, type ContractMetric } from './compact.js';
+import { encodeCompact, keyOf, markHistorical, renderCompact, renderGapJson, renderJson, type ContractMessage, type ContractMetric } from './compact.js';
 import { Dictionary } from './dictionary.js';
 
 const NAMES = ['Temperature', 'motor/speed', 'ünïcødé ✓', 'quote " and \\ slash', 'tab\there', '\ud83d\ude00 emoji', 'lone \ud800 surrogate', ''];
@@ -118,5 +118,20 @@ describe('compact record format', () => {
     console.log(`compact decoder: ${decoded} decoded, ${refused} refused`);
     expect(decoded + refused).toBe(30_000);
     expect(refused).toBeGreaterThan(0);
+  });
+});
+
+describe('the stored JSON values held back by an outage', () => {
+  it('marks the message historical and nothing else, whatever the metrics say', () => {
+    const m: ContractMessage = {
+      type: 'data', group: 'g', node: 'n', device: 'd', timestamp: 5,
+      metrics: [{ name: '"historical":false', timestamp: 5, datatype: 'String', value: '"historical":false', quality: 'good' }],
+    };
+    const live = JSON.parse(renderJson(m));
+    const held = JSON.parse(markHistorical(renderJson(m)));
+    expect(live.historical).toBe(false);
+    expect(held).toEqual({ ...live, historical: true });
+    const gap = JSON.parse(markHistorical(renderGapJson('g', 'n', 7, { from: 3, to: 4, count: 2, reason: 'max_bytes', ranges: [[3, 4]] })));
+    expect(gap).toEqual({ type: 'gap', group: 'g', node: 'n', device: null, timestamp: 7, historical: true, from: 3, to: 4, count: 2, reason: 'max_bytes', ranges: [[3, 4]] });
   });
 });

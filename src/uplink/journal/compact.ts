@@ -41,15 +41,34 @@ export function keyOf(group: string, node: string, device: string | null): strin
   return device === null ? `${group}/${node}` : `${group}/${node}/${device}`;
 }
 
+// The JSON values stored as such (gap announcements; messages of journals from before compact records) say
+// `"historical":false`; `markHistorical` turns that into true for a record held back by an outage. The writers
+// and that reader are here together: the first `"historical":` of a value is always the message's own.
+const LIVE = '"historical":false';
+
+/** A stored JSON value as Kafka receives it when the record was held back by an outage. */
+export function markHistorical(value: string): string {
+  return value.replace(LIVE, '"historical":true');
+}
+
 /** The record's Kafka value, written field by field in the contract's order. */
 export function renderJson(m: ContractMessage): string {
-  // Field order matters: the forwarder rewrites the first `"historical":false` for records held back.
+  // "historical" before "metrics": markHistorical must meet the message's flag first, never a metric's text.
   // `unit` last, and only where there is one (JSON.stringify leaves out undefined).
   const metrics = m.metrics.map((x) => ({ name: x.name, timestamp: x.timestamp, datatype: x.datatype, value: x.value, quality: x.quality, unit: x.unit }));
   return (
     `{"type":${JSON.stringify(m.type)},"group":${JSON.stringify(m.group)},"node":${JSON.stringify(m.node)},` +
-    `"device":${JSON.stringify(m.device)},"timestamp":${m.timestamp},"historical":false,` +
+    `"device":${JSON.stringify(m.device)},"timestamp":${m.timestamp},${LIVE},` +
     `"metrics":${JSON.stringify(metrics, bigintAsNumberOrString)}}`
+  );
+}
+
+/** The announcement that edge.seq from..to were dropped and will never arrive (a record of type gap). */
+export function renderGapJson(group: string, node: string, timestamp: number, gap: { from: number; to: number; count: number; reason: string; ranges: unknown }): string {
+  return (
+    `{"type":"gap","group":${JSON.stringify(group)},"node":${JSON.stringify(node)},"device":null,"timestamp":${timestamp},` +
+    `${LIVE},"from":${gap.from},"to":${gap.to},"count":${gap.count},"reason":${JSON.stringify(gap.reason)},` +
+    `"ranges":${JSON.stringify(gap.ranges)}}`
   );
 }
 
