@@ -3,7 +3,7 @@ import { createHmac, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { ALL_RIGHTS, mayPublish, maySubscribe, NO_RIGHTS, type TopicRights } from './acl.js';
 import { ConfigValueError, type ValueProblem } from '../config/value-error.js';
-import { limitedLog, type LimitedLog } from './limited-log.js';
+import { countedLog, limitedLog, type CountedLog, type LimitedLog } from './limited-log.js';
 import { checkPassword, sameSecret } from '../config/passwords.js';
 import { readSecret, SecretError, type SecretSource } from '../config/secrets.js';
 
@@ -169,6 +169,9 @@ export class BrokerAccess {
   private readonly admitted = new Map<object, string>();
   private readonly perIp = new Map<string, number>();
   private readonly limited: LimitedLog;
+  /** Refusals and denials: counted in `stats` and logged by one call each (see countedLog). */
+  private readonly refused: CountedLog<RefusalReason>;
+  private readonly denied: CountedLog<'publish' | 'subscribe'>;
   readonly stats: BrokerAccessStats = {
     refused: { anonymous: 0, bad_login: 0, max_clients: 0, max_clients_per_ip: 0, reserved_client_id: 0 },
     denied: { publish: 0, subscribe: 0 },
@@ -183,6 +186,8 @@ export class BrokerAccess {
     private readonly nodeClientId?: string,
   ) {
     this.limited = limitedLog(log);
+    this.refused = countedLog(this.stats.refused, this.limited);
+    this.denied = countedLog(this.stats.denied, this.limited);
     this.rules = accessRules(config, (_index, user, err) =>
       log.error({ user: user.name, err: err.message }, `Broker user "${user.name}" cannot log in until its password can be read: ${err.message}`));
   }
@@ -217,8 +222,7 @@ export class BrokerAccess {
     }
     if (!identity) {
       const reason: RefusalReason = username === undefined ? 'anonymous' : 'bad_login';
-      this.stats.refused[reason] += 1;
-      this.warn(`${reason}:${username}:${remote}`, { user: username ?? null, remote, reason },
+      this.refused(reason, `${reason}:${username}:${remote}`, { user: username ?? null, remote, reason },
         username === undefined ? 'MQTT connection refused: anonymous clients are not allowed (broker.users is set or the listener is on the network).' : `MQTT connection refused: wrong user name or password for "${username}".`);
       return { ok: false, returnCode: username === undefined ? NOT_AUTHORIZED : BAD_USERNAME_OR_PASSWORD, reason };
     }
@@ -257,9 +261,8 @@ export class BrokerAccess {
     const nodeUser = this.rules.config.node_user;
     const owner = this.internal ? identity.internal === true : nodeUser === undefined || identity.user === nodeUser;
     if (owner) return { ok: true };
-    this.stats.refused.reserved_client_id += 1;
     const who = identity.user === null ? 'an anonymous client' : `user "${identity.user}"`;
-    this.warn(`reserved_client_id:${identity.user}:${remote}`, { user: identity.user, remote, clientId, reason: 'reserved_client_id' },
+    this.refused('reserved_client_id', `reserved_client_id:${identity.user}:${remote}`, { user: identity.user, remote, clientId, reason: 'reserved_client_id' },
       `MQTT connection refused: ${who} from ${remote} used the client id "${clientId}", which is the gateway's edge node's; the node's session stays.`);
     return { ok: false, returnCode: NOT_AUTHORIZED, reason: 'reserved_client_id' };
   }
@@ -272,9 +275,8 @@ export class BrokerAccess {
       const reason: RefusalReason | undefined =
         this.admitted.size >= max ? 'max_clients' : (this.perIp.get(ip) ?? 0) >= perIp ? 'max_clients_per_ip' : undefined;
       if (reason) {
-        this.stats.refused[reason] += 1;
         const limit = reason === 'max_clients' ? max : perIp;
-        this.warn(`${reason}:${ip}`, { user: identity.user, remote: ip, reason, limit },
+        this.refused(reason, `${reason}:${ip}`, { user: identity.user, remote: ip, reason, limit },
           `MQTT connection refused: ${reason === 'max_clients' ? `${limit} clients are connected (broker.max_clients)` : `${limit} clients are connected from ${ip} (broker.max_clients_per_ip)`}.`);
         return { ok: false, returnCode: SERVER_UNAVAILABLE, reason };
       }
@@ -295,23 +297,16 @@ export class BrokerAccess {
 
   mayPublish(identity: Identity | undefined, topic: string, remote: string): boolean {
     if (identity && mayPublish(identity.rights, topic)) return true;
-    this.stats.denied.publish += 1;
-    this.warn(`publish:${identity?.user}:${topic}`, { user: identity?.user ?? null, remote, topic },
+    this.denied('publish', `publish:${identity?.user}:${topic}`, { user: identity?.user ?? null, remote, topic },
       `MQTT publish dropped: ${identity?.user ? `user "${identity.user}"` : 'an anonymous client'} may not publish to ${topic}${/^spBv1\.0\/[^/]+\/[ND]CMD\//.test(topic) ? ' (Sparkplug commands need "command: true")' : ''}.`);
     return false;
   }
 
   maySubscribe(identity: Identity | undefined, filter: string, remote: string): boolean {
     if (identity && maySubscribe(identity.rights, filter)) return true;
-    this.stats.denied.subscribe += 1;
-    this.warn(`subscribe:${identity?.user}:${filter}`, { user: identity?.user ?? null, remote, filter },
+    this.denied('subscribe', `subscribe:${identity?.user}:${filter}`, { user: identity?.user ?? null, remote, filter },
       `MQTT subscription refused: ${identity?.user ? `user "${identity.user}"` : 'an anonymous client'} may not subscribe to ${filter}.`);
     return false;
-  }
-
-  /** One line per kind of refusal and client per minute, with how many were not logged since. */
-  private warn(key: string, fields: Record<string, unknown>, message: string): void {
-    this.limited('warn', key, fields, message);
   }
 
   private error(key: string, fields: Record<string, unknown>, message: string): void {

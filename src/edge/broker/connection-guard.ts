@@ -4,7 +4,7 @@
 // packet is bounded by broker.max_packet_bytes. A connection beyond a bound is closed, counted and logged (once a
 // minute per kind and address), and its bytes are never buffered.
 import type { Socket } from 'node:net';
-import type { LimitedLog } from './limited-log.js';
+import { countedLog, type CountedLog, type LimitedLog } from './limited-log.js';
 import { FrameScanner, type FrameProblem, type FrameVerdict } from './frames.js';
 
 /** Bytes before the login: a CONNECT with a will and long credentials fits, a flood does not. */
@@ -48,7 +48,12 @@ export class ConnectionGuard {
   private readonly handshaking = new Map<string, Entry>();
   private readonly counts = { dropped: 0, closed: { connect_timeout: 0, connect_too_large: 0, packet_too_large: 0, malformed_packet: 0 } };
 
-  constructor(private readonly limits: () => GuardLimits, private readonly warn: LimitedLog) {}
+  /** Connections closed, by why: counted in `stats` and logged by one call (see countedLog). */
+  private readonly closed: CountedLog<keyof ConnectionGuardStats['closed']>;
+
+  constructor(private readonly limits: () => GuardLimits, private readonly warn: LimitedLog) {
+    this.closed = countedLog(this.counts.closed, warn);
+  }
 
   stats(): ConnectionGuardStats {
     return { connecting: this.connecting.size, dropped: this.counts.dropped, closed: { ...this.counts.closed } };
@@ -155,23 +160,21 @@ export class ConnectionGuard {
 
   private timedOut(entry: Entry): void {
     if (entry.loggedIn || !this.connecting.has(entry.socket)) return;
-    this.counts.closed.connect_timeout += 1;
     const remote = entry.socket.remoteAddress;
     const seconds = this.limits().connectTimeoutMs / 1000;
-    this.warn('warn', `connect_timeout:${remote}`, { remote, reason: 'connect_timeout' },
+    this.closed('connect_timeout', `connect_timeout:${remote}`, { remote, reason: 'connect_timeout' },
       `MQTT connection from ${remote} closed: it did not log in within ${seconds} s (broker.connect_timeout).`);
     this.destroy(entry);
   }
 
   private refuse(entry: Entry, verdict: FrameVerdict, maxPacketBytes: number): void {
     if (entry.closed) return;
-    this.counts.closed[verdict.problem] += 1;
     const remote = entry.socket.remoteAddress;
     const who = entry.client ? `MQTT client "${entry.client.id}" (${entry.client.user === null ? 'anonymous' : `user "${entry.client.user}"`}) from ${remote} disconnected` : `MQTT connection from ${remote} closed`;
     const why = verdict.problem === 'packet_too_large' ? `it sent a packet of ${verdict.bytes} bytes (type ${verdict.type}), beyond broker.max_packet_bytes (${maxPacketBytes})`
       : verdict.problem === 'connect_too_large' ? `${verdict.announced ? `it announced a packet of ${verdict.bytes} bytes (type ${verdict.type})` : `it sent ${verdict.bytes} bytes`} before logging in, beyond the ${BEFORE_LOGIN_BYTES} a CONNECT may take`
       : `it sent what is not MQTT 3.1.1: ${verdict.detail}`;
-    this.warn('warn', `${verdict.problem}:${remote}`, { remote, clientId: entry.client?.id, user: entry.client?.user, reason: verdict.problem, bytes: verdict.bytes },
+    this.closed(verdict.problem, `${verdict.problem}:${remote}`, { remote, clientId: entry.client?.id, user: entry.client?.user, reason: verdict.problem, bytes: verdict.bytes },
       `${who}: ${why}.`);
     this.destroy(entry);
   }

@@ -22,3 +22,18 @@ export function limitedLog(log: Logger, windowMs = 60_000): LimitedLog {
     log[level]({ ...fields, ...(seen?.repeated ? { repeatedSinceLastLine: seen.repeated } : {}) }, message);
   };
 }
+
+/** Counts one kind of a recurring event and logs it (limited), in one call. */
+export type CountedLog<K extends string> = (kind: K, key: string, fields: Record<string, unknown>, message: string, level?: 'warn' | 'error') => void;
+
+/**
+ * A recurring event (a refused login, a dropped publish, a closed connection) is counted for /metrics and the status
+ * page and logged at most once per window: both through this one call, so the counter and the log cannot drift.
+ * Every event counts; the line says how many were not logged since the last one (`repeatedSinceLastLine`).
+ */
+export function countedLog<K extends string>(counts: Record<K, number>, log: LimitedLog): CountedLog<K> {
+  return (kind, key, fields, message, level = 'warn') => {
+    counts[kind] += 1;
+    log(level, key, fields, message);
+  };
+}
