@@ -22,9 +22,16 @@ export interface CommandTarget {
   write?(device: string, tag: string, value: MetricValue): Promise<void>;
   /** Republishes the real values of tags whose write was refused, so that no host keeps a wrong one. */
   answer(device: string, tags: readonly string[]): void;
-  /** A node control metric (Node Control/…) this node offers; false when it offers no such metric. */
-  nodeControl(m: DecodedMetric): boolean;
+  /** A host application asked for the births again (Node Control/Rebirth true). */
+  rebirth(): void;
+  /** A host application sent the node to the next MQTT server; present when the node offers it (more than one server). */
+  nextServer?(): void;
 }
+
+/** The node controls this node offers, declared in its NBIRTH. */
+export const REBIRTH = 'Node Control/Rebirth';
+/** Offered with more than one server: a host application can send the node to the next one. */
+export const NEXT_SERVER = 'Node Control/Next Server';
 
 export interface CommandCounters {
   writes: number;
@@ -32,6 +39,8 @@ export interface CommandCounters {
   commandsRefused: number;
   /** Refusal log lines left out by the rate limit. */
   refusalLinesSuppressed: number;
+  /** NCMD/DCMD messages that arrived retained and were ignored. */
+  retainedCommandsIgnored: number;
 }
 
 /** Examples named per reason in a refusal line. */
@@ -64,7 +73,7 @@ function metricLabel(m: { name?: string; alias?: number }): string {
 }
 
 export class Commands {
-  readonly counters = { writes: 0, commandsRefused: 0 };
+  readonly counters = { writes: 0, commandsRefused: 0, retainedCommandsIgnored: 0 };
   private readonly limiter = new LogLimiter(10, 60_000);
 
   constructor(private readonly t: CommandTarget) {}
@@ -73,12 +82,24 @@ export class Commands {
     return { ...this.counters, refusalLinesSuppressed: this.limiter.suppressed };
   }
 
+  /**
+   * [tck-id-payloads-ncmd-retain] [tck-id-payloads-dcmd-retain] commands are never retained. One that was (a host
+   * publishing with the retain flag) would be delivered again at every subscribe: a retained rebirth request
+   * would rebirth the node on every connect, a retained write repeat itself. Ignored, counted, logged once.
+   */
+  onRetained(topic: string): void {
+    this.counters.retainedCommandsIgnored += 1;
+    if (this.counters.retainedCommandsIgnored === 1) {
+      this.t.log.warn({ topic: bounded(topic) }, 'Ignored a retained Sparkplug command: commands must not be retained (the host application that sent it should publish with retain off; clear it with an empty retained message on that topic). Further ones are counted, not logged.');
+    }
+  }
+
   onNodeCommand(bytes: Buffer): void {
     const payload = this.decode(bytes);
     if (!payload) return;
     const refused = new Refusals();
     for (const m of payload.metrics) {
-      if (!this.t.nodeControl(m)) refused.add('no such node metric', metricLabel(m));
+      if (!this.nodeControl(m)) refused.add('no such node metric', metricLabel(m));
     }
     if (refused.count > 0) {
       this.counters.commandsRefused += refused.count;
@@ -133,6 +154,21 @@ export class Commands {
       this.warn({ device: deviceName, metrics: payload.metrics.length, refused: refused.count }, `Refused ${refused.count} of ${payload.metrics.length} metrics of a write to device "${deviceName}": ${refused.summary()}.`);
     }
     if (answer.size > 0) this.t.answer(device, [...answer]);
+  }
+
+  /** The node controls this node offers; false for any other node metric. */
+  private nodeControl(m: DecodedMetric): boolean {
+    // [tck-id-operational-behavior-data-commands-ncmd-rebirth-verb] [tck-id-operational-behavior-data-commands-ncmd-rebirth-name]
+    // [tck-id-operational-behavior-data-commands-ncmd-rebirth-value]
+    if (m.name === REBIRTH) {
+      if (m.value === true) this.t.rebirth();
+      return true;
+    }
+    if (m.name === NEXT_SERVER && this.t.nextServer) {
+      if (m.value === true) this.t.nextServer();
+      return true;
+    }
+    return false;
   }
 
   private decode(bytes: Buffer, device?: string): DecodedPayload | undefined {
