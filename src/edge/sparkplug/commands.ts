@@ -22,16 +22,37 @@ export interface CommandTarget {
   write?(device: string, tag: string, value: MetricValue): Promise<void>;
   /** Republishes the real values of tags whose write was refused, so that no host keeps a wrong one. */
   answer(device: string, tags: readonly string[]): void;
-  /** A host application asked for the births again (Node Control/Rebirth true). */
-  rebirth(): void;
-  /** A host application sent the node to the next MQTT server; present when the node offers it (more than one server). */
-  nextServer?(): void;
+  /** A node control metric (Node Control/…) this node offers; false when it offers no such metric. */
+  nodeControl(m: DecodedMetric): boolean;
 }
 
 /** The node controls this node offers, declared in its NBIRTH. */
 export const REBIRTH = 'Node Control/Rebirth';
 /** Offered with more than one server: a host application can send the node to the next one. */
 export const NEXT_SERVER = 'Node Control/Next Server';
+
+/** What the node does on its controls; `nextServer` only where it offers it (more than one server). */
+export interface NodeControlActions {
+  rebirth(): void;
+  nextServer?(): void;
+}
+
+/** The `nodeControl` of a CommandTarget for the controls this node offers. */
+export function nodeControls(actions: NodeControlActions): (m: DecodedMetric) => boolean {
+  return (m) => {
+    // [tck-id-operational-behavior-data-commands-ncmd-rebirth-verb] [tck-id-operational-behavior-data-commands-ncmd-rebirth-name]
+    // [tck-id-operational-behavior-data-commands-ncmd-rebirth-value]
+    if (m.name === REBIRTH) {
+      if (m.value === true) actions.rebirth();
+      return true;
+    }
+    if (m.name === NEXT_SERVER && actions.nextServer) {
+      if (m.value === true) actions.nextServer();
+      return true;
+    }
+    return false;
+  };
+}
 
 export interface CommandCounters {
   writes: number;
@@ -99,7 +120,7 @@ export class Commands {
     if (!payload) return;
     const refused = new Refusals();
     for (const m of payload.metrics) {
-      if (!this.nodeControl(m)) refused.add('no such node metric', metricLabel(m));
+      if (!this.t.nodeControl(m)) refused.add('no such node metric', metricLabel(m));
     }
     if (refused.count > 0) {
       this.counters.commandsRefused += refused.count;
@@ -154,21 +175,6 @@ export class Commands {
       this.warn({ device: deviceName, metrics: payload.metrics.length, refused: refused.count }, `Refused ${refused.count} of ${payload.metrics.length} metrics of a write to device "${deviceName}": ${refused.summary()}.`);
     }
     if (answer.size > 0) this.t.answer(device, [...answer]);
-  }
-
-  /** The node controls this node offers; false for any other node metric. */
-  private nodeControl(m: DecodedMetric): boolean {
-    // [tck-id-operational-behavior-data-commands-ncmd-rebirth-verb] [tck-id-operational-behavior-data-commands-ncmd-rebirth-name]
-    // [tck-id-operational-behavior-data-commands-ncmd-rebirth-value]
-    if (m.name === REBIRTH) {
-      if (m.value === true) this.t.rebirth();
-      return true;
-    }
-    if (m.name === NEXT_SERVER && this.t.nextServer) {
-      if (m.value === true) this.t.nextServer();
-      return true;
-    }
-    return false;
   }
 
   private decode(bytes: Buffer, device?: string): DecodedPayload | undefined {

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { AliasTable } from './aliases.js';
 import { Births } from './births.js';
 import type { Metric, MetricValue } from './codec.js';
-import { Commands } from './commands.js';
+import { Commands, nodeControls } from './commands.js';
 import { PrimaryHost } from './host-state.js';
 import type { DeviceMetricDef, EdgeMessage } from './messages.js';
 import { Session, type SessionState } from './session.js';
@@ -90,8 +90,10 @@ export class EdgeNode {
       defOf: (device, m) => this.births.defOf(device, m),
       write: o.write,
       answer: (device, tags) => this.births.answer(device, tags),
-      rebirth: () => this.births.rebirth(),
-      ...(o.servers.length > 1 ? { nextServer: () => this.session.nextServerRequested() } : {}),
+      nodeControl: nodeControls({
+        rebirth: () => this.births.rebirth(),
+        ...(o.servers.length > 1 ? { nextServer: () => this.session.nextServerRequested() } : {}),
+      }),
     });
   }
 

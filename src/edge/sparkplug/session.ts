@@ -42,7 +42,7 @@ export class Session {
   bdSeq: number | null = null;
   client: MqttClient | undefined;
   readonly counters = { serverSwitches: 0, connectFailures: 0 };
-  private runningNow = false;
+  private active = false;
   private readonly bdSeqStore: BdSeqStore;
   /** Index in `servers` of the server of the current (or the next) session. */
   private serverIndex = 0;
@@ -63,7 +63,7 @@ export class Session {
 
   /** Between start() and stop(). */
   get running(): boolean {
-    return this.runningNow;
+    return this.active;
   }
 
   /** True while the node is born on the session. */
@@ -77,13 +77,13 @@ export class Session {
   }
 
   start(): void {
-    this.runningNow = true;
+    this.active = true;
     this.loop = this.sessionLoop();
   }
 
   /** [tck-id-operational-behavior-edge-node-intentional-disconnect-ndeath] NDEATH, then DISCONNECT. */
   async stop(): Promise<void> {
-    this.runningNow = false;
+    this.active = false;
     const client = this.client;
     const connected = this.state === 'online' || this.state === 'waiting_for_host';
     this.hooks.unborn();
@@ -155,9 +155,9 @@ export class Session {
   private async sessionLoop(): Promise<void> {
     let backoff = 500;
     let failedInRow = 0;
-    while (this.runningNow) {
+    while (this.active) {
       const outcome = await this.runSession();
-      if (!this.runningNow) break;
+      if (!this.active) break;
       // [tck-id-operational-behavior-edge-node-termination-host-offline-reconnect]
       // [tck-id-operational-behavior-primary-application-state-with-multiple-servers-walk] on to the next server.
       const walk = outcome === 'unreachable' ? { why: 'it cannot be reached', failed: true } : this.walkOn;
@@ -207,7 +207,7 @@ export class Session {
     const { client, closed } = connection;
     await this.subscribe(client);
     await closed;
-    if ((this.state as SessionState) === 'online' && this.runningNow) this.o.log.warn({ broker: this.server }, 'Sparkplug session lost; reconnecting. Data is held and sent as historical after the next birth.');
+    if ((this.state as SessionState) === 'online' && this.active) this.o.log.warn({ broker: this.server }, 'Sparkplug session lost; reconnecting. Data is held and sent as historical after the next birth.');
     this.hooks.unborn();
     this.state = 'offline';
     client.removeAllListeners('message');
@@ -220,9 +220,9 @@ export class Session {
     this.abortConnect = () => connecting.abort();
     const socket = await openTcp(this.server, 5000, connecting.signal);
     this.abortConnect = undefined;
-    if (socket instanceof Error || !this.runningNow) {
+    if (socket instanceof Error || !this.active) {
       if (!(socket instanceof Error)) socket.destroy();
-      else if (this.runningNow) this.counters.connectFailures += 1;
+      else if (this.active) this.counters.connectFailures += 1;
       return undefined;
     }
     // [tck-id-message-flow-edge-node-birth-publish-will-message-payload-bdSeq] +1 for every CONNECT actually sent,
@@ -248,8 +248,8 @@ export class Session {
       new Promise<boolean>((resolve) => client.once('connect', () => resolve(true))),
       closed.then(() => false),
     ]);
-    if (!connected || !this.runningNow) {
-      if (this.runningNow) this.counters.connectFailures += 1;
+    if (!connected || !this.active) {
+      if (this.active) this.counters.connectFailures += 1;
       client.end(true);
       return undefined;
     }
