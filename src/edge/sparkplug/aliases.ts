@@ -1,6 +1,8 @@
 // Metric aliases: small integers that replace names in data messages once a birth has announced them.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import type { Metric, Payload } from './codec.js';
+import type { EdgeMessage } from './messages.js';
 
 interface AliasFile {
   version: 1;
@@ -91,4 +93,22 @@ function writeAliasFile(file: string, data: AliasFile): void {
   const tmp = `${file}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(data, null, 1)}\n`);
   renameSync(tmp, file);
+}
+
+/** Names become aliases on the wire: births carry both, data carries the alias only. */
+export function aliasedPayload(aliases: AliasTable | undefined, message: EdgeMessage): Payload {
+  const device = message.device;
+  if (!aliases || device === undefined) return message.payload;
+  if (message.kind === 'DBIRTH') {
+    // [tck-id-payloads-alias-birth-requirement] name and alias in births.
+    return { ...message.payload, metrics: message.payload.metrics.map((m) => ({ ...m, alias: aliases.aliasOf(device, m.name!) })) };
+  }
+  if (message.kind === 'DDATA') return { ...message.payload, metrics: aliasedMetrics(aliases, device, message.payload.metrics) };
+  return message.payload;
+}
+
+/** [tck-id-payloads-alias-data-cmd-requirement] data carries the alias only, no name. */
+export function aliasedMetrics(aliases: AliasTable | undefined, device: string, metrics: Metric[]): Metric[] {
+  if (!aliases) return metrics;
+  return metrics.map(({ name, ...rest }) => ({ ...rest, alias: aliases.aliasOf(device, name!) }));
 }

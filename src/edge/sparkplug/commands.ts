@@ -26,12 +26,42 @@ export interface CommandTarget {
   nodeControl(m: DecodedMetric): boolean;
 }
 
+/** The node controls this node offers, declared in its NBIRTH. */
+export const REBIRTH = 'Node Control/Rebirth';
+/** Offered with more than one server: a host application can send the node to the next one. */
+export const NEXT_SERVER = 'Node Control/Next Server';
+
+/** What the node does on its controls; `nextServer` only where it offers it (more than one server). */
+export interface NodeControlActions {
+  rebirth(): void;
+  nextServer?(): void;
+}
+
+/** The `nodeControl` of a CommandTarget for the controls this node offers. */
+export function nodeControls(actions: NodeControlActions): (m: DecodedMetric) => boolean {
+  return (m) => {
+    // [tck-id-operational-behavior-data-commands-ncmd-rebirth-verb] [tck-id-operational-behavior-data-commands-ncmd-rebirth-name]
+    // [tck-id-operational-behavior-data-commands-ncmd-rebirth-value]
+    if (m.name === REBIRTH) {
+      if (m.value === true) actions.rebirth();
+      return true;
+    }
+    if (m.name === NEXT_SERVER && actions.nextServer) {
+      if (m.value === true) actions.nextServer();
+      return true;
+    }
+    return false;
+  };
+}
+
 export interface CommandCounters {
   writes: number;
   /** Metrics of commands refused (unknown, not writable, wrong value or datatype, failed write), and undecodable commands. */
   commandsRefused: number;
   /** Refusal log lines left out by the rate limit. */
   refusalLinesSuppressed: number;
+  /** NCMD/DCMD messages that arrived retained and were ignored. */
+  retainedCommandsIgnored: number;
 }
 
 /** Examples named per reason in a refusal line. */
@@ -64,13 +94,25 @@ function metricLabel(m: { name?: string; alias?: number }): string {
 }
 
 export class Commands {
-  readonly counters = { writes: 0, commandsRefused: 0 };
+  readonly counters = { writes: 0, commandsRefused: 0, retainedCommandsIgnored: 0 };
   private readonly limiter = new LogLimiter(10, 60_000);
 
   constructor(private readonly t: CommandTarget) {}
 
   status(): CommandCounters {
     return { ...this.counters, refusalLinesSuppressed: this.limiter.suppressed };
+  }
+
+  /**
+   * [tck-id-payloads-ncmd-retain] [tck-id-payloads-dcmd-retain] commands are never retained. One that was (a host
+   * publishing with the retain flag) would be delivered again at every subscribe: a retained rebirth request
+   * would rebirth the node on every connect, a retained write repeat itself. Ignored, counted, logged once.
+   */
+  onRetained(topic: string): void {
+    this.counters.retainedCommandsIgnored += 1;
+    if (this.counters.retainedCommandsIgnored === 1) {
+      this.t.log.warn({ topic: bounded(topic) }, 'Ignored a retained Sparkplug command: commands must not be retained (the host application that sent it should publish with retain off; clear it with an empty retained message on that topic). Further ones are counted, not logged.');
+    }
   }
 
   onNodeCommand(bytes: Buffer): void {
