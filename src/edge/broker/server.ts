@@ -1,6 +1,6 @@
 // The site's MQTT broker (aedes), on broker.listen and optionally a TLS listener. Local HMIs and SCADA connect here
 // with no cloud at all. Who may connect and what they may do is decided by auth.ts.
-import { Aedes, type Client } from 'aedes';
+import { Aedes, type AedesOptions, type Client } from 'aedes';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
@@ -80,54 +80,8 @@ export async function startBroker(listen: { host: string; port: number }, log: L
   }), limitedLog(log));
   // The clients that logged in, with who they are; a reload goes through them.
   const identities = new Map<Client, Identity>();
-  const identityOf = (client: Client) => identities.get(client);
-  const remoteOf = (client: Client | null) => (client?.conn as Socket | undefined)?.remoteAddress ?? 'unknown';
 
-  const aedes = await Aedes.createBroker({
-    authenticate(client, username, password, done) {
-      const remote = remoteOf(client);
-      access.login(username, password, remote).then((result) => {
-        if (!result.ok) return done(Object.assign(new Error(`refused: ${result.reason}`), { returnCode: result.returnCode }), false);
-        // Gone while its password was checked: nothing to count (its 'close' has passed already).
-        if ((client.conn as Socket).destroyed) return done(Object.assign(new Error('closed during login'), { returnCode: 3 }), false);
-        // Refused here, before aedes goes on to register the client, which is where it would close the node's
-        // connection to hand its client id over [MQTT-3.1.4-2].
-        const ownId = access.mayUseClientId(client.id, result.identity, remote);
-        if (!ownId.ok) return done(Object.assign(new Error(`refused: ${ownId.reason}`), { returnCode: ownId.returnCode }), false);
-        const admitted = access.admit(client, result.identity, remote);
-        if (!admitted.ok) return done(Object.assign(new Error(`refused: ${admitted.reason}`), { returnCode: admitted.returnCode }), false);
-        identities.set(client, result.identity);
-        guard.loggedIn(client.conn as Socket, { id: client.id, user: result.identity.user });
-        client.conn.once('close', () => {
-          identities.delete(client);
-          access.release(client);
-        });
-        done(null, true);
-      }, (err: Error) => done(Object.assign(err, { returnCode: 3 }), false));
-    },
-    // [MQTT-3.3.5-2] a publish the client may not make is acknowledged and dropped, as Mosquitto does: a host
-    // application with a wrong ACL keeps its session (and its STATE), the log and the counter say what happened.
-    authorizePublish(client, packet, done) {
-      if (packet.topic.startsWith('$SYS/')) return done(new Error('$SYS/ topics are reserved'));
-      if (client === null) return done(null); // a will kept from an earlier session, authorized when it was made
-      if (!access.mayPublish(identityOf(client), packet.topic, remoteOf(client))) {
-        packet.topic = DROPPED;
-        packet.retain = false;
-        packet.payload = Buffer.alloc(0);
-      }
-      done(null);
-    },
-    authorizeSubscribe(client, sub, done) {
-      const allowed = !sub.topic.startsWith('$edge-gateway/') && access.maySubscribe(identityOf(client), sub.topic, remoteOf(client));
-      done(null, allowed ? sub : null); // refused: SUBACK 0x80 for this filter, the others stand
-    },
-    // Every message a client receives is within its rights as they are now: after a reload narrowed them, a
-    // subscription made before delivers only what the new rights allow (as does a persistent session's queue).
-    authorizeForward(client, packet) {
-      const identity = identityOf(client);
-      return identity && mayReceive(identity.rights, packet.topic) ? packet : null;
-    },
-  });
+  const aedes = await Aedes.createBroker(brokerHooks(access, guard, identities));
 
   const servers: Server[] = [];
   let tlsServer: TlsServer | undefined;
@@ -152,26 +106,7 @@ export async function startBroker(listen: { host: string; port: number }, log: L
       outcome.certificate = { ...material.certificate, changed: material.certificate.fingerprint256 !== certificate?.fingerprint256 };
       certificate = material.certificate;
     }
-    for (const [client, identity] of identities) {
-      if (client.closed) continue;
-      const verdict = access.review(identity);
-      const remote = remoteOf(client);
-      if ('disconnect' in verdict) {
-        access.disconnected(verdict.disconnect);
-        outcome.disconnected.push({ user: identity.user, remote, reason: verdict.disconnect });
-        log.warn({ user: identity.user, remote, clientId: client.id, reason: verdict.disconnect }, disconnectMessage(identity.user, verdict.disconnect));
-        client.close(); // its will goes out as for any lost connection; its entry goes with its socket
-        continue;
-      }
-      identities.set(client, verdict.keep);
-      // aedes keeps a client's subscriptions (filter → QoS) on the client; untyped, and only read for this log line.
-      const subscribed = (client as Client & { subscriptions?: Record<string, unknown> }).subscriptions ?? {};
-      const beyond = Object.keys(subscribed).filter((filter) => !maySubscribe(verdict.keep.rights, filter));
-      if (beyond.length > 0) {
-        log.warn({ user: identity.user, remote, clientId: client.id, subscriptions: beyond },
-          `MQTT client of ${identity.user === null ? 'an anonymous client' : `user "${identity.user}"`}: ${beyond.join(', ')} is beyond its new rights; it receives only the topics they allow.`);
-      }
-    }
+    reviewClients(identities, access, log, outcome);
     return outcome;
   };
 
@@ -215,6 +150,91 @@ export async function startBroker(listen: { host: string; port: number }, log: L
   } catch (err) {
     await closeAll();
     throw err;
+  }
+}
+
+/** The client's IP address, for log lines and counters. */
+function remoteOf(client: Client | null): string {
+  return (client?.conn as Socket | undefined)?.remoteAddress ?? 'unknown';
+}
+
+/**
+ * What aedes asks the broker's access rules: who may log in, and what each client may publish, subscribe to and
+ * receive. A client that logged in is entered in `identities` with who it is, until its connection closes.
+ */
+function brokerHooks(access: BrokerAccess, guard: ConnectionGuard, identities: Map<Client, Identity>): AedesOptions {
+  const identityOf = (client: Client) => identities.get(client);
+  return {
+    authenticate(client, username, password, done) {
+      const remote = remoteOf(client);
+      access.login(username, password, remote).then((result) => {
+        if (!result.ok) return done(Object.assign(new Error(`refused: ${result.reason}`), { returnCode: result.returnCode }), false);
+        // Gone while its password was checked: nothing to count (its 'close' has passed already).
+        if ((client.conn as Socket).destroyed) return done(Object.assign(new Error('closed during login'), { returnCode: 3 }), false);
+        // Refused here, before aedes goes on to register the client, which is where it would close the node's
+        // connection to hand its client id over [MQTT-3.1.4-2].
+        const ownId = access.mayUseClientId(client.id, result.identity, remote);
+        if (!ownId.ok) return done(Object.assign(new Error(`refused: ${ownId.reason}`), { returnCode: ownId.returnCode }), false);
+        const admitted = access.admit(client, result.identity, remote);
+        if (!admitted.ok) return done(Object.assign(new Error(`refused: ${admitted.reason}`), { returnCode: admitted.returnCode }), false);
+        identities.set(client, result.identity);
+        guard.loggedIn(client.conn as Socket, { id: client.id, user: result.identity.user });
+        client.conn.once('close', () => {
+          identities.delete(client);
+          access.release(client);
+        });
+        done(null, true);
+      }, (err: Error) => done(Object.assign(err, { returnCode: 3 }), false));
+    },
+    // [MQTT-3.3.5-2] a publish the client may not make is acknowledged and dropped, as Mosquitto does: a host
+    // application with a wrong ACL keeps its session (and its STATE), the log and the counter say what happened.
+    authorizePublish(client, packet, done) {
+      if (packet.topic.startsWith('$SYS/')) return done(new Error('$SYS/ topics are reserved'));
+      if (client === null) return done(null); // a will kept from an earlier session, authorized when it was made
+      if (!access.mayPublish(identityOf(client), packet.topic, remoteOf(client))) {
+        packet.topic = DROPPED;
+        packet.retain = false;
+        packet.payload = Buffer.alloc(0);
+      }
+      done(null);
+    },
+    authorizeSubscribe(client, sub, done) {
+      const allowed = !sub.topic.startsWith('$edge-gateway/') && access.maySubscribe(identityOf(client), sub.topic, remoteOf(client));
+      done(null, allowed ? sub : null); // refused: SUBACK 0x80 for this filter, the others stand
+    },
+    // Every message a client receives is within its rights as they are now: after a reload narrowed them, a
+    // subscription made before delivers only what the new rights allow (as does a persistent session's queue).
+    authorizeForward(client, packet) {
+      const identity = identityOf(client);
+      return identity && mayReceive(identity.rights, packet.topic) ? packet : null;
+    },
+  };
+}
+
+/**
+ * After a reload, each logged-in client under the new rules: disconnected (and counted, and logged) when its login
+ * no longer holds, else kept under its new rights, with a warning naming the subscriptions beyond them.
+ */
+function reviewClients(identities: Map<Client, Identity>, access: BrokerAccess, log: Logger, outcome: BrokerReloadOutcome): void {
+  for (const [client, identity] of identities) {
+    if (client.closed) continue;
+    const verdict = access.review(identity);
+    const remote = remoteOf(client);
+    if ('disconnect' in verdict) {
+      access.disconnected(verdict.disconnect);
+      outcome.disconnected.push({ user: identity.user, remote, reason: verdict.disconnect });
+      log.warn({ user: identity.user, remote, clientId: client.id, reason: verdict.disconnect }, disconnectMessage(identity.user, verdict.disconnect));
+      client.close(); // its will goes out as for any lost connection; its entry goes with its socket
+      continue;
+    }
+    identities.set(client, verdict.keep);
+    // aedes keeps a client's subscriptions (filter → QoS) on the client; untyped, and only read for this log line.
+    const subscribed = (client as Client & { subscriptions?: Record<string, unknown> }).subscriptions ?? {};
+    const beyond = Object.keys(subscribed).filter((filter) => !maySubscribe(verdict.keep.rights, filter));
+    if (beyond.length > 0) {
+      log.warn({ user: identity.user, remote, clientId: client.id, subscriptions: beyond },
+        `MQTT client of ${identity.user === null ? 'an anonymous client' : `user "${identity.user}"`}: ${beyond.join(', ')} is beyond its new rights; it receives only the topics they allow.`);
+    }
   }
 }
 

@@ -400,43 +400,11 @@ const RECONNECT_MS = 2000;
  * bad option. A connection lost once subscribed is retried every 2 s.
  */
 export async function spy(o: SpyOptions): Promise<number> {
-  let url: URL;
-  try {
-    url = new URL(o.url);
-  } catch {
-    process.stderr.write(`--url: "${o.url}" is not a URL such as mqtt://127.0.0.1:1883\n`);
-    return 2;
-  }
-  if (!PROTOCOLS.has(url.protocol)) {
-    process.stderr.write(`--url: "${o.url}" is not an MQTT URL (mqtt://, mqtts://, ws:// or wss://)\n`);
-    return 2;
-  }
-  if (o.passwordFile !== undefined && o.user === undefined) {
-    process.stderr.write('--password-file needs --user NAME\n');
-    return 2;
-  }
-  let password: string | undefined;
-  if (o.user !== undefined) {
-    try {
-      password = o.passwordFile !== undefined ? readSecret({ password_file: o.passwordFile }, '--password-file') : readSecret({ password_env: 'EDGE_GATEWAY_PASSWORD' }, '--user');
-    } catch (err) {
-      process.stderr.write(`${(err as Error).message}\n`);
-      return 2;
-    }
-  }
+  const login = checkedLogin(o);
+  if (typeof login === 'number') return login;
   const where = o.url;
   const aliases = new AliasState();
-  const client = mqtt.connect(o.url, {
-    ...(o.user === undefined ? {} : { username: o.user, password }),
-    clientId: `edge-gateway-spy-${randomBytes(4).toString('hex')}`,
-    protocolVersion: 4,
-    clean: true,
-    // The first connection fails at once with a sentence; a lost one is retried below.
-    reconnectPeriod: 0,
-    connectTimeout: CONNECT_TIMEOUT_MS,
-    keepalive: 30,
-    resubscribe: false, // subscribed on every 'connect' below
-  });
+  const client = connectSpy(o, login.password);
 
   return new Promise<number>((resolve) => {
     let done = false;
@@ -508,6 +476,53 @@ export async function spy(o: SpyOptions): Promise<number> {
       seen += 1;
       if (o.count !== undefined && seen >= o.count) finish(0);
     });
+  });
+}
+
+/**
+ * Spy's options checked before it connects: the password to log in with (read from --password-file or
+ * EDGE_GATEWAY_PASSWORD), or exit code 2 once stderr said what is wrong.
+ */
+function checkedLogin(o: SpyOptions): { password: string | undefined } | number {
+  let url: URL;
+  try {
+    url = new URL(o.url);
+  } catch {
+    process.stderr.write(`--url: "${o.url}" is not a URL such as mqtt://127.0.0.1:1883\n`);
+    return 2;
+  }
+  if (!PROTOCOLS.has(url.protocol)) {
+    process.stderr.write(`--url: "${o.url}" is not an MQTT URL (mqtt://, mqtts://, ws:// or wss://)\n`);
+    return 2;
+  }
+  if (o.passwordFile !== undefined && o.user === undefined) {
+    process.stderr.write('--password-file needs --user NAME\n');
+    return 2;
+  }
+  let password: string | undefined;
+  if (o.user !== undefined) {
+    try {
+      password = o.passwordFile !== undefined ? readSecret({ password_file: o.passwordFile }, '--password-file') : readSecret({ password_env: 'EDGE_GATEWAY_PASSWORD' }, '--user');
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      return 2;
+    }
+  }
+  return { password };
+}
+
+/** A clean MQTT 3.1.1 session under a client id of its own, so that spy never takes the place of another client. */
+function connectSpy(o: SpyOptions, password: string | undefined): mqtt.MqttClient {
+  return mqtt.connect(o.url, {
+    ...(o.user === undefined ? {} : { username: o.user, password }),
+    clientId: `edge-gateway-spy-${randomBytes(4).toString('hex')}`,
+    protocolVersion: 4,
+    clean: true,
+    // The first connection fails at once with a sentence; a lost one is retried by spy's 'close' handler.
+    reconnectPeriod: 0,
+    connectTimeout: CONNECT_TIMEOUT_MS,
+    keepalive: 30,
+    resubscribe: false, // spy subscribes on every 'connect'
   });
 }
 
