@@ -9,25 +9,14 @@ import type { Metric, MetricValue } from './codec.js';
 import { Commands, nodeControls } from './commands.js';
 import { PrimaryHost } from './host-state.js';
 import type { DeviceMetricDef, EdgeMessage } from './messages.js';
-import { Session, type SessionState } from './session.js';
+import { Session, type SessionOptions, type SessionState } from './session.js';
 import { parseTopic } from './topics.js';
 
 export type { DeviceMetricDef, EdgeMessage, MessageKind } from './messages.js';
 export type { SessionState } from './session.js';
 
-export interface EdgeNodeOptions {
-  group: string;
-  node: string;
-  /**
-   * The MQTT servers, in the order they are tried: one at a time, the next when a server cannot be reached or
-   * when the primary host goes offline on it. Usually one: the site broker.
-   */
-  servers: readonly string[];
-  /** The MQTT login on the broker (broker.node_user, or the embedded broker's internal credential). */
-  username?: string;
-  /** A function is called before every CONNECT, so that a password changed on disk is used at the next login. */
-  password?: string | (() => string);
-  bdSeqFile: string;
+/** The edge node's options: the session's (its servers, login, bdSeq file, capture) and the node's own. */
+export interface EdgeNodeOptions extends SessionOptions {
   devices: ReadonlyMap<string, readonly DeviceMetricDef[]>;
   /** Present when `sparkplug.aliases` is on: data messages then carry aliases instead of names. */
   aliases?: AliasTable;
@@ -37,12 +26,6 @@ export interface EdgeNodeOptions {
   holdMax?: number;
   /** Where held data is kept across restarts (data_dir/held.db); memory only without it. */
   heldFile?: string;
-  log: Logger;
-  /**
-   * Called for every message, also while the session is down. `publish` must be called once the message is
-   * handed to the journal, after `capture` returned, in the order the messages were captured.
-   */
-  capture(message: EdgeMessage, publish: () => void): void;
   /** A DCMD for a writable tag; resolves once the PLC took it. */
   write?(device: string, tag: string, value: MetricValue): Promise<void>;
 }

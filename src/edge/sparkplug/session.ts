@@ -13,15 +13,25 @@ import { deviceTopic, edgeNodeClientId, nodeTopic } from './topics.js';
 
 export type SessionState = 'connecting' | 'waiting_for_host' | 'online' | 'offline' | 'stopped';
 
-/** The part of the edge node's options the session uses (EdgeNodeOptions describes them). */
+/** What the session needs of the edge node's options. */
 export interface SessionOptions {
   group: string;
   node: string;
+  /**
+   * The MQTT servers, in the order they are tried: one at a time, the next when a server cannot be reached or
+   * when the primary host goes offline on it. Usually one: the site broker.
+   */
   servers: readonly string[];
+  /** The MQTT login on the broker (broker.node_user, or the embedded broker's internal credential). */
   username?: string;
+  /** A function is called before every CONNECT, so that a password changed on disk is used at the next login. */
   password?: string | (() => string);
   bdSeqFile: string;
   log: Logger;
+  /**
+   * Called for every message, also while the session is down. `publish` must be called once the message is
+   * handed to the journal, after `capture` returned, in the order the messages were captured.
+   */
   capture(message: EdgeMessage, publish: () => void): void;
 }
 
