@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { connect, isIP, type Socket } from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
-import { Kafka, logLevel, Partitioners, type ISocketFactory, type Producer, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type CompressionTypes, type ISocketFactory, type Producer, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import { noSaslSecret, type KafkaConfig, type SaslSecret } from './config.js';
 import { defaultCompression } from './compressions.js';
@@ -15,51 +15,132 @@ import type { OutRecord, UplinkSink } from '../sink.js';
  * logs an outage once, so kafkajs's per-attempt error logs go to debug.
  */
 export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logger, secret: SaslSecret = noSaslSecret): UplinkSink {
-  const requestTimeout = 15000;
-  warnInsecure(config, log);
+  return new KafkajsSink(config, clientId, log, secret);
+}
+
+const requestTimeout = 15000;
+
+class KafkajsSink implements UplinkSink {
+  readonly target: string;
+  readonly client = 'kafkajs' as const;
+  readonly compression: string;
+  // One batch at a time: kafkajs's producer is not idempotent here, and a second batch could overtake a retried
+  // one and break per-partition order.
+  readonly maxInFlight = 1;
+  private readonly codec: CompressionTypes;
+  private producer: Producer | undefined;
+  private connected = false;
+  /** Bytes written by the sockets already closed, and the sockets open now. */
+  private closedBytes = 0;
+  private readonly open = new Set<Socket>();
+  /** The last configuration error logged, so that a retry loop logs it once, not once per attempt. */
+  private loggedProblem: string | undefined;
+
+  constructor(
+    private readonly config: KafkaConfig,
+    private readonly clientId: string,
+    private readonly log: Logger,
+    private readonly secret: SaslSecret,
+  ) {
+    warnInsecure(config, log);
+    const compression = config.compression ?? defaultCompression('kafkajs');
+    this.compression = compression;
+    this.codec = kafkajsCompression(compression);
+    this.target = `${config.brokers.join(',')}/${config.topic}`;
+  }
+
+  wireBytes = (): number => [...this.open].reduce((n, s) => n + s.bytesWritten, this.closedBytes);
+
+  async connect(): Promise<void> {
+    if (this.connected && this.producer) return;
+    if (!this.producer) this.producer = this.newProducer();
+    const p = this.producer;
+    try {
+      await this.bounded(p, 'connect', p.connect());
+    } catch (err) {
+      throw this.problem(err as Error);
+    }
+    if (this.producer === p) this.connected = true;
+    this.loggedProblem = undefined;
+  }
+
+  async send(records: readonly OutRecord[]): Promise<void> {
+    const p = this.producer;
+    if (!p || !this.connected) throw new Error('not connected');
+    await this.bounded(
+      p,
+      'produce',
+      p.send({
+        topic: this.config.topic,
+        acks: -1,
+        compression: this.codec,
+        messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: String(r.timestamp) })),
+      }),
+    );
+  }
+
+  async disconnect(): Promise<void> {
+    const p = this.producer;
+    this.producer = undefined;
+    this.connected = false;
+    if (p) await p.disconnect().catch(() => undefined);
+  }
+
+  private newProducer(): Producer {
+    let kafka: Kafka;
+    try {
+      kafka = this.newKafka();
+    } catch (err) {
+      throw this.problem(err as Error);
+    }
+    const p = kafka.producer({
+      createPartitioner: Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: true,
+      // No delivery timeout discards data here: a failed send is retried by the forwarder, forever.
+      retry: { retries: 4, initialRetryTime: 200, maxRetryTime: 2000 },
+    });
+    p.on(p.events.DISCONNECT, () => {
+      if (this.producer === p) this.connected = false;
+    });
+    return p;
+  }
+
   /**
    * A client per producer: the TLS files and the SASL password are read afresh whenever the connection is built
    * again, so a fixed password file or a renewed certificate is taken up at the next retry, without a restart.
    */
-  const newKafka = () =>
-    new Kafka({
-      clientId: config.client_id ?? clientId,
-      brokers: config.brokers,
-      ssl: tlsOptions(config),
-      sasl: saslOptions(config, secret),
+  private newKafka(): Kafka {
+    const log = this.log;
+    return new Kafka({
+      clientId: this.config.client_id ?? this.clientId,
+      brokers: this.config.brokers,
+      ssl: tlsOptions(this.config),
+      sasl: saslOptions(this.config, this.secret),
       connectionTimeout: 3000,
       requestTimeout,
       retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 2000 },
       logLevel: logLevel.WARN,
-      socketFactory: countingSockets,
+      socketFactory: this.countingSockets,
       logCreator: () => ({ namespace, label, log: entry }) => {
         const { message, ...rest } = entry;
         log.debug({ kafkajs: namespace, level: label, ...rest }, message);
       },
     });
-  const compressionName = config.compression ?? defaultCompression('kafkajs');
-  const compression = kafkajsCompression(compressionName);
-  let producer: Producer | undefined;
-  let connected = false;
-  /** Bytes written by the sockets already closed, and the sockets open now. */
-  let closedBytes = 0;
-  const open = new Set<Socket>();
-  const wireBytes = () => [...open].reduce((n, s) => n + s.bytesWritten, closedBytes);
+  }
+
   // kafkajs's own socket factory, counting what goes on the wire (kafkajs reports only response sizes).
-  const countingSockets: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+  private readonly countingSockets: ISocketFactory = ({ host, port, ssl, onConnect }) => {
     const socket: Socket = ssl
       ? tls.connect({ host, port, ...(!isIP(host) ? { servername: host } : {}), ...ssl }, onConnect)
       : connect({ host, port }, onConnect);
     socket.setKeepAlive(true, 60_000);
-    open.add(socket);
+    this.open.add(socket);
     socket.once('close', () => {
-      open.delete(socket);
-      closedBytes += socket.bytesWritten;
+      this.open.delete(socket);
+      this.closedBytes += socket.bytesWritten;
     });
     return socket;
   };
-  /** The last configuration error logged, so that a retry loop logs it once, not once per attempt. */
-  let loggedProblem: string | undefined;
 
   /**
    * One connect or send, bounded by the request timeout. A network cut that sends no FIN and no RST leaves
@@ -68,7 +149,7 @@ export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logg
    * forwarder's next attempt starts over with fresh ones. (What a stuck produce request carried may still reach
    * Kafka when the network returns: at-least-once, a duplicate batch.)
    */
-  async function bounded<T>(p: Producer, what: string, op: Promise<T>): Promise<T> {
+  private async bounded<T>(p: Producer, what: string, op: Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`Kafka ${what}: no answer within ${requestTimeout} ms`)), requestTimeout);
@@ -76,9 +157,9 @@ export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logg
     try {
       return await Promise.race([op, timeout]);
     } catch (err) {
-      if (producer === p) {
-        producer = undefined;
-        connected = false;
+      if (this.producer === p) {
+        this.producer = undefined;
+        this.connected = false;
       }
       // Now, to end the retries on the dead connection; again once the abandoned call settled, should it have
       // connected after all.
@@ -94,74 +175,15 @@ export function createKafkaSink(config: KafkaConfig, clientId: string, log: Logg
    * A refused login or a failed TLS handshake is the config's fault, not the network's: its error names the key
    * to fix and is logged as an error once (the forwarder keeps retrying and the journal keeps every record).
    */
-  function problem(err: Error): Error {
-    const explained = explain(err, config);
+  private problem(err: Error): Error {
+    const explained = explain(err, this.config);
     if (!explained.message.startsWith('uplink.kafka.')) return err;
-    if (loggedProblem !== explained.message) {
-      loggedProblem = explained.message;
-      log.error({ uplink: config.brokers.join(','), err: explained.message }, `${explained.message} The journal keeps every record until the uplink connects.`);
+    if (this.loggedProblem !== explained.message) {
+      this.loggedProblem = explained.message;
+      this.log.error({ uplink: this.config.brokers.join(','), err: explained.message }, `${explained.message} The journal keeps every record until the uplink connects.`);
     }
     return explained;
   }
-
-  return {
-    target: `${config.brokers.join(',')}/${config.topic}`,
-    client: 'kafkajs',
-    compression: compressionName,
-    // One batch at a time: kafkajs's producer is not idempotent here, and a second batch could overtake a retried
-    // one and break per-partition order.
-    maxInFlight: 1,
-    wireBytes,
-    async connect() {
-      if (connected && producer) return;
-      if (!producer) {
-        let kafka: Kafka;
-        try {
-          kafka = newKafka();
-        } catch (err) {
-          throw problem(err as Error);
-        }
-        const p = kafka.producer({
-          createPartitioner: Partitioners.DefaultPartitioner,
-          allowAutoTopicCreation: true,
-          // No delivery timeout discards data here: a failed send is retried by the forwarder, forever.
-          retry: { retries: 4, initialRetryTime: 200, maxRetryTime: 2000 },
-        });
-        p.on(p.events.DISCONNECT, () => {
-          if (producer === p) connected = false;
-        });
-        producer = p;
-      }
-      const p = producer;
-      try {
-        await bounded(p, 'connect', p.connect());
-      } catch (err) {
-        throw problem(err as Error);
-      }
-      if (producer === p) connected = true;
-      loggedProblem = undefined;
-    },
-    async send(records) {
-      const p = producer;
-      if (!p || !connected) throw new Error('not connected');
-      await bounded(
-        p,
-        'produce',
-        p.send({
-          topic: config.topic,
-          acks: -1,
-          compression,
-          messages: records.map((r) => ({ key: r.key, value: r.value, headers: r.headers, timestamp: String(r.timestamp) })),
-        }),
-      );
-    },
-    async disconnect() {
-      const p = producer;
-      producer = undefined;
-      connected = false;
-      if (p) await p.disconnect().catch(() => undefined);
-    },
-  };
 }
 
 function readPem(file: string, key: string): Buffer {
